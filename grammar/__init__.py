@@ -1,0 +1,1 @@
+"""The matcalc grammar (matcalc.lark), shipped inside the package as matcalc.grammar."""

@@ -1,0 +1,331 @@
+"""The public API: :func:`parse` and :func:`diff`, and the objects they return."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any, Mapping
+
+from . import functions as F
+from .algebra import add, mul, transpose
+from .declare import Declarations
+from .errors import DiffError, MatcalcError, ParseError
+from .evaluate import evaluate
+from .identify import gradient as identify_gradient
+from .identify import jacobian as identify_jacobian
+from .nodes import Diff, Expr, Num, Var
+from .parse import parse_tree
+from .printing.latex import to_latex
+from .printing.text import to_text
+from .rules.canon import canonical
+from .rules.differential import derivation, differential
+from .shapes import describe_shape, dim_str, shape_str
+
+LAYOUTS = ("denominator", "numerator")
+
+# deep compositions (a 100-layer network) recurse deeply in the rewriter
+sys.setrecursionlimit(max(sys.getrecursionlimit(), 20000))
+
+
+class Expression:
+    """A parsed expression: its tree, the shapes of its variables, and printers.
+
+    >>> e = parse("tr(A X B)", where="X: n×p")
+    >>> e.shapes["A"], e.shapes["B"]
+    ('m×n', 'p×m')
+    >>> print(e)
+    tr(A X B)
+    """
+
+    def __init__(self, tree: Expr, text: str, decls: Declarations, var_shapes: dict[str, tuple], functions: dict):
+        self.tree = tree
+        self.source = text
+        self.decls = decls
+        self._shapes = var_shapes
+        self.functions = functions
+
+    @property
+    def shape(self) -> tuple:
+        return self.tree.shape
+
+    @property
+    def shapes(self) -> dict[str, str]:
+        """Every variable's inferred shape, as text (``m×n``; a vector ``n×1``)."""
+        return {k: shape_str(v) for k, v in self._shapes.items()}
+
+    @property
+    def is_scalar(self) -> bool:
+        return self.tree.is_scalar
+
+    def variable(self, name: str) -> Var:
+        for n in self.tree.walk():
+            if isinstance(n, Var) and n.name == name:
+                return n
+        raise ParseError(f"'{name}' does not occur in {self}", None)
+
+    def where(self, ascii: bool = False) -> str:
+        """Declarations that reproduce these shapes (for re-parsing printed results)."""
+        parts = []
+        for name, (r, c) in self._shapes.items():
+            spec = "scalar" if (r, c) == (1, 1) else dim_str(r, ascii) if c == 1 else shape_str((r, c), ascii)
+            sym = next((n.symmetric for n in self.tree.walk() if isinstance(n, Var) and n.name == name), False)
+            parts.append(f"{name}: {spec}{' symmetric' if sym else ''}")
+        for name, decl in self.functions.items():
+            if decl.kind == "elementwise":
+                parts.append(f"{name}: elementwise")
+            elif decl.kind == "vector":
+                parts.append(f"{name}: vector function {decl.out}" if decl.out else f"{name}: vector function")
+        return ", ".join(parts)
+
+    def text(self, ascii: bool = False) -> str:
+        return to_text(self.tree, ascii)
+
+    def latex(self) -> str:
+        return to_latex(self.tree)
+
+    def __str__(self) -> str:
+        return self.text()
+
+    def __repr__(self) -> str:
+        return f"Expression({self.text()!r}, shape {shape_str(self.shape)})"
+
+    def _repr_latex_(self) -> str:
+        return f"$\\displaystyle {self.latex()} \\quad \\in \\mathbb{{R}}^{{{_latex_shape(self.shape)}}}$"
+
+    def evaluate(self, values: Mapping[str, Any] | None = None, dims: Mapping[str, int] | None = None, **kw: Any) -> Any:
+        """The value with NumPy: a float for a scalar, else a 2-D array (vectors n×1).
+
+        >>> import numpy as np
+        >>> parse("x' A x").evaluate(x=np.array([1.0, 2.0]), A=np.eye(2))
+        5.0
+        """
+        return evaluate(self.tree, {**(values or {}), **kw}, dims)
+
+
+def _latex_shape(shape: tuple) -> str:
+    return rf"{dim_str(shape[0])} \times {dim_str(shape[1])}"
+
+
+def parse(text: str, where: str | Mapping[str, object] | Declarations | None = None) -> Expression:
+    """Parse a matrix expression.
+
+    ``where`` declares names: ``"A: m×n, x: n, s: scalar, S: n×n symmetric,
+    f: elementwise"`` or a dict ``{"A": "m×n", "x": 3}``.  Undeclared capital letters
+    are matrices, lowercase letters column vectors, Greek letters scalars; sizes are
+    inferred.  Raises :class:`matcalc.ParseError` or :class:`matcalc.ShapeError`.
+    """
+    parsed = parse_tree(text, where)
+    return Expression(parsed.tree, text, parsed.decls, parsed.shapes, parsed.functions)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of a derivation: an expression and the rule that produced it."""
+
+    rule: str
+    expr: Expr
+    lhs: str = "d f"
+
+    def text(self, ascii: bool = False) -> str:
+        return to_text(self.expr, ascii)
+
+    def latex(self) -> str:
+        return to_latex(self.expr)
+
+
+class Derivative:
+    """What :func:`diff` returns.
+
+    ``differential`` (df, canonical), ``gradient`` (for scalar f: the matrix G with
+    df = tr(Gᵀ dX), shaped like X; ``None`` otherwise), ``jacobian`` (DF with
+    vec dF = J vec dX, always), ``derivative`` (∂f/∂X in the chosen ``layout``), and
+    ``steps``, the derivation.  Each is a tree; :meth:`text`, :meth:`latex` and
+    :meth:`to_dict` print them.
+    """
+
+    def __init__(self, expression: Expression, wrt: Var, layout: str):
+        if layout not in LAYOUTS:
+            raise MatcalcError(f"layout must be one of {', '.join(LAYOUTS)}, not {layout!r}")
+        self.expression = expression
+        self.wrt = wrt
+        self.layout = layout
+        f = expression.tree
+        self._raw = differential(f, wrt)
+        self.differential = canonical(self._raw)
+        self.is_scalar = f.is_scalar
+        if self.is_scalar:
+            g = identify_gradient(self._raw, wrt)
+            self._unsymmetrised = canonical(g)
+            if wrt.symmetric:
+                g = mul(Num(Fraction(1, 2)), add(g, transpose(g)))
+            self.gradient: Expr | None = canonical(g)
+            self.jacobian = canonical(transpose(_vec(self.gradient)))
+            self.derivative = self.gradient if layout == "denominator" else canonical(transpose(self.gradient))
+        else:
+            if wrt.symmetric and not wrt.is_scalar:
+                raise DiffError(
+                    f"the Jacobian with respect to the symmetric matrix {wrt.name} is not unique; "
+                    f"declare {wrt.name} without 'symmetric' for the unconstrained Jacobian", wrt.span,
+                )
+            self.gradient = None
+            self.jacobian = canonical(identify_jacobian(self._raw, wrt))
+            self.derivative = self.jacobian if layout == "numerator" else canonical(transpose(self.jacobian))
+
+    # -- names ---------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        """∂f/∂X for a scalar f, DF for a Jacobian."""
+        x = self.wrt.name
+        return f"∂f/∂{x}" if self.is_scalar else f"∂F/∂{x}"
+
+    def shape_note(self, ascii: bool = False) -> str:
+        x = self.wrt
+        d = self.derivative
+        if self.is_scalar:
+            if self.layout == "denominator":
+                return f"{shape_str(d.shape, ascii)}, the shape of {x.name} (denominator layout)"
+            return f"{shape_str(d.shape, ascii)}, the shape of {x.name}{chr(39) if ascii else 'ᵀ'} (numerator layout)"
+        if self.layout == "numerator":
+            return f"{shape_str(d.shape, ascii)} Jacobian, vec dF = J vec d{x.name} (numerator layout)"
+        return f"{shape_str(d.shape, ascii)}, the transpose of the Jacobian (denominator layout)"
+
+    # -- steps ---------------------------------------------------------------------------
+    @functools.cached_property
+    def steps(self) -> list[Step]:
+        """The derivation, rule by rule, as seed 001 writes it by hand."""
+        x = self.wrt
+        dx = Diff(x)
+        out = [Step(rule, e) for rule, e in derivation(self.expression.tree, x)]
+        if out[-1].expr != self.differential:
+            out.append(Step("simplify: collect terms, transpose scalars", self.differential))
+        if self.is_scalar:
+            assert self.gradient is not None
+            g = self._unsymmetrised
+            if x.is_scalar:
+                form = mul(g, dx)
+                rule = "identification: df = g dx"
+            elif x.shape[1] == 1:
+                form = mul(canonical(transpose(g)), dx)
+                rule = "a scalar equals its transpose: df = gᵀ dx"
+            else:
+                form = F.TRACE(mul(canonical(transpose(g)), dx))
+                rule = "a scalar equals its trace; trace cyclicity brings dX last: df = tr(Gᵀ dX)"
+            if form != out[-1].expr:
+                out.append(Step(rule, form))
+            out.append(Step("first identification table: df = tr(Gᵀ dX) ⇔ ∂f/∂X = G", g, f"∂f/∂{x.name}"))
+            if x.symmetric:
+                out.append(Step(
+                    "symmetric X: the gradient on symmetric matrices is sym(G) = (G + Gᵀ)/2", self.gradient,
+                    f"∂f/∂{x.name}",
+                ))
+            if self.layout == "numerator":
+                out.append(Step("numerator layout: the transpose", self.derivative, f"∂f/∂{x.name}"))
+        else:
+            form = mul(self.jacobian, _vec(dx)) if not x.is_scalar else mul(self.jacobian, dx)
+            out.append(Step("vec dF = J vec dX, with vec(A X B) = (Bᵀ ⊗ A) vec X", form, "vec dF"))
+            out.append(Step("identification: DF = J", self.jacobian, "DF"))
+            if self.layout == "denominator":
+                out.append(Step("denominator layout: the transpose Jᵀ", self.derivative, f"∂F/∂{x.name}"))
+        return out
+
+    # -- printing ------------------------------------------------------------------------
+    def text(self, ascii: bool = False, steps: bool = False) -> str:
+        pr = functools.partial(to_text, ascii=ascii)
+        e = self.expression
+        x = self.wrt.name
+        partial = "d" if ascii else "∂"
+        if self.is_scalar:
+            lines = [f"{partial}f/{partial}{x} = {pr(self.derivative)}    [{self.shape_note(ascii)}]"]
+        else:
+            size = shape_str(self.jacobian.shape, ascii)
+            lines = [f"DF = {pr(self.jacobian)}    [Jacobian, {size}: vec dF = J vec d{x} (numerator layout)]"]
+            if self.layout == "denominator":
+                lines.append(f"{partial}F/{partial}{x} = {pr(self.derivative)}    [{self.shape_note(ascii)}]")
+        lines.append("")
+        lines.append(f"  f  = {pr(e.tree)}")
+        lines.append(f"  df = {pr(self.differential)}")
+        lines.append(f"  where {e.where(ascii)}")
+        if steps:
+            lines.append("")
+            lines.append("Derivation:")
+            for i, s in enumerate(self.steps):
+                lhs = "df" if s.lhs == "d f" else s.lhs
+                rule = f"    [{s.rule}]" if s.rule else ""
+                lines.append(f"  {i + 1:>2}. {lhs} = {pr(s.expr)}{rule}")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.text()
+
+    def __repr__(self) -> str:
+        return f"<Derivative {self.name} = {to_text(self.derivative)}>"
+
+    def latex(self) -> str:
+        x = self.wrt.name
+        name = rf"\frac{{\partial f}}{{\partial {x}}}"
+        return rf"{name} = {to_latex(self.derivative)}"
+
+    def _repr_latex_(self) -> str:
+        rows = [
+            rf"f &= {to_latex(self.expression.tree)}",
+            rf"\mathrm{{d}}f &= {to_latex(self.differential)}",
+            rf"\frac{{\partial f}}{{\partial {self.wrt.name}}} &= {to_latex(self.derivative)}"
+            rf" \quad \in \mathbb{{R}}^{{{_latex_shape(self.derivative.shape)}}}"
+            rf"\ \text{{({self.layout} layout)}}",
+        ]
+        return r"$\begin{aligned}" + r" \\ ".join(rows) + r"\end{aligned}$"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Everything as JSON-ready strings; the expressions re-parse with ``where``."""
+
+        def both(e: Expr | None) -> dict[str, str] | None:
+            if e is None:
+                return None
+            return {"text": to_text(e), "ascii": to_text(e, ascii=True), "latex": to_latex(e), "shape": shape_str(e.shape)}
+
+        e = self.expression
+        return {
+            "expression": {"text": e.text(), "ascii": e.text(ascii=True), "latex": e.latex(), "shape": shape_str(e.shape)},
+            "wrt": self.wrt.name,
+            "layout": self.layout,
+            "where": e.where(),
+            "shapes": e.shapes,
+            "differential": both(self.differential),
+            "gradient": both(self.gradient),
+            "jacobian": both(self.jacobian),
+            "derivative": {**(both(self.derivative) or {}), "note": self.shape_note()},
+            "steps": [{"rule": s.rule, "lhs": s.lhs, "text": s.text(), "latex": s.latex()} for s in self.steps],
+        }
+
+
+def _vec(e: Expr) -> Expr:
+    if e.shape[1] == 1:
+        return e
+    if e.shape[0] == 1:
+        return transpose(e)
+    return F.VEC(e)
+
+
+def diff(expr: str | Expression, wrt: str, where: str | Mapping[str, object] | None = None,
+         layout: str = "denominator") -> Derivative:
+    """Differentiate ``expr`` with respect to the variable ``wrt``.
+
+    >>> r = diff("tr(A X B)", "X")
+    >>> print(r.gradient)
+    Aᵀ Bᵀ
+    >>> print(diff("x' A x", "x").gradient)
+    (A + Aᵀ) x
+    >>> print(diff("A X B", "X").jacobian)
+    Bᵀ ⊗ A
+    """
+    e = expr if isinstance(expr, Expression) else parse(expr, where)
+    names = sorted(e.shapes)
+    if wrt not in e.shapes:
+        hint = f" (the variables are {', '.join(names)})" if names else ""
+        raise DiffError(f"'{wrt}' is not a variable of {e}{hint}", None)
+    return Derivative(e, e.variable(wrt), layout)
+
+
+__all__ = ["parse", "diff", "Expression", "Derivative", "Step", "LAYOUTS", "describe_shape"]

@@ -1,0 +1,232 @@
+"""Declarations: what the names in an expression are.
+
+From the CLI (``--where "A: m×n, x: n, s: scalar, S: n×n symmetric, f: elementwise"``)
+or from Python (``where=`` the same string, or a dict ``{"A": "m×n", "x": 3,
+"B": (2, 3)}``).  A declaration gives a variable's shape or a function's kind:
+
+=============================  ==============================================
+``A: m×n`` (also ``m x n``)    an m×n matrix; sizes are symbols or numbers
+``x: n``, ``x: vector``        a column vector of length n (or inferred)
+``s: scalar``                  a scalar
+``A: matrix``, ``A: square``   a matrix of inferred size (square: n×n)
+``S: n×n symmetric``           a symmetric matrix (``S: symmetric`` infers n)
+``L: function``                an abstract scalar-valued function (the default)
+``f: elementwise``             an abstract function applied entry by entry
+``g: vector function m``       an abstract vector-valued function, values in ℝᵐ
+=============================  ==============================================
+
+Undeclared names get textbook defaults (see :func:`default_kind`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Mapping, Union
+
+from .errors import DeclarationError
+
+#: a dimension as declared: a number, a symbol, or None for "infer it"
+DeclDim = Union[int, str, None]
+
+GREEK_NAMES = frozenset(
+    "alpha beta gamma delta epsilon varepsilon zeta eta theta vartheta iota kappa lambda mu nu xi "
+    "omicron pi rho sigma tau upsilon phi varphi chi psi omega".split()
+)
+_GREEK_LOWER = "αβγδεζηθικλμνξοπρστυφχψωϵϑϕς"
+_GREEK_UPPER = "ΑΒΓΔΕΖΗΘΙΚΛΜΝΞΟΠΡΣΤΥΦΧΨΩ"
+
+
+@dataclass(frozen=True)
+class VarDecl:
+    rows: DeclDim
+    cols: DeclDim
+    symmetric: bool = False
+    #: rows and cols are one (possibly inferred) size; implied by symmetric
+    square: bool = False
+
+
+@dataclass(frozen=True)
+class FuncDecl:
+    kind: str  # "scalar", "elementwise" or "vector"
+    out: DeclDim = None
+
+
+@dataclass(frozen=True)
+class Declarations:
+    variables: Mapping[str, VarDecl] = field(default_factory=dict)
+    functions: Mapping[str, FuncDecl] = field(default_factory=dict)
+    source: str | None = None
+
+    def dim_symbols(self) -> set[str]:
+        out = set()
+        for v in self.variables.values():
+            out.update(d for d in (v.rows, v.cols) if isinstance(d, str))
+        for f in self.functions.values():
+            if isinstance(f.out, str):
+                out.add(f.out)
+        return out
+
+
+def base_name(name: str) -> str:
+    """The name without its subscript: ``W1`` → ``W``, ``b_1`` → ``b``, ``x₁`` → ``x``,
+    ``lambda_2`` → ``lambda``."""
+    m = re.match(r"[^\d_₀-₉]+", name)
+    return m.group(0) if m else name
+
+
+def default_kind(name: str) -> str:
+    """The textbook reading of an undeclared name: ``scalar``, ``vector`` or ``matrix``.
+
+    Greek letters and Greek names (``λ``, ``lambda``, ``alpha``, ``μ``) are scalars, but
+    capital Greek letters (``Σ``, ``Λ``) and capitalised names (``Sigma``) are matrices,
+    as covariance matrices are; capital Latin letters are matrices; lowercase Latin
+    names are column vectors.
+    """
+    base = base_name(name)
+    if base in GREEK_NAMES or (len(base) == 1 and base in _GREEK_LOWER):
+        return "scalar"
+    if base.lower() in GREEK_NAMES or base[0] in _GREEK_UPPER or base[0].isupper():
+        return "matrix"
+    return "vector"
+
+
+_DIM = r"(?:\d+|[A-Za-zα-ω][A-Za-z0-9_]*)"
+_TIMES = re.compile(r"\s*(?:×|\*|,|\bx\b|(?<=\d)x(?=\d)|(?<=\d)x\b|\bx(?=\d))\s*")
+_NAME = re.compile(r"[A-Za-zα-ωΑ-Ω][A-Za-z0-9α-ωΑ-Ω_]*[₀-₉]*$")
+
+
+def _dim(text: str) -> DeclDim:
+    text = text.strip()
+    if re.fullmatch(r"\d+", text):
+        value = int(text)
+        if value < 1:
+            raise ValueError("sizes must be positive")
+        return value
+    if re.fullmatch(_DIM, text):
+        return text
+    raise ValueError(f"'{text}' is not a size (a number or a symbol like n)")
+
+
+def parse_spec(spec: object) -> VarDecl | FuncDecl:
+    """One declaration's right-hand side: ``m×n``, ``n``, ``scalar``, ``elementwise``, …"""
+    if isinstance(spec, (VarDecl, FuncDecl)):
+        return spec
+    if isinstance(spec, bool):
+        raise ValueError(f"{spec!r} is not a shape")
+    if isinstance(spec, int):
+        return VarDecl(_dim(str(spec)), 1)
+    if isinstance(spec, tuple):
+        if len(spec) == 1:
+            return VarDecl(_dim(str(spec[0])), 1)
+        if len(spec) == 2:
+            return VarDecl(_dim(str(spec[0])), _dim(str(spec[1])))
+        raise ValueError(f"a shape has two sizes, not {len(spec)}")
+    if not isinstance(spec, str):
+        raise ValueError(f"{spec!r} is not a shape or kind")
+    words = spec.strip()
+    low = words.lower()
+    # functions
+    if low in ("function", "scalar function", "scalar-valued", "scalar-valued function"):
+        return FuncDecl("scalar")
+    if low in ("elementwise", "elementwise function", "element-wise"):
+        return FuncDecl("elementwise")
+    m = re.fullmatch(r"(?:vector function|vector-valued(?: function)?|function\s*(?:->|→))\s*(\S+)?", low)
+    if m:
+        return FuncDecl("vector", _dim(words.split()[-1]) if m.group(1) else None)
+    # variables
+    symmetric = False
+    if re.search(r"\bsymmetric\b", low):
+        symmetric = True
+        words = re.sub(r"\s*\bsymmetric\b\s*", " ", words, flags=re.I).strip()
+        low = words.lower()
+        if low in ("", "matrix", "square"):
+            return VarDecl(None, None, True, True)
+    if low == "scalar":
+        return VarDecl(1, 1)
+    if low in ("vector", "column vector"):
+        return VarDecl(None, 1)
+    if low == "row vector":
+        return VarDecl(1, None)
+    if low == "matrix":
+        return VarDecl(None, None)
+    if low == "square":
+        return VarDecl(None, None, False, True)
+    words = re.sub(r"^\s*(?:ℝ|R)\s*\^\s*", "", words)  # ℝ^{m×n}, R^n
+    words = words.strip("{}() ")
+    words = re.sub(r"^(?:vector\s+|(\S+)-vector$)", lambda mm: mm.group(1) or "", words)
+    parts = [p for p in _TIMES.split(words) if p != ""]
+    if len(parts) == 1:
+        if symmetric:
+            return VarDecl(_dim(parts[0]), _dim(parts[0]), True, True)
+        return VarDecl(_dim(parts[0]), 1)
+    if len(parts) == 2:
+        rows, cols = _dim(parts[0]), _dim(parts[1])
+        if symmetric and rows != cols:
+            raise ValueError(f"a symmetric matrix is square, but {rows}×{cols} is not")
+        return VarDecl(rows, cols, symmetric, symmetric)
+    raise ValueError(
+        f"'{spec}' is not a shape or kind: write m×n, n, scalar, vector, matrix, "
+        "symmetric, function, elementwise or vector function m"
+    )
+
+
+def parse_where(where: str | Mapping[str, object] | Declarations | None) -> Declarations:
+    """Declarations from a ``where`` string or dict; errors point into the string."""
+    if where is None:
+        return Declarations()
+    if isinstance(where, Declarations):
+        return where
+    items: list[tuple[str, object, tuple[int, int] | None]] = []
+    source = None
+    if isinstance(where, str):
+        source = where
+        pos = 0
+        for chunk in _split_top_level(where):
+            start = where.index(chunk, pos) if chunk else pos
+            pos = start + len(chunk)
+            if not chunk.strip():
+                continue
+            if ":" not in chunk:
+                raise DeclarationError(
+                    f"'{chunk.strip()}' is not a declaration: write name: shape, e.g. A: m×n",
+                    (start, start + len(chunk)), where,
+                )
+            name, spec = chunk.split(":", 1)
+            items.append((name.strip(), spec.strip(), (start, start + len(chunk))))
+    else:
+        items = [(str(k), v, None) for k, v in where.items()]
+    variables: dict[str, VarDecl] = {}
+    functions: dict[str, FuncDecl] = {}
+    for name, spec, span in items:
+        for one in [n.strip() for n in name.split()] if " " in name.strip() else [name]:
+            if not _NAME.match(one):
+                raise DeclarationError(f"'{one}' is not a name", span, source)
+            if one in variables or one in functions:
+                raise DeclarationError(f"'{one}' is declared twice", span, source)
+            try:
+                decl = parse_spec(spec)
+            except ValueError as exc:
+                raise DeclarationError(f"{one}: {exc}", span, source) from None
+            if isinstance(decl, FuncDecl):
+                functions[one] = decl
+            else:
+                variables[one] = decl
+    return Declarations(variables, functions, source)
+
+
+def _split_top_level(text: str) -> list[str]:
+    """Split at commas and semicolons that are not inside parentheses (``A: (m, n)``)."""
+    out, depth, cur = [], 0, ""
+    for ch in text:
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        if ch in ",;" and depth == 0:
+            out.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    out.append(cur)
+    return out

@@ -1,0 +1,61 @@
+"""Errors raised by matcalc.  Every error can point at the place in the input it is about."""
+
+from __future__ import annotations
+
+Span = tuple[int, int]
+
+
+class MatcalcError(Exception):
+    """Base class: a message, and optionally the input text and a span in it."""
+
+    kind = "error"
+
+    def __init__(self, message: str, span: Span | None = None, source: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.span = span
+        self.source = source
+
+    def with_source(self, source: str) -> MatcalcError:
+        if self.source is None:
+            self.source = source
+        return self
+
+    def pretty(self) -> str:
+        """The message, with the input and a caret line under the offending part."""
+        text = f"{self.kind}: {self.message}"
+        if self.source is None or self.span is None:
+            return text
+        start, end = self.span
+        line_start = self.source.rfind("\n", 0, start) + 1
+        line_end = self.source.find("\n", start)
+        line_end = len(self.source) if line_end < 0 else line_end
+        line = self.source[line_start:line_end]
+        col = start - line_start
+        width = max(1, min(end, line_end) - start)
+        return f"{text}\n  {line}\n  {' ' * col}{'^' * width}"
+
+    def __str__(self) -> str:
+        return self.pretty()
+
+
+class ParseError(MatcalcError):
+    kind = "parse error"
+
+
+class DeclarationError(MatcalcError):
+    kind = "declaration error"
+
+
+class ShapeError(MatcalcError):
+    kind = "shape error"
+
+
+class DiffError(MatcalcError):
+    """A differential, gradient or Jacobian that matcalc has no rule for."""
+
+    kind = "cannot differentiate"
+
+
+class EvaluationError(MatcalcError):
+    kind = "evaluation error"

@@ -1,0 +1,288 @@
+"""The built-in functions, one row each.
+
+A row carries everything matcalc knows about a function: its names, the shape rule,
+the differential rule, a NumPy and a SymPy implementation, and its LaTeX.  Adding a
+function is adding a row.  NumPy and SymPy are passed in as modules, so that this
+table can be imported without importing either.
+
+Differential rules take the call node and the differentials of its arguments and
+return the differential of the call, e.g. ``d exp(X) = exp(X) ⊙ dX``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any, Callable
+
+from .algebra import add, had, mul, neg, power, transpose
+from .nodes import Call, Expr, Ones, num
+from .shapes import SCALAR, Shape, Strict
+
+ShapeRule = Callable[[list[Shape], Strict], Shape]
+DiffRule = Callable[[Call, tuple[Expr, ...]], Expr]
+
+
+@dataclass(frozen=True, eq=False)
+class Function:
+    key: str  #: unique id (``diag`` has two rows: vector→matrix and matrix→vector)
+    name: str  #: ASCII name, as typed and printed
+    shape: ShapeRule
+    requires: str  #: what the shape rule needs, in words, for error messages
+    d: DiffRule | None
+    numpy: Callable[..., Any]
+    sympy: Callable[..., Any] | None
+    latex: str
+    unicode: str | None = None  #: a Unicode name (``σ``), when there is one
+    elementwise: bool = False
+    #: for elementwise rows: f′ as an expression of the argument (f′(x), used as f′(x) ⊙ dx)
+    prime: Callable[[Expr], Expr] | None = None
+    linear: bool = False
+    aliases: tuple[str, ...] = field(default=())
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Function) and other.key == self.key
+
+    def __repr__(self) -> str:
+        return f"<function {self.key}>"
+
+    def __call__(self, *args: Expr) -> Call:
+        return Call(self, tuple(args))
+
+
+# ----------------------------------------------------------------------------- shapes
+
+
+def _square_to_scalar(shapes: list[Shape], u: Strict) -> Shape:
+    u.unify(shapes[0][0], shapes[0][1])
+    return SCALAR
+
+
+def _square_to_square(shapes: list[Shape], u: Strict) -> Shape:
+    u.unify(shapes[0][0], shapes[0][1])
+    return shapes[0]
+
+
+def _to_scalar(shapes: list[Shape], u: Strict) -> Shape:
+    return SCALAR
+
+
+def _same(shapes: list[Shape], u: Strict) -> Shape:
+    return shapes[0]
+
+
+def _vec(shapes: list[Shape], u: Strict) -> Shape:
+    r, c = shapes[0]
+    return (u.mul(r, c), 1)
+
+
+def _vector_to_vector(shapes: list[Shape], u: Strict) -> Shape:
+    u.unify(shapes[0][1], 1)
+    return shapes[0]
+
+
+def _vector_to_diagonal(shapes: list[Shape], u: Strict) -> Shape:
+    u.unify(shapes[0][1], 1)
+    return (shapes[0][0], shapes[0][0])
+
+
+def _diagonal_of_square(shapes: list[Shape], u: Strict) -> Shape:
+    u.unify(shapes[0][0], shapes[0][1])
+    return (shapes[0][0], 1)
+
+
+# ----------------------------------------------------------------------------- rules
+
+TABLE: dict[str, Function] = {}
+
+
+def _row(f: Function) -> Function:
+    TABLE[f.key] = f
+    return f
+
+
+def _ew(x: Expr, dx: Expr, fprime: Expr) -> Expr:
+    """f′(x) ⊙ dx — the differential of an elementwise function."""
+    return had(fprime, dx)
+
+
+def _elementwise(
+    key: str, prime: Callable[[Expr], Expr] | None, np_fn: Callable[..., Any], sp_fn: Callable[..., Any],
+    latex: str, unicode: str | None = None, aliases: tuple[str, ...] = (),
+) -> Function:
+    def d(call: Call, dargs: tuple[Expr, ...]) -> Expr:
+        assert prime is not None
+        return _ew(call.args[0], dargs[0], prime(call.args[0]))
+
+    return _row(Function(
+        key=key, name=key, shape=_same, requires="one argument", d=d if prime else None,
+        numpy=np_fn, sympy=sp_fn, latex=latex, unicode=unicode, elementwise=True,
+        prime=prime, aliases=aliases,
+    ))
+
+
+def _fn(key: str) -> Function:
+    return TABLE[key]
+
+
+def _sigmoid_np(np: Any, x: Any) -> Any:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _softplus_np(np: Any, x: Any) -> Any:
+    return np.logaddexp(0.0, x)
+
+
+# elementwise functions.  f′ is written with existing functions where a textbook would
+# (exp′ = exp, log′(x) = 1 ./ x); otherwise with a derivative row of its own (σ′, tanh′).
+EXP = _elementwise("exp", lambda x: _fn("exp")(x), lambda np, x: np.exp(x), lambda sp, x: sp.exp(x), r"\exp")
+LOG = _elementwise("log", lambda x: power(x, -1), lambda np, x: np.log(x), lambda sp, x: sp.log(x), r"\log", aliases=("ln",))
+SIN = _elementwise("sin", lambda x: _fn("cos")(x), lambda np, x: np.sin(x), lambda sp, x: sp.sin(x), r"\sin")
+COS = _elementwise("cos", lambda x: neg(_fn("sin")(x)), lambda np, x: np.cos(x), lambda sp, x: sp.cos(x), r"\cos")
+TANH = _elementwise("tanh", lambda x: _fn("tanh'")(x), lambda np, x: np.tanh(x), lambda sp, x: sp.tanh(x), r"\tanh")
+SIGMOID = _elementwise(
+    "sigmoid", lambda x: _fn("sigmoid'")(x), _sigmoid_np, lambda sp, x: 1 / (1 + sp.exp(-x)),
+    r"\sigma", unicode="σ",
+)
+RELU = _elementwise(
+    "relu", lambda x: _fn("relu'")(x), lambda np, x: np.maximum(x, 0.0),
+    lambda sp, x: sp.Max(x, 0), r"\operatorname{relu}",
+)
+SOFTPLUS = _elementwise(
+    "softplus", lambda x: _fn("sigmoid")(x), _softplus_np, lambda sp, x: sp.log(1 + sp.exp(x)),
+    r"\operatorname{softplus}",
+)
+SQRT = _elementwise(
+    "sqrt", lambda x: mul(num(Fraction(1, 2)), power(_fn("sqrt")(x), -1)),
+    lambda np, x: np.sqrt(x), lambda sp, x: sp.sqrt(x), r"\sqrt",
+)
+ABS = _elementwise("abs", lambda x: _fn("abs'")(x), lambda np, x: np.abs(x), lambda sp, x: sp.Abs(x), r"\operatorname{abs}")
+
+# derivative rows
+SIGMOID_PRIME = _elementwise(
+    "sigmoid'", lambda x: had(_fn("sigmoid'")(x), add(Ones(x.shape), mul(num(-2), _fn("sigmoid")(x)))),
+    lambda np, x: _sigmoid_np(np, x) * (1.0 - _sigmoid_np(np, x)),
+    lambda sp, x: sp.exp(-x) / (1 + sp.exp(-x)) ** 2, r"\sigma'", unicode="σ′",
+)
+TANH_PRIME = _elementwise(
+    "tanh'", lambda x: had(num(-2), _fn("tanh")(x), _fn("tanh'")(x)),
+    lambda np, x: 1.0 - np.tanh(x) ** 2, lambda sp, x: 1 - sp.tanh(x) ** 2, r"\tanh'", unicode="tanh′",
+)
+RELU_PRIME = _elementwise(
+    "relu'", None, lambda np, x: (x > 0).astype(float), lambda sp, x: sp.Heaviside(x, 0),
+    r"\operatorname{relu}'", unicode="relu′",
+)
+ABS_PRIME = _elementwise(
+    "abs'", None, lambda np, x: np.sign(x), lambda sp, x: sp.sign(x), r"\operatorname{sign}", unicode="abs′",
+)
+
+
+
+
+# --------------------------------------------------------------------- matrix functions
+
+
+def _inner(a: Expr, da: Expr) -> Expr:
+    """⟨A, dA⟩ = tr(Aᵀ dA); for column vectors simply aᵀ da."""
+    if a.shape[1] == 1:
+        return mul(transpose(a), da)
+    return TRACE(mul(transpose(a), da))
+
+
+def _np_logdet(np: Any, a: Any) -> Any:
+    return np.linalg.slogdet(a)[1]
+
+
+def _np_softmax(np: Any, z: Any) -> Any:
+    e = np.exp(z - np.max(z))
+    return e / np.sum(e)
+
+
+def _sp_vec(sp: Any, m: Any) -> Any:
+    return sp.Matrix([m[i, j] for j in range(m.cols) for i in range(m.rows)])
+
+
+def _sp_softmax(sp: Any, z: Any) -> Any:
+    e = z.applyfunc(sp.exp)
+    return e / sum(e)
+
+
+TRACE = _row(Function(
+    key="tr", name="tr", shape=_square_to_scalar, requires="the argument must be a square matrix",
+    d=lambda c, d: TRACE(d[0]), numpy=lambda np, a: np.trace(a), sympy=lambda sp, a: a.trace(),
+    latex=r"\operatorname{tr}", linear=True, aliases=("trace",),
+))
+DET = _row(Function(
+    key="det", name="det", shape=_square_to_scalar, requires="the argument must be a square matrix",
+    # d det X = det X · tr(X⁻¹ dX)   (Jacobi's formula; Magnus–Neudecker ch. 8)
+    d=lambda c, d: mul(c, TRACE(mul(INV(c.args[0]), d[0]))),
+    numpy=lambda np, a: np.linalg.det(a), sympy=lambda sp, a: a.det(), latex=r"\det",
+))
+LOGDET = _row(Function(
+    key="logdet", name="logdet", shape=_square_to_scalar, requires="the argument must be a square matrix",
+    # d log|det X| = tr(X⁻¹ dX)
+    d=lambda c, d: TRACE(mul(INV(c.args[0]), d[0])),
+    numpy=_np_logdet, sympy=lambda sp, a: sp.log(a.det()), latex=r"\log\det",
+))
+INV = _row(Function(
+    key="inv", name="inv", shape=_square_to_square, requires="only a square matrix has an inverse",
+    # d(X⁻¹) = −X⁻¹ dX X⁻¹
+    d=lambda c, d: neg(mul(c, d[0], c)),
+    numpy=lambda np, a: np.linalg.inv(a), sympy=lambda sp, a: a.inv(), latex="",
+))
+VEC = _row(Function(
+    key="vec", name="vec", shape=_vec, requires="one matrix argument",
+    d=lambda c, d: VEC(d[0]), numpy=lambda np, a: a.reshape(-1, 1, order="F"), sympy=_sp_vec,
+    latex=r"\operatorname{vec}", linear=True,
+))
+DIAG = _row(Function(
+    key="diag", name="diag", shape=_vector_to_diagonal, requires="the argument must be a vector",
+    d=lambda c, d: DIAG(d[0]), numpy=lambda np, v: np.diag(v.ravel()),
+    sympy=lambda sp, v: sp.diag(*list(v)), latex=r"\operatorname{diag}", linear=True,
+))
+DIAGV = _row(Function(
+    key="diagv", name="diag", shape=_diagonal_of_square, requires="the argument must be a square matrix",
+    d=lambda c, d: DIAGV(d[0]), numpy=lambda np, a: np.diag(a).reshape(-1, 1),
+    sympy=lambda sp, a: sp.Matrix([a[i, i] for i in range(a.rows)]),
+    latex=r"\operatorname{diag}", linear=True,
+))
+SUM = _row(Function(
+    key="sum", name="sum", shape=_to_scalar, requires="one argument",
+    d=lambda c, d: SUM(d[0]), numpy=lambda np, a: np.sum(a), sympy=lambda sp, a: sum(a),
+    latex=r"\operatorname{sum}", linear=True,
+))
+NORM = _row(Function(
+    key="norm", name="norm", shape=_to_scalar, requires="one argument",
+    # d‖X‖ = tr(Xᵀ dX) / ‖X‖   (Euclidean norm of a vector, Frobenius norm of a matrix)
+    d=lambda c, d: mul(power(c, -1), _inner(c.args[0], d[0])),
+    numpy=lambda np, a: np.sqrt(np.sum(a * a)),
+    sympy=lambda sp, a: sp.sqrt(sum(x**2 for x in a)), latex="",
+))
+SOFTMAX = _row(Function(
+    key="softmax", name="softmax", shape=_vector_to_vector, requires="the argument must be a column vector",
+    # d softmax(z) = (diag(p) − p pᵀ) dz with p = softmax(z)
+    d=lambda c, d: mul(add(DIAG(c), neg(mul(c, transpose(c)))), d[0]),
+    numpy=_np_softmax, sympy=_sp_softmax, latex=r"\operatorname{softmax}",
+))
+
+
+def lookup(name: str) -> Function | None:
+    """The row a name typed by a user refers to (``trace`` → tr, ``σ`` → sigmoid)."""
+    return _BY_NAME.get(name)
+
+
+_BY_NAME: dict[str, Function] = {}
+for _f in TABLE.values():
+    if _f.key in ("diagv",):
+        continue
+    for _n in (_f.name, _f.unicode, *_f.aliases):
+        if _n and not _n.endswith(("'", "′")):
+            _BY_NAME[_n] = _f
+
+#: the derivative row of an elementwise function, by the function's key
+PRIMES: dict[str, Function] = {
+    "sigmoid": SIGMOID_PRIME, "tanh": TANH_PRIME, "relu": RELU_PRIME, "abs": ABS_PRIME,
+}

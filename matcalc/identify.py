@@ -1,0 +1,251 @@
+"""Identification: from a differential to the gradient or the Jacobian.
+
+**Gradient** (first identification table, Magnus–Neudecker): for scalar f,
+``df = tr(Gᵀ dX)  ⇔  ∂f/∂X = G``.  The differential is linear in dX; :func:`gradient`
+moves every factor away from dX with one rule per node type, each an identity:
+
+=====================  =============================================================
+``tr(Cᵀ A L B)``       ``= tr((Aᵀ C Bᵀ)ᵀ L)``            (trace cyclicity)
+``tr(Cᵀ Lᵀ)``          ``= tr(C L) = tr((Cᵀ)ᵀ L)``        (transpose of a scalar)
+``tr(Cᵀ (A ⊙ L))``     ``= tr((C ⊙ A)ᵀ L)``
+``c tr(L)``            ``= tr((c I)ᵀ L)``;  ``c sum(L) = tr((c 𝟏𝟏ᵀ)ᵀ L)``
+``cᵀ vec(L)``          ``= tr(vec⁻¹(c)ᵀ L)``;  ``cᵀ diag(L) = tr(diag(c)ᵀ L)``
+=====================  =============================================================
+
+It is reverse accumulation over the differential's DAG: each node's "cotangent" C is
+summed over its uses before it is passed on, so the cost is linear in the DAG's size.
+
+**Jacobian**: for F of any shape, ``vec dF = J vec dX  ⇔  DF = J``, built with
+``vec(A L B) = (Bᵀ ⊗ A) vec L``, ``vec(Lᵀ) = K vec L`` (commutation matrix) and
+``vec(A ⊙ L) = diag(vec A) vec L``.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from . import functions as F
+from .algebra import add, had, mul, transpose, zero
+from .errors import DiffError
+from .nodes import (
+    ONE, Add, Call, Commutation, Diff, Expr, Hadamard, Identity, Kron, MatMul, Ones, Transpose,
+    Unvec, Var, depends_on,
+)
+from .shapes import dim_mul
+
+
+def _linear_error(e: Expr, what: str) -> DiffError:
+    return DiffError(f"cannot identify the {what}: the differential is not linear in the variable at {type(e).__name__}", e.span)
+
+
+# -------------------------------------------------------------------- gradient (reverse)
+
+Adjoint = Callable[[Expr, Expr, list[bool]], list[tuple[int, Expr]]]
+
+
+def _one_dependent(e: Expr, mask: list[bool], what: str) -> int:
+    idx = [i for i, m in enumerate(mask) if m]
+    if len(idx) != 1:
+        raise _linear_error(e, what)
+    return idx[0]
+
+
+def adj_add(e: Add, c: Expr, mask: list[bool]) -> list[tuple[int, Expr]]:
+    """tr(Cᵀ (L₁ + L₂)) = tr(Cᵀ L₁) + tr(Cᵀ L₂)."""
+    return [(i, c) for i, m in enumerate(mask) if m]
+
+
+def adj_matmul(e: MatMul, c: Expr, mask: list[bool]) -> list[tuple[int, Expr]]:
+    """tr(Cᵀ A L B) = tr((Aᵀ C Bᵀ)ᵀ L) (trace cyclicity); scalar factors commute."""
+    i = _one_dependent(e, mask, "gradient")
+    f = e.factors
+    lin = f[i]
+    others = f[:i] + f[i + 1:]
+    scalars = [g for g in others if g.is_scalar]
+    if lin.is_scalar:
+        # s(L) M: tr(Cᵀ M) s(L), so the scalar L gets ⟨C, M⟩ = tr(Mᵀ C)
+        rest = [g for g in others if not g.is_scalar]
+        if not rest:
+            return [(i, mul(*scalars, c))]
+        m = mul(*rest)
+        inner = mul(transpose(m), c) if m.shape[1] == 1 else F.TRACE(mul(transpose(m), c))
+        return [(i, mul(*scalars, inner))]
+    left = [g for g in f[:i] if not g.is_scalar]
+    right = [g for g in f[i + 1:] if not g.is_scalar]
+    lt = [transpose(g) for g in reversed(left)]
+    rt = [transpose(g) for g in reversed(right)]
+    return [(i, mul(*scalars, *lt, c, *rt))]
+
+
+def adj_hadamard(e: Hadamard, c: Expr, mask: list[bool]) -> list[tuple[int, Expr]]:
+    """tr(Cᵀ (A ⊙ L)) = tr((C ⊙ A)ᵀ L)."""
+    i = _one_dependent(e, mask, "gradient")
+    others = e.factors[:i] + e.factors[i + 1:]
+    return [(i, had(c, *others))]
+
+
+def adj_transpose(e: Transpose, c: Expr, mask: list[bool]) -> list[tuple[int, Expr]]:
+    """tr(Cᵀ Lᵀ) = tr((Cᵀ)ᵀ L)."""
+    return [(0, transpose(c))]
+
+
+def adj_call(e: Call, c: Expr, mask: list[bool]) -> list[tuple[int, Expr]]:
+    """Linear functions: c tr(L) = tr((c I)ᵀ L), c sum(L) = tr((c 𝟏𝟏ᵀ)ᵀ L),
+    cᵀ vec(L) = tr(vec⁻¹(c)ᵀ L), diag of a vector and of a matrix are adjoint."""
+    key = e.fn.key
+    a = e.args[0]
+    if key == "tr":
+        return [(0, mul(c, Identity(a.shape[0])))]
+    if key == "sum":
+        return [(0, mul(c, Ones(a.shape)))]
+    if key == "vec":
+        return [(0, c if a.shape[1] == 1 else Unvec(c, a.shape[0], a.shape[1]))]
+    if key == "diag":
+        return [(0, F.DIAGV(c))]
+    if key == "diagv":
+        return [(0, F.DIAG(c))]
+    raise _linear_error(e, "gradient")
+
+
+def adj_unvec(e: Unvec, c: Expr, mask: list[bool]) -> list[tuple[int, Expr]]:
+    """tr(Cᵀ vec⁻¹(l)) = vec(C)ᵀ l."""
+    return [(0, F.VEC(c))]
+
+
+def adj_kron(e: Kron, c: Expr, mask: list[bool]) -> list[tuple[int, Expr]]:
+    raise DiffError(
+        "no gradient rule through a Kronecker product of the variable yet (its Jacobian is available)", e.span
+    )
+
+
+ADJOINTS: dict[type, Adjoint] = {
+    Add: adj_add,  # type: ignore[dict-item]
+    MatMul: adj_matmul,  # type: ignore[dict-item]
+    Hadamard: adj_hadamard,  # type: ignore[dict-item]
+    Transpose: adj_transpose,  # type: ignore[dict-item]
+    Call: adj_call,  # type: ignore[dict-item]
+    Unvec: adj_unvec,  # type: ignore[dict-item]
+    Kron: adj_kron,  # type: ignore[dict-item]
+}
+
+
+def gradient(df: Expr, x: Var) -> Expr:
+    """G with df = tr(Gᵀ dX), for a scalar differential df linear in dX (uncanonicalised)."""
+    dx = Diff(x)
+    dep: dict[Expr, bool] = {}
+    if not depends_on(df, dx, dep):
+        return zero(x.shape)
+    # topological order of the nodes that contain dX (parents before children)
+    order: list[Expr] = []
+    seen: set[Expr] = set()
+    stack: list[tuple[Expr, bool]] = [(df, False)]
+    while stack:
+        n, done = stack.pop()
+        if done:
+            order.append(n)
+            continue
+        if n in seen or not dep.get(n, False):
+            continue
+        seen.add(n)
+        stack.append((n, True))
+        stack.extend((k, False) for k in n.children if dep.get(k, False) and k not in seen)
+    order.reverse()
+    cot: dict[Expr, list[Expr]] = {df: [ONE]}
+    result: list[Expr] = []
+    for n in order:
+        cs = cot.pop(n, [])
+        if not cs:
+            continue
+        c = add(*cs)
+        if n == dx:
+            result.append(c)
+            continue
+        rule = ADJOINTS.get(type(n))
+        if rule is None:
+            raise _linear_error(n, "gradient")
+        kids = n.children
+        for i, ci in rule(n, c, [dep.get(k, False) for k in kids]):
+            cot.setdefault(kids[i], []).append(ci)
+    return add(*result) if result else zero(x.shape)
+
+
+# -------------------------------------------------------------------- Jacobian (forward)
+
+
+def _vec(e: Expr) -> Expr:
+    """vec(e) with vec(x) = x for a column and vec(xᵀ) = x for a row."""
+    if e.shape[1] == 1:
+        return e
+    if e.shape[0] == 1:
+        return transpose(e)
+    return F.VEC(e)
+
+
+def jacobian(dF: Expr, x: Var) -> Expr:
+    """J with vec dF = J vec dX (uncanonicalised)."""
+    dx = Diff(x)
+    dep: dict[Expr, bool] = {}
+    size = dim_mul(x.shape[0], x.shape[1])
+    rows = dim_mul(dF.shape[0], dF.shape[1])
+    if not depends_on(dF, dx, dep):
+        return zero((rows, size))
+    memo: dict[Expr, Expr] = {}
+
+    def J(n: Expr) -> Expr:
+        if n in memo:
+            return memo[n]
+        if n == dx:
+            out: Expr = Identity(size)
+        elif isinstance(n, Add):
+            out = add(*(J(t) for t in n.terms if dep.get(t, False)))
+        elif isinstance(n, MatMul):
+            out = _jac_matmul(n)
+        elif isinstance(n, Hadamard):
+            i = _one_dependent(n, [dep.get(f, False) for f in n.factors], "Jacobian")
+            others = n.factors[:i] + n.factors[i + 1:]
+            out = mul(F.DIAG(_vec(had(*others))), J(n.factors[i]))
+        elif isinstance(n, Transpose):
+            r, c = n.arg.shape
+            out = J(n.arg) if 1 in (r, c) else mul(Commutation(r, c), J(n.arg))
+        elif isinstance(n, Call) and n.fn.key == "tr":
+            a = n.args[0]
+            out = mul(transpose(F.VEC(Identity(a.shape[0]))), J(a))
+        elif isinstance(n, Call) and n.fn.key == "sum":
+            a = n.args[0]
+            out = mul(transpose(Ones((dim_mul(a.shape[0], a.shape[1]), 1))), J(a))
+        elif isinstance(n, Call) and n.fn.key == "vec" or isinstance(n, Unvec):
+            out = J(n.children[0])
+        elif isinstance(n, Kron):
+            raise DiffError("no Jacobian rule for a Kronecker product of the variable yet", n.span)
+        else:
+            raise DiffError(f"no Jacobian rule for {getattr(getattr(n, 'fn', None), 'name', type(n).__name__)} of the variable yet", n.span)
+        memo[n] = out
+        return out
+
+    def _jac_matmul(n: MatMul) -> Expr:
+        """vec(A L B) = (Bᵀ ⊗ A) vec L;  vec(s(L) M) = vec(M) s(L) for a scalar s(L)."""
+        f = n.factors
+        i = _one_dependent(n, [dep.get(g, False) for g in f], "Jacobian")
+        lin = f[i]
+        scalars = [g for k, g in enumerate(f) if k != i and g.is_scalar]
+        if lin.is_scalar:
+            rest = [g for k, g in enumerate(f) if k != i and not g.is_scalar]
+            if not rest:
+                return mul(*scalars, J(lin))
+            return mul(*scalars, _vec(mul(*rest)), J(lin))
+        left = [g for g in f[:i] if not g.is_scalar]
+        right = [g for g in f[i + 1:] if not g.is_scalar]
+        r, c = lin.shape
+        a = mul(*left) if left else None
+        b = mul(*right) if right else None
+        if a is None and b is None:
+            return mul(*scalars, J(lin))
+        if b is None:
+            kron: Expr = a if c == 1 else Kron(Identity(c), a)  # type: ignore[assignment]
+        elif a is None:
+            kron = transpose(b) if r == 1 else Kron(transpose(b), Identity(r))
+        else:
+            kron = Kron(transpose(b), a)
+        return mul(*scalars, kron, J(lin))
+
+    return J(dF)

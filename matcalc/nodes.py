@@ -1,0 +1,570 @@
+"""Frozen syntax-tree nodes.
+
+Every node is an immutable value: ``==`` and ``hash`` are structural (the hash is
+computed once, at construction, so that trees with shared subtrees hash in constant
+time), constructors never simplify, and each node knows its shape.  The shape is
+computed from the children when the node is built, by the node's shape rule, against
+the unifier in force (:func:`matcalc.shapes.unifier`): while parsing that rule *infers*
+unknown dimensions, afterwards it *checks* them, so any rewrite that builds an
+ill-shaped node fails at once with a :class:`~matcalc.errors.ShapeError`.
+
+Node classes name the mathematics, not the notation: ``X'``, ``X^T`` and ``Xᵀ`` are all
+:class:`Transpose`; ``inv(X)``, ``X^-1`` and ``X⁻¹`` are all ``Call(inv, X)``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any, Callable, ClassVar, Iterator
+
+from .errors import Span
+from .shapes import SCALAR, Dim, Mismatch, Shape, shape_error, unifier
+
+
+class Expr:
+    """Base class of all nodes."""
+
+    __slots__ = ("shape", "_h", "span")
+    #: names of the fields that hold child nodes (a node, or a tuple of nodes)
+    _children: ClassVar[tuple[str, ...]] = ()
+    #: a word for the operation, used in error messages
+    _op: ClassVar[str] = "expression"
+
+    shape: Shape
+    span: Span | None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "span", None)
+        object.__setattr__(self, "_h", hash((type(self).__name__,) + self._key()))
+        try:
+            shape = self._infer()
+        except Mismatch as exc:
+            raise self._mismatch(exc) from None
+        object.__setattr__(self, "shape", shape)
+
+    # -- structure ---------------------------------------------------------------------
+    def _key(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, f) for f in _fields(type(self)))
+
+    def __hash__(self) -> int:
+        return self._h
+
+    def __eq__(self, other: object) -> bool:
+        if self is other:
+            return True
+        if type(self) is not type(other) or self._h != other._h:  # type: ignore[attr-defined]
+            return False
+        return self._key() == other._key()  # type: ignore[attr-defined]
+
+    def __ne__(self, other: object) -> bool:
+        return not self.__eq__(other)
+
+    @property
+    def children(self) -> tuple[Expr, ...]:
+        out: list[Expr] = []
+        for name in self._children:
+            value = getattr(self, name)
+            if isinstance(value, tuple):
+                out.extend(value)
+            else:
+                out.append(value)
+        return tuple(out)
+
+    def rebuild(self, children: tuple[Expr, ...] | list[Expr]) -> Expr:
+        """The same node with new children (in the order of :attr:`children`)."""
+        it = iter(children)
+        values = {}
+        for f in _fields(type(self)):
+            if f in self._children:
+                old = getattr(self, f)
+                values[f] = tuple(next(it) for _ in old) if isinstance(old, tuple) else next(it)
+            else:
+                values[f] = getattr(self, f)
+        return type(self)(**values)
+
+    def walk(self) -> Iterator[Expr]:
+        """Every node of the tree once (shared subtrees once), parents before children."""
+        seen: set[int] = set()
+        stack: list[Expr] = [self]
+        while stack:
+            node = stack.pop()
+            if id(node) in seen:
+                continue
+            seen.add(id(node))
+            yield node
+            stack.extend(reversed(node.children))
+
+    def free_vars(self) -> frozenset[Var]:
+        return frozenset(n for n in self.walk() if isinstance(n, Var))
+
+    @property
+    def is_scalar(self) -> bool:
+        return self.shape == SCALAR
+
+    # -- shapes ------------------------------------------------------------------------
+    def _infer(self) -> Shape:
+        raise NotImplementedError
+
+    def _mismatch(self, exc: Mismatch) -> Exception:
+        kids = self.children
+        return shape_error(
+            self._op, "the shapes do not agree", [(c.span, c.shape) for c in kids], None
+        )
+
+    def __repr__(self) -> str:
+        inner = ", ".join(repr(getattr(self, f)) for f in _fields(type(self)))
+        return f"{type(self).__name__}({inner})"
+
+
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _fields(cls: type) -> tuple[str, ...]:
+    try:
+        return _FIELDS[cls]
+    except KeyError:
+        names = tuple(f.name for f in dataclasses.fields(cls))
+        _FIELDS[cls] = names
+        return names
+
+
+node = dataclass(frozen=True, slots=True, eq=False, repr=False)
+
+
+# ======================================================================================
+# Leaves
+# ======================================================================================
+
+
+@node
+class Var(Expr):
+    """A variable: ``A``, ``x``, ``λ``.  ``symmetric`` marks a declared symmetric matrix."""
+
+    name: str
+    dims: Shape
+    symmetric: bool = False
+
+    def _infer(self) -> Shape:
+        if self.symmetric:
+            unifier().unify(self.dims[0], self.dims[1])
+        return self.dims
+
+
+@node
+class Num(Expr):
+    """A number (exact rational)."""
+
+    value: Fraction
+
+    def _infer(self) -> Shape:
+        return SCALAR
+
+
+@node
+class Identity(Expr):
+    """The identity matrix ``I`` of size n."""
+
+    n: Dim
+
+    def _infer(self) -> Shape:
+        return (self.n, self.n)
+
+
+@node
+class Ones(Expr):
+    """The all-ones matrix; ``Ones((n, 1))`` is the vector of ones ``𝟏``."""
+
+    dims: Shape
+
+    def _infer(self) -> Shape:
+        return self.dims
+
+
+@node
+class Zeros(Expr):
+    """The zero matrix of a given shape (the zero differential, among others)."""
+
+    dims: Shape
+
+    def _infer(self) -> Shape:
+        return self.dims
+
+
+@node
+class Commutation(Expr):
+    """The commutation matrix K₍ₘ,ₙ₎, with K vec(X) = vec(Xᵀ) for X m×n."""
+
+    m: Dim
+    n: Dim
+
+    def _infer(self) -> Shape:
+        u = unifier()
+        size = u.mul(self.m, self.n)
+        return (size, size)
+
+
+# ======================================================================================
+# Operations
+# ======================================================================================
+
+
+@node
+class Add(Expr):
+    """A sum of two or more terms of one shape."""
+
+    terms: tuple[Expr, ...]
+    _children = ("terms",)
+    _op = "sum"
+
+    def _infer(self) -> Shape:
+        u = unifier()
+        first = self.terms[0].shape
+        for t in self.terms[1:]:
+            u.unify(first[0], t.shape[0])
+            u.unify(first[1], t.shape[1])
+        return first
+
+
+@node
+class MatMul(Expr):
+    """A product.  Factors of shape 1×1 are scalars and multiply anything; the others
+    form a matrix chain whose inner dimensions must agree."""
+
+    factors: tuple[Expr, ...]
+    _children = ("factors",)
+    _op = "matrix product"
+
+    def _infer(self) -> Shape:
+        u = unifier()
+        current: Shape | None = None
+        for f in self.factors:
+            if u.is_one(f.shape[0]) and u.is_one(f.shape[1]):
+                continue
+            if current is None:
+                current = f.shape
+                continue
+            u.unify(current[1], f.shape[0])
+            current = (current[0], f.shape[1])
+        return SCALAR if current is None else current
+
+    def _mismatch(self, exc: Mismatch) -> Exception:
+        u = unifier()
+        # find the adjacent pair of non-scalar factors whose inner dimensions differ
+        left: Expr | None = None
+        prefix: list[Expr] = []
+        for f in self.factors:
+            if u.is_one(f.shape[0]) and u.is_one(f.shape[1]):
+                prefix.append(f)
+                continue
+            if left is not None and u.resolve(left.shape[1]) != u.resolve(f.shape[0]):
+                a, b = u.resolve(left.shape[1]), u.resolve(f.shape[0])
+                why = (
+                    f"the left factor has {a} column{'s' if a != 1 else ''} "
+                    f"but the right factor has {b} row{'s' if b != 1 else ''}"
+                )
+                return shape_error(self._op, why, [(left.span, left.shape), (f.span, f.shape)], None)
+            left = f if left is None else _Chain(left, f)
+            prefix.append(f)
+        return super()._mismatch(exc)
+
+
+class _Chain:
+    """The running product of a matrix chain, only for error messages."""
+
+    def __init__(self, left: Any, right: Expr):
+        ls, rs = left.span, right.span
+        self.span = (ls[0], rs[1]) if ls and rs else None
+        self.shape = (left.shape[0], right.shape[1])
+
+
+@node
+class Hadamard(Expr):
+    """The elementwise (Hadamard) product ``A ⊙ B`` of matrices of one shape."""
+
+    factors: tuple[Expr, ...]
+    _children = ("factors",)
+    _op = "Hadamard product"
+
+    def _infer(self) -> Shape:
+        u = unifier()
+        first = self.factors[0].shape
+        for f in self.factors[1:]:
+            u.unify(first[0], f.shape[0])
+            u.unify(first[1], f.shape[1])
+        return first
+
+
+@node
+class Kron(Expr):
+    """The Kronecker product ``A ⊗ B``."""
+
+    left: Expr
+    right: Expr
+    _children = ("left", "right")
+    _op = "Kronecker product"
+
+    def _infer(self) -> Shape:
+        u = unifier()
+        a = tuple(u.known(d) for d in self.left.shape)  # name the left operand's sizes first
+        b = self.right.shape
+        return (u.mul(a[0], b[0]), u.mul(a[1], b[1]))
+
+
+@node
+class Transpose(Expr):
+    """``Aᵀ``."""
+
+    arg: Expr
+    _children = ("arg",)
+    _op = "transpose"
+
+    def _infer(self) -> Shape:
+        r, c = self.arg.shape
+        return (c, r)
+
+
+@node
+class Power(Expr):
+    """Elementwise power ``A.^p``; for a scalar base, the ordinary power ``s^p``."""
+
+    base: Expr
+    exponent: Expr
+    _children = ("base", "exponent")
+    _op = "power"
+
+    def _infer(self) -> Shape:
+        u = unifier()
+        u.unify(self.exponent.shape[0], 1)
+        u.unify(self.exponent.shape[1], 1)
+        return self.base.shape
+
+    def _mismatch(self, exc: Mismatch) -> Exception:
+        return shape_error(
+            self._op, "the exponent must be a scalar", [(self.exponent.span, self.exponent.shape)], None
+        )
+
+
+@node
+class MatPow(Expr):
+    """The matrix power ``Xᵏ`` = X X ⋯ X of a square matrix (k ≥ 2)."""
+
+    base: Expr
+    k: int
+    _children = ("base",)
+    _op = "matrix power"
+
+    def _infer(self) -> Shape:
+        r, c = self.base.shape
+        unifier().unify(r, c)
+        return (r, r)
+
+    def _mismatch(self, exc: Mismatch) -> Exception:
+        return shape_error(
+            self._op, "only a square matrix has powers", [(self.base.span, self.base.shape)], None
+        )
+
+
+@node
+class Call(Expr):
+    """A built-in function applied to arguments: ``tr(X)``, ``exp(x)``, ``softmax(z)``.
+    ``fn`` is a :class:`matcalc.functions.Function`, whose row carries the shape rule."""
+
+    fn: Any
+    args: tuple[Expr, ...]
+    _children = ("args",)
+
+    @property
+    def _op(self) -> str:  # type: ignore[override]
+        return self.fn.name
+
+    def _infer(self) -> Shape:
+        return self.fn.shape([a.shape for a in self.args], unifier())
+
+    def _mismatch(self, exc: Mismatch) -> Exception:
+        return shape_error(
+            f"{self.fn.name}(…)",
+            self.fn.requires,
+            [(a.span, a.shape) for a in self.args],
+            None,
+        )
+
+
+@node
+class Unvec(Expr):
+    """vec⁻¹: reshape an (m·n)-vector into an m×n matrix, column by column."""
+
+    arg: Expr
+    rows: Dim
+    cols: Dim
+    _children = ("arg",)
+    _op = "unvec"
+
+    def _infer(self) -> Shape:
+        u = unifier()
+        u.unify(self.arg.shape[0], u.mul(self.rows, self.cols))
+        u.unify(self.arg.shape[1], 1)
+        return (self.rows, self.cols)
+
+
+# ======================================================================================
+# Abstract functions and their derivatives
+# ======================================================================================
+
+ABSTRACT_KINDS = ("scalar", "elementwise", "vector")
+
+
+@node
+class Apply(Expr):
+    """An abstract function applied to arguments: ``L(W x + b)``.
+
+    ``kind`` is ``scalar`` (ℝ-valued, the default), ``elementwise`` (applied entry by
+    entry) or ``vector`` (vector-valued, of length ``out``)."""
+
+    name: str
+    kind: str
+    args: tuple[Expr, ...]
+    out: Dim | None = None
+    _children = ("args",)
+
+    @property
+    def _op(self) -> str:  # type: ignore[override]
+        return f"{self.name}(…)"
+
+    def _infer(self) -> Shape:
+        if self.kind == "scalar":
+            return SCALAR
+        if self.kind == "elementwise":
+            if len(self.args) != 1:
+                raise Mismatch("elementwise functions take one argument")
+            return self.args[0].shape
+        assert self.out is not None
+        return (self.out, 1)
+
+
+@node
+class Grad(Expr):
+    """∇f(y): the gradient of a scalar abstract function at its argument (shape of y)."""
+
+    name: str
+    args: tuple[Expr, ...]
+    _children = ("args",)
+
+    def _infer(self) -> Shape:
+        return self.args[0].shape
+
+
+@node
+class Deriv(Expr):
+    """f′(y): the derivative of an elementwise abstract function, entry by entry."""
+
+    name: str
+    args: tuple[Expr, ...]
+    _children = ("args",)
+
+    def _infer(self) -> Shape:
+        return self.args[0].shape
+
+
+@node
+class Jac(Expr):
+    """∂g(y): the Jacobian of a vector-valued abstract function at a vector y."""
+
+    name: str
+    args: tuple[Expr, ...]
+    out: Dim
+    _children = ("args",)
+    _op = "Jacobian"
+
+    def _infer(self) -> Shape:
+        u = unifier()
+        u.unify(self.args[0].shape[1], 1)
+        return (self.out, self.args[0].shape[0])
+
+
+# ======================================================================================
+# Differentials
+# ======================================================================================
+
+
+@node
+class Diff(Expr):
+    """The differential ``d(A)``; ``Diff(X)`` of a variable is printed ``dX``."""
+
+    arg: Expr
+    _children = ("arg",)
+
+    def _infer(self) -> Shape:
+        return self.arg.shape
+
+
+# ======================================================================================
+# Small helpers used across the rules (they build nodes; they do not simplify)
+# ======================================================================================
+
+ZERO = Num(Fraction(0))
+ONE = Num(Fraction(1))
+MINUS_ONE = Num(Fraction(-1))
+
+
+def num(value: int | Fraction | str) -> Num:
+    return Num(Fraction(value))
+
+
+def is_num(e: Expr, value: int | Fraction | None = None) -> bool:
+    return isinstance(e, Num) and (value is None or e.value == value)
+
+
+def is_zero(e: Expr) -> bool:
+    return isinstance(e, Zeros) or (isinstance(e, Num) and e.value == 0)
+
+
+def zeros_like(e: Expr) -> Expr:
+    return ZERO if e.is_scalar else Zeros(e.shape)
+
+
+def depends_on(e: Expr, var: Expr, memo: dict[Expr, bool] | None = None) -> bool:
+    """Does ``e`` contain ``var`` (a variable, or any node such as dX)?  Memoised."""
+    memo = {} if memo is None else memo
+    stack = [(e, False)]
+    while stack:
+        n, done = stack.pop()
+        if n in memo:
+            continue
+        if done:
+            memo[n] = n == var or any(memo[c] for c in n.children)
+            continue
+        if not n.children:
+            memo[n] = n == var
+            continue
+        stack.append((n, True))
+        stack.extend((c, False) for c in n.children if c not in memo)
+    return memo[e]
+
+
+def map_bottom_up(e: Expr, fn: Callable[[Expr], Expr], memo: dict[Expr, Expr] | None = None) -> Expr:
+    """Rebuild ``e`` with ``fn`` applied to every node after its children (memoised)."""
+    memo = {} if memo is None else memo
+    stack = [(e, False)]
+    while stack:
+        n, done = stack.pop()
+        if n in memo:
+            continue
+        kids = n.children
+        if done or not kids:
+            new_kids = [memo[c] for c in kids]
+            rebuilt = n if all(a is b for a, b in zip(new_kids, kids, strict=True)) else n.rebuild(new_kids)
+            memo[n] = fn(rebuilt)
+            continue
+        stack.append((n, True))
+        stack.extend((c, False) for c in kids if c not in memo)
+    return memo[e]
+
+
+__all__ = [
+    "Expr", "Var", "Num", "Identity", "Ones", "Zeros", "Commutation", "Add", "MatMul",
+    "Hadamard", "Kron", "Transpose", "Power", "MatPow", "Call", "Unvec", "Apply", "Grad",
+    "Deriv", "Jac", "Diff", "ZERO", "ONE", "MINUS_ONE", "num", "is_num", "is_zero",
+    "zeros_like", "depends_on", "map_bottom_up",
+]

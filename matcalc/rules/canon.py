@@ -1,0 +1,618 @@
+"""Canonical forms: results as a textbook prints them.
+
+:func:`canonical` brings an expression to a normal form in two phases.
+
+1. **Normalise** (bottom-up, to a fixpoint): transposes pushed to the leaves, products
+   and sums flattened, numbers folded, identities and zeros dropped, sums distributed
+   (outside function arguments), like terms collected, scalar sub-products hoisted to the
+   front (transposition of scalars), powers of one base merged, terms and commutative
+   factors sorted.  Each normaliser is one local step, keyed by node type.
+2. **Present**: common left or right factors of a sum are factored out again, so that
+   ``A x + Aᵀ x`` prints as ``(A + Aᵀ) x``, and a common coefficient is taken out.
+
+Function arguments are normalised without distributing sums, so ``σ′(W (x + y))`` keeps
+the argument as written.  The normal form does not depend on the order of terms or of
+commutative factors (``tests/test_confluence.py``).
+"""
+
+from __future__ import annotations
+
+import itertools
+from fractions import Fraction
+from typing import Callable
+
+from .. import functions as F
+from ..algebra import flatten_product, zero
+from ..nodes import (
+    ONE, Add, Apply, Call, Commutation, Deriv, Diff, Expr, Grad, Hadamard, Identity, Jac, Kron,
+    MatMul, MatPow, Num, Ones, Power, Transpose, Var, Zeros, is_zero,
+)
+from ..printing.text import to_text
+
+EXPANSION_LIMIT = 64  # a product of sums is distributed only up to this many terms
+_FUNCTION_LIKE = (Call, Apply, Grad, Deriv, Jac)
+
+
+class Canon:
+    """One canonicalisation: memo tables and the mode (``expand`` sums or not)."""
+
+    def __init__(self, expand: bool = True, light: Canon | None = None):
+        self.expand = expand
+        self.memo: dict[Expr, Expr] = {}
+        self.light = self if not expand else (light or Canon(expand=False))
+        self._keys: dict[Expr, str] = {} if light is None else light._keys
+
+    # -- driver ------------------------------------------------------------------------
+    def simplify(self, e: Expr) -> Expr:
+        hit = self.memo.get(e)
+        if hit is not None:
+            return hit
+        kids = e.children
+        node = e
+        if kids:
+            sub = self.light if isinstance(e, _FUNCTION_LIKE) else self
+            new = [sub.simplify(k) for k in kids]
+            if any(a is not b for a, b in zip(new, kids, strict=True)):
+                node = e.rebuild(new)
+        rule = NORMALISERS.get(type(node))
+        out = rule(self, node) if rule else node
+        self.memo[e] = out
+        return out
+
+    def norm(self, e: Expr) -> Expr:
+        """Normalise a node built from normalised children."""
+        return self.simplify(e)
+
+    def key(self, e: Expr) -> str:
+        k = self._keys.get(e)
+        if k is None:
+            k = to_text(e, ascii=True)
+            self._keys[e] = k
+        return k
+
+    def size_key(self, e: Expr) -> tuple[int, str]:
+        """Commutative factors sort simplest first: y ⊙ (X w), not (X w) ⊙ y."""
+        return (_size(e), self.key(e))
+
+    # -- builders that keep normal form -------------------------------------------------
+    def T(self, e: Expr) -> Expr:
+        return self.norm(Transpose(e)) if not e.is_scalar else e
+
+    def mul(self, *factors: Expr) -> Expr:
+        if len(factors) == 1:
+            return factors[0]
+        return self.norm(MatMul(factors))
+
+    def had(self, *factors: Expr) -> Expr:
+        if len(factors) == 1:
+            return factors[0]
+        if all(f.is_scalar for f in factors):
+            return self.mul(*factors)
+        return self.norm(Hadamard(tuple(factors)))
+
+    def add(self, terms: list[Expr], shape: tuple) -> Expr:
+        kept = tuple(t for t in terms if not is_zero(t))
+        if not kept:
+            return zero(shape)
+        if len(kept) == 1:
+            return kept[0]
+        return self.norm(Add(kept))
+
+
+# ======================================================================================
+# normalisers, one per node type.  Each takes a node whose children are normal.
+# ======================================================================================
+
+
+def n_transpose(c: Canon, e: Transpose) -> Expr:
+    """Transposes go to the leaves: (AB)ᵀ = BᵀAᵀ, (A+B)ᵀ = Aᵀ+Bᵀ, (Aᵀ)ᵀ = A, sᵀ = s."""
+    a = e.arg
+    if a.is_scalar or isinstance(a, Identity):
+        return a
+    if isinstance(a, Var):
+        return a if a.symmetric else e
+    if isinstance(a, Diff):
+        return a if isinstance(a.arg, Var) and a.arg.symmetric else e
+    if isinstance(a, Transpose):
+        return a.arg
+    if isinstance(a, Commutation):
+        return Commutation(a.n, a.m)
+    if isinstance(a, Zeros):
+        return Zeros((a.shape[1], a.shape[0]))
+    if isinstance(a, Ones):
+        if a.shape[1] == 1:
+            return e
+        return Ones((a.shape[1], 1)) if a.shape[0] == 1 else Ones((a.shape[1], a.shape[0]))
+    if isinstance(a, MatMul):
+        return c.mul(*(c.T(f) for f in reversed(a.factors)))
+    if isinstance(a, Add):
+        return c.norm(Add(tuple(c.T(t) for t in a.terms)))
+    if isinstance(a, Hadamard):
+        return c.norm(Hadamard(tuple(c.T(f) for f in a.factors)))
+    if isinstance(a, Kron):
+        return c.norm(Kron(c.T(a.left), c.T(a.right)))
+    if isinstance(a, Power):
+        return c.norm(Power(c.T(a.base), a.exponent))
+    if isinstance(a, MatPow):
+        return c.norm(MatPow(c.T(a.base), a.k))
+    if isinstance(a, Call):
+        if a.fn.key == "diag":  # diagonal matrices are symmetric
+            return a
+        if a.fn.key == "inv" and _symmetric(a.args[0]):
+            return a
+    return e
+
+
+def _symmetric(e: Expr) -> bool:
+    return (isinstance(e, Var) and e.symmetric) or isinstance(e, Identity) or (
+        isinstance(e, Call) and e.fn.key == "diag"
+    )
+
+
+def n_matmul(c: Canon, e: MatMul) -> Expr:
+    """Flatten, fold numbers, drop I, annihilate with 0, distribute over sums, hoist
+    scalar sub-products to the front, cancel X X⁻¹, and diag(a) b = a ⊙ b."""
+    coeff, flat = flatten_product(e.factors)
+    flat = [f for f in flat if not isinstance(f, Identity)]
+    if coeff == 0 or any(is_zero(f) for f in flat):
+        return zero(e.shape)
+    if c.expand and any(isinstance(f, Add) for f in flat):
+        sizes = [len(f.terms) if isinstance(f, Add) else 1 for f in flat]
+        total = 1
+        for s in sizes:
+            total *= s
+        if total <= EXPANSION_LIMIT:
+            choices = [f.terms if isinstance(f, Add) else (f,) for f in flat]
+            terms = [c.mul(Num(coeff), *pick) for pick in itertools.product(*choices)]
+            return c.add(terms, e.shape)
+    scalars = [f for f in flat if f.is_scalar]
+    chain = [f for f in flat if not f.is_scalar]
+    more_coeff, hoisted, chain = _simplify_chain(c, chain)
+    coeff *= more_coeff
+    scalars = [c.norm(s) if isinstance(s, MatMul) else s for s in scalars + hoisted]
+    # scalar units may have produced numbers or nested coefficients
+    coeff2, scalars = flatten_product(scalars)
+    coeff *= coeff2
+    if coeff == 0 or any(is_zero(s) for s in scalars):
+        return zero(e.shape)
+    scalars = _collect_powers(c, scalars, scalar=True)
+    scalars = sorted(scalars, key=c.size_key)
+    factors = ([Num(coeff)] if coeff != 1 else []) + scalars + chain
+    if not factors:
+        return Num(coeff) if e.is_scalar else Identity(e.shape[0])
+    if not chain and not e.is_scalar:  # only the identity was left
+        factors.append(Identity(e.shape[0]))
+    return factors[0] if len(factors) == 1 else MatMul(tuple(factors))
+
+
+def _simplify_chain(c: Canon, chain: list[Expr]) -> tuple[Fraction, list[Expr], list[Expr]]:
+    chain = list(chain)
+    changed = True
+    while changed:
+        changed = False
+        for i in range(len(chain) - 1):
+            a, b = chain[i], chain[i + 1]
+            if _inverse_pair(a, b):  # X X⁻¹ = X⁻¹ X = I
+                del chain[i:i + 2]
+                changed = True
+                break
+            if _is_diag(a) and b.shape[1] == 1:  # diag(a) b = a ⊙ b
+                chain[i:i + 2] = [c.had(a.args[0], b)]  # type: ignore[attr-defined]
+                changed = True
+                break
+            if _is_diag(b) and a.shape[0] == 1:  # aᵀ diag(b) = (a ⊙ b)ᵀ
+                chain[i:i + 2] = [c.T(c.had(b.args[0], c.T(a)))]  # type: ignore[attr-defined]
+                changed = True
+                break
+    coeff = Fraction(1)
+    hoisted: list[Expr] = []
+    # a row factor … column factor inside a longer chain is a scalar: (xᵀ a) B
+    while len(chain) > 1:
+        span = _scalar_run(chain)
+        if span is None:
+            break
+        i, j = span
+        unit = chain[i:j + 1]
+        del chain[i:j + 1]
+        hoisted.append(_scalar_unit(c, unit))
+    if len(chain) > 1 and chain[0].shape[0] == 1 and chain[-1].shape[1] == 1:
+        # the whole chain is 1×1: orient it canonically
+        unit = _scalar_unit(c, chain)
+        if isinstance(unit, MatMul):
+            inner_c, inner = flatten_product(unit.factors)
+            coeff *= inner_c
+            chain = inner
+        else:
+            hoisted.append(unit)
+            chain = []
+    return coeff, hoisted, chain
+
+
+def _scalar_run(chain: list[Expr]) -> tuple[int, int] | None:
+    """The first run chain[i..j] that is 1×1 and is not the whole chain."""
+    for i, f in enumerate(chain):
+        if f.shape[0] != 1:
+            continue
+        for j in range(i, len(chain)):
+            if chain[j].shape[1] == 1:
+                if (i, j) != (0, len(chain) - 1):
+                    return i, j
+                return None
+    return None
+
+
+def _scalar_unit(c: Canon, unit: list[Expr]) -> Expr:
+    """A 1×1 product uᵀ … v.  uᵀ (v ⊙ w) becomes 𝟏ᵀ (u ⊙ v ⊙ w) when that simplifies;
+    otherwise the product or its transpose (a scalar equals its transpose), whichever
+    has fewer transposes and then sorts first."""
+    if len(unit) == 1:
+        return unit[0]
+    if len(unit) == 2 and isinstance(unit[0], Transpose) and unit[0].arg.shape[1] == 1:
+        u, v = unit[0].arg, unit[1]
+        merged = c.had(u, v)
+        if _degree(merged) < _degree(u) + _degree(v) and not isinstance(merged, Ones) and not _has_coeff(merged):
+            return MatMul((Transpose(Ones(u.shape)), merged))  # the merge cancelled something
+    flipped = [c.T(f) for f in reversed(unit)]
+    _, flat_a = flatten_product(unit)
+    _, flat_b = flatten_product(flipped)
+    best = min(flat_a, flat_b, key=lambda chain: _chain_key(c, chain))
+    return MatMul(tuple(best)) if len(best) > 1 else best[0]
+
+
+def _chain_key(c: Canon, chain: list[Expr]) -> tuple[bool, int, str]:
+    """How a 1×1 product or a trace is written: dX last (as in tr(Gᵀ dX)), then fewer
+    transposes, then alphabetical."""
+    last = chain[-1]
+    diff_last = isinstance(last, Diff) or not any(isinstance(f, Diff) or _is_diff_t(f) for f in chain)
+    return (not diff_last, _transposes(chain), c.key(MatMul(tuple(chain))) if len(chain) > 1 else c.key(chain[0]))
+
+
+def _is_diff_t(e: Expr) -> bool:
+    return isinstance(e, Transpose) and isinstance(e.arg, Diff)
+
+
+def _degree(e: Expr) -> Fraction:
+    """Total |exponent| of a Hadamard product: x ⊙ y ⊙ x.^-1 has degree 3, y degree 1."""
+    total = Fraction(0)
+    for f in e.factors if isinstance(e, Hadamard) else (e,):
+        total += abs(f.exponent.value) if isinstance(f, Power) and isinstance(f.exponent, Num) else 1
+    return total
+
+
+def _has_coeff(e: Expr) -> bool:
+    return isinstance(e, MatMul) and isinstance(e.factors[0], Num)
+
+
+def _transposes(factors: list[Expr]) -> int:
+    return sum(1 for f in factors if isinstance(f, Transpose))
+
+
+def _is_diag(e: Expr) -> bool:
+    return isinstance(e, Call) and e.fn.key == "diag"
+
+
+def _inverse_pair(a: Expr, b: Expr) -> bool:
+    def inv_of(x: Expr, y: Expr) -> bool:
+        if isinstance(x, Call) and x.fn.key == "inv" and x.args[0] == y:
+            return True
+        return (
+            isinstance(x, Transpose) and isinstance(y, Transpose)
+            and isinstance(x.arg, Call) and x.arg.fn.key == "inv" and x.arg.args[0] == y.arg
+        )
+
+    return inv_of(a, b) or inv_of(b, a)
+
+
+def _collect_powers(c: Canon, factors: list[Expr], scalar: bool) -> list[Expr]:
+    """x ⊙ x.^-1 = 𝟏, s s = s², s s⁻¹ = 1: merge factors with one base."""
+    order: list[Expr] = []
+    exps: dict[Expr, Fraction | None] = {}
+    others: list[Expr] = []
+    for f in factors:
+        base, p = (f.base, f.exponent.value) if isinstance(f, Power) and isinstance(f.exponent, Num) else (f, Fraction(1))
+        if base not in exps:
+            order.append(base)
+            exps[base] = Fraction(0)
+        exps[base] = exps[base] + p  # type: ignore[operator]
+    out: list[Expr] = []
+    for base in order:
+        p = exps[base]
+        assert p is not None
+        if p == 0:
+            continue
+        out.append(base if p == 1 else c.norm(Power(base, Num(p))))
+    return out + others
+
+
+def n_hadamard(c: Canon, e: Hadamard) -> Expr:
+    """Flatten, take scalars out, drop 𝟏, merge powers of one base, sort (⊙ commutes)."""
+    flat: list[Expr] = []
+    for f in e.factors:
+        flat.extend(f.factors if isinstance(f, Hadamard) else (f,))
+    if any(is_zero(f) for f in flat):
+        return zero(e.shape)
+    coeff = Fraction(1)
+    scalars: list[Expr] = []
+    core: list[Expr] = []
+    for f in flat:
+        if isinstance(f, MatMul):
+            k, parts = flatten_product(f.factors)
+            coeff *= k
+            s = [p for p in parts if p.is_scalar]
+            rest = [p for p in parts if not p.is_scalar]
+            scalars.extend(s)
+            core.append(rest[0] if len(rest) == 1 else MatMul(tuple(rest)))
+        elif isinstance(f, Ones):
+            continue
+        else:
+            core.append(f)
+    if c.expand and any(isinstance(f, Add) for f in core):
+        total = 1
+        for f in core:
+            total *= len(f.terms) if isinstance(f, Add) else 1
+        if total <= EXPANSION_LIMIT:
+            choices = [f.terms if isinstance(f, Add) else (f,) for f in core]
+            terms = [c.mul(Num(coeff), *scalars, c.had(*pick)) for pick in itertools.product(*choices)]
+            return c.add(terms, e.shape)
+    core = _collect_powers(c, core, scalar=False)
+    core = sorted(core, key=c.size_key)
+    body: Expr = Ones(e.shape) if not core else core[0] if len(core) == 1 else Hadamard(tuple(core))
+    if coeff == 1 and not scalars:
+        return body
+    return c.mul(Num(coeff), *scalars, body)
+
+
+def n_add(c: Canon, e: Add) -> Expr:
+    """Flatten, collect like terms (2 A + A = 3 A), drop zeros, sort: positive first."""
+    flat: list[Expr] = []
+    for t in e.terms:
+        flat.extend(t.terms if isinstance(t, Add) else (t,))
+    coeffs: dict[Expr, Fraction] = {}
+    for t in flat:
+        if is_zero(t):
+            continue
+        k, core = _split_coeff(t)
+        coeffs[core] = coeffs.get(core, Fraction(0)) + k
+    terms = []
+    for core, k in coeffs.items():
+        if k == 0:
+            continue
+        if k == 1:
+            terms.append(core)
+        elif core == ONE:
+            terms.append(Num(k))
+        else:
+            terms.append(MatMul((Num(k), *(core.factors if isinstance(core, MatMul) else (core,)))))
+    if not terms:
+        return zero(e.shape)
+    terms.sort(key=lambda t: _term_key(c, t))
+    return terms[0] if len(terms) == 1 else Add(tuple(terms))
+
+
+def _term_key(c: Canon, t: Expr) -> tuple[bool, bool, str]:
+    """Positive terms first; numbers and 𝟏 first among them (𝟏 + exp(x)); then by text."""
+    k, core = _split_coeff(t)
+    return (k < 0, not isinstance(core, (Num, Ones)), c.key(core))
+
+
+def _size(e: Expr) -> int:
+    return sum(1 for _ in e.walk())
+
+
+def _split_coeff(t: Expr) -> tuple[Fraction, Expr]:
+    if isinstance(t, Num):
+        return t.value, ONE
+    if isinstance(t, MatMul) and isinstance(t.factors[0], Num):
+        rest = t.factors[1:]
+        return t.factors[0].value, rest[0] if len(rest) == 1 else MatMul(rest)
+    return Fraction(1), t
+
+
+def n_power(c: Canon, e: Power) -> Expr:
+    """A.^1 = A, A.^0 = 𝟏, numbers folded, (A.^p).^q = A.^(pq) for whole p, q."""
+    b, p = e.base, e.exponent
+    if not isinstance(p, Num):
+        return e
+    if p.value == 1:
+        return b
+    if p.value == 0:
+        return ONE if e.is_scalar else Ones(e.shape)
+    if isinstance(b, Num) and p.value.denominator == 1 and (b.value != 0 or p.value > 0):
+        return Num(b.value ** int(p.value))
+    if isinstance(b, Power) and isinstance(b.exponent, Num) and b.exponent.value.denominator == 1 and p.value.denominator == 1:
+        return c.norm(Power(b.base, Num(b.exponent.value * p.value)))
+    if isinstance(b, Ones):
+        return b
+    if b.is_scalar and isinstance(b, MatMul) and p.value.denominator == 1:
+        k, parts = flatten_product(b.factors)
+        if k != 1:  # (c s)^p = c^p s^p
+            return c.mul(Num(k ** int(p.value)), c.norm(Power(parts[0] if len(parts) == 1 else MatMul(tuple(parts)), p)))
+    return e
+
+
+def n_call(c: Canon, e: Call) -> Expr:
+    """Function identities: tr(s) = s, tr(Aᵀ) = tr(A), tr(c A) = c tr(A),
+    (Xᵀ)⁻¹ = (X⁻¹)ᵀ, (X⁻¹)⁻¹ = X, det(Xᵀ) = det(X), vec(x) = x, …"""
+    key = e.fn.key
+    a = e.args[0]
+    if key in ("tr", "sum", "vec") and a.is_scalar:
+        return a
+    if key == "vec" and a.shape[1] == 1:
+        return a
+    if key in ("tr", "det", "logdet", "norm", "sum") and isinstance(a, Transpose):
+        return c.norm(Call(e.fn, (a.arg,)))
+    if key in ("tr", "sum", "vec", "diag", "diagv") and isinstance(a, MatMul) and (
+        isinstance(a.factors[0], Num) or a.factors[0].is_scalar
+    ):  # linear: scalars come out
+        k, parts = flatten_product(a.factors)
+        scal = [p for p in parts if p.is_scalar]
+        rest = [p for p in parts if not p.is_scalar]
+        inner = rest[0] if len(rest) == 1 else MatMul(tuple(rest))
+        return c.mul(Num(k), *scal, c.norm(Call(e.fn, (inner,))))
+    if key in ("tr", "sum", "vec", "diag", "diagv") and isinstance(a, Add) and c.expand:
+        return c.add([c.norm(Call(e.fn, (t,))) for t in a.terms], e.shape)
+    if key == "tr" and isinstance(a, Identity):
+        return e
+    if key == "tr" and isinstance(a, MatMul) and any(isinstance(f, Diff) or _is_diff_t(f) for f in a.factors):
+        # tr(A dX B) = tr(B A dX): rotate (trace cyclicity) and transpose (tr Mᵀ = tr M)
+        # to bring dX last, as in the identification form tr(Gᵀ dX)
+        _, chain = flatten_product(a.factors)
+        if all(not f.is_scalar for f in chain):
+            flipped = [c.T(f) for f in reversed(chain)]
+            options = [ch[i:] + ch[:i] for ch in (chain, flipped) for i in range(len(ch))]
+            best = min(options, key=lambda ch: _chain_key(c, ch))
+            if best != chain:
+                return Call(e.fn, (MatMul(tuple(best)),))
+    if key == "inv":
+        if a.is_scalar:
+            return c.norm(Power(a, Num(Fraction(-1))))
+        if isinstance(a, Transpose):
+            return c.T(c.norm(Call(F.INV, (a.arg,))))
+        if isinstance(a, Call) and a.fn.key == "inv":
+            return a.args[0]
+        if isinstance(a, Identity):
+            return a
+    return e
+
+
+def n_kron(c: Canon, e: Kron) -> Expr:
+    """s ⊗ A = s A for scalar s; numbers come out of either side."""
+    if e.left.is_scalar or e.right.is_scalar:
+        return c.mul(e.left, e.right)
+    k1, l = _split_coeff(e.left)
+    k2, r = _split_coeff(e.right)
+    if k1 * k2 != 1:
+        return c.mul(Num(k1 * k2), c.norm(Kron(l, r)))
+    return e
+
+
+NORMALISERS: dict[type, Callable[[Canon, Expr], Expr]] = {
+    Transpose: n_transpose,  # type: ignore[dict-item]
+    MatMul: n_matmul,  # type: ignore[dict-item]
+    Hadamard: n_hadamard,  # type: ignore[dict-item]
+    Add: n_add,  # type: ignore[dict-item]
+    Power: n_power,  # type: ignore[dict-item]
+    Call: n_call,  # type: ignore[dict-item]
+    Kron: n_kron,  # type: ignore[dict-item]
+}
+
+
+# ======================================================================================
+# presentation: factor common left / right factors out of sums
+# ======================================================================================
+
+
+def present(c: Canon, e: Expr, memo: dict[Expr, Expr] | None = None) -> Expr:
+    memo = {} if memo is None else memo
+    if e in memo:
+        return memo[e]
+    kids = e.children
+    node = e
+    if kids and not isinstance(e, _FUNCTION_LIKE):
+        new = [present(c, k, memo) for k in kids]
+        if any(a is not b for a, b in zip(new, kids, strict=True)):
+            node = e.rebuild(new)
+    out = _factor_sum(c, node) if isinstance(node, Add) else node
+    memo[e] = out
+    return out
+
+
+def _merge_traces(c: Canon, e: Add) -> Expr:
+    """tr(A dX) + 2 tr(B dX) = tr((A + 2 B) dX): one trace, as in df = tr(Gᵀ dX)."""
+    traces, others = [], []
+    for t in e.terms:
+        k, core = _split_coeff(t)
+        if isinstance(core, Call) and core.fn.key == "tr":
+            a = core.args[0]
+            traces.append(a if k == 1 else MatMul((Num(k), *(a.factors if isinstance(a, MatMul) else (a,)))))
+        else:
+            others.append(t)
+    if len(traces) < 2:
+        return e
+    inner = c.light.norm(Add(tuple(traces)))
+    inner = _factor_sum(c, inner) if isinstance(inner, Add) else inner
+    merged = Call(F.TRACE, (inner,))
+    return merged if not others else Add((merged, *others))
+
+
+def _factor_sum(c: Canon, e: Add) -> Expr:
+    """A x + Aᵀ x = (A + Aᵀ) x;  xᵀ A + xᵀ Aᵀ = xᵀ (A + Aᵀ);  2 a + 2 b = 2 (a + b)."""
+    merged = _merge_traces(c, e)
+    if not isinstance(merged, Add):
+        return merged
+    e = merged
+    for side in (-1, 0):
+        groups: dict[Expr, list[int]] = {}
+        parts = []
+        for i, t in enumerate(e.terms):
+            k, core = _split_coeff(t)
+            chain = list(core.factors) if isinstance(core, MatMul) else [core]
+            if any(f.is_scalar for f in chain):
+                parts.append(None)
+                continue
+            parts.append((k, chain))
+            groups.setdefault(chain[side], []).append(i)
+        best = max(groups.items(), key=lambda kv: len(kv[1]), default=None)
+        if best is None or len(best[1]) < 2:
+            continue
+        common, idx = best
+        inner_terms = []
+        for i in idx:
+            k, chain = parts[i]  # type: ignore[misc]
+            rest = chain[:-1] if side == -1 else chain[1:]
+            body: Expr = (rest[0] if len(rest) == 1 else MatMul(tuple(rest))) if rest else Identity(
+                common.shape[0] if side == -1 else common.shape[1]
+            )
+            inner_terms.append(body if k == 1 else MatMul((Num(k), *(body.factors if isinstance(body, MatMul) else (body,)))))
+        inner = c.light.norm(Add(tuple(inner_terms)))
+        inner = _factor_sum(c, inner) if isinstance(inner, Add) else inner
+        pieces = (*_chain_of(inner), common) if side == -1 else (common, *_chain_of(inner))
+        factored = MatMul(pieces)
+        rest_terms = [t for i, t in enumerate(e.terms) if i not in idx]
+        if not rest_terms:
+            return factored
+        return Add((factored, *rest_terms))
+    # a common coefficient: 1/2 G + 1/2 Gᵀ = (G + Gᵀ) / 2
+    ks = {_split_coeff(t)[0] for t in e.terms}
+    if len(ks) == 1:
+        k = ks.pop()
+        if k not in (1, -1):
+            inner = Add(tuple(_split_coeff(t)[1] for t in e.terms))
+            return MatMul((Num(k), inner))
+    return e
+
+
+def _chain_of(e: Expr) -> tuple[Expr, ...]:
+    """The factors of a non-scalar product (to splice into a longer chain), or e itself."""
+    if isinstance(e, MatMul) and not e.is_scalar and not isinstance(e.factors[0], Num):
+        return e.factors
+    return (e,)
+
+
+def canonical(e: Expr) -> Expr:
+    """The canonical, textbook form of ``e`` (see the module docstring)."""
+    c = Canon()
+    out = e
+    for _ in range(6):
+        nxt = c.simplify(out)
+        if nxt == out:
+            break
+        out = nxt
+        c.memo.clear()
+    return present(c, out)
+
+
+def normal_form(e: Expr) -> Expr:
+    """Phase 1 only: the normal form used to compare expressions (no factoring)."""
+    c = Canon()
+    out = e
+    for _ in range(6):
+        nxt = c.simplify(out)
+        if nxt == out:
+            break
+        out = nxt
+        c.memo.clear()
+    return out
+
+
+__all__ = ["canonical", "normal_form", "Canon"]

@@ -1,0 +1,272 @@
+"""Differential rules (Magnus–Neudecker), one per node type.
+
+A rule takes a node and the differentials of its children (zero for children that do
+not depend on the variable) and returns the node's differential, like a JVP rule.
+Built-in functions carry their rule in their row of :mod:`matcalc.functions`.
+
+:func:`differential` applies the rules bottom-up, once per distinct subexpression, so
+the cost is linear in the size of the expression's DAG.  :func:`derivation` applies the
+*same* rules one level at a time, with ``d(child)`` left unexpanded, to show the steps.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from .. import functions as F
+from ..algebra import add, had, mul, transpose, zero
+from ..errors import DiffError
+from ..nodes import (
+    Add, Apply, Call, Deriv, Diff, Expr, Grad, Hadamard, Identity, Jac, Kron,
+    MatMul, MatPow, Num, Power, Transpose, Unvec, Var, depends_on, is_zero, num,
+)
+
+Rule = Callable[[Expr, tuple[Expr, ...]], Expr]
+
+
+def _nonzero(ds: tuple[Expr, ...]) -> list[int]:
+    return [i for i, d in enumerate(ds) if not is_zero(d)]
+
+
+def d_add(e: Add, ds: tuple[Expr, ...]) -> Expr:
+    """d(A + B) = dA + dB."""
+    return add(*ds)
+
+
+def d_matmul(e: MatMul, ds: tuple[Expr, ...]) -> Expr:
+    """d(A B C) = dA B C + A dB C + A B dC (product rule)."""
+    f = e.factors
+    return add(*(mul(*f[:i], ds[i], *f[i + 1:]) for i in _nonzero(ds))) if _nonzero(ds) else zero(e.shape)
+
+
+def d_hadamard(e: Hadamard, ds: tuple[Expr, ...]) -> Expr:
+    """d(A ⊙ B) = dA ⊙ B + A ⊙ dB (product rule)."""
+    f = e.factors
+    return add(*(had(*f[:i], ds[i], *f[i + 1:]) for i in _nonzero(ds))) if _nonzero(ds) else zero(e.shape)
+
+
+def d_kron(e: Kron, ds: tuple[Expr, ...]) -> Expr:
+    """d(A ⊗ B) = dA ⊗ B + A ⊗ dB (product rule)."""
+    da, db = ds
+    terms = []
+    if not is_zero(da):
+        terms.append(Kron(da, e.right))
+    if not is_zero(db):
+        terms.append(Kron(e.left, db))
+    return add(*terms) if terms else zero(e.shape)
+
+
+def d_transpose(e: Transpose, ds: tuple[Expr, ...]) -> Expr:
+    """d(Aᵀ) = (dA)ᵀ."""
+    return transpose(ds[0])
+
+
+def d_power(e: Power, ds: tuple[Expr, ...]) -> Expr:
+    """d(A.^p) = p A.^(p−1) ⊙ dA;  with a variable exponent also A.^p ⊙ log(A) dp."""
+    db, dp = ds
+    b, p = e.base, e.exponent
+    terms = []
+    if not is_zero(db):
+        if isinstance(p, Num):
+            lower = b if p.value == 2 else Power(b, num(p.value - 1))
+        else:
+            lower = Power(b, add(p, num(-1)))
+        terms.append(mul(p, had(lower, db)))
+    if not is_zero(dp):
+        terms.append(mul(dp, had(e, F.LOG(b))))
+    return add(*terms) if terms else zero(e.shape)
+
+
+def d_matpow(e: MatPow, ds: tuple[Expr, ...]) -> Expr:
+    """d(Xᵏ) = Σᵢ Xⁱ dX Xᵏ⁻¹⁻ⁱ (product rule)."""
+    x, k = e.base, e.k
+
+    def pw(i: int) -> Expr:
+        return Identity(x.shape[0]) if i == 0 else x if i == 1 else MatPow(x, i)
+
+    return add(*(mul(pw(i), ds[0], pw(k - 1 - i)) for i in range(k)))
+
+
+def d_call(e: Call, ds: tuple[Expr, ...]) -> Expr:
+    """The function's own rule, from its row in the function table."""
+    if e.fn.d is None:
+        raise DiffError(f"no differential rule for {e.fn.name}", e.span)
+    return e.fn.d(e, ds)
+
+
+def d_apply(e: Apply, ds: tuple[Expr, ...]) -> Expr:
+    """Chain rule for abstract functions:
+    d L(Y) = tr(∇L(Y)ᵀ dY) for scalar L;  d f(Y) = f′(Y) ⊙ dY for elementwise f;
+    d g(y) = ∂g(y) dy for vector-valued g."""
+    if len(e.args) != 1:
+        raise DiffError(
+            f"{e.name} has {len(e.args)} arguments; matcalc differentiates abstract functions of one argument",
+            e.span,
+        )
+    (y,), (dy,) = e.args, ds
+    if e.kind == "elementwise":
+        return had(Deriv(e.name, e.args), dy)
+    if e.kind == "vector":
+        return mul(Jac(e.name, e.args, e.out), dy)  # type: ignore[arg-type]
+    g = Grad(e.name, e.args)
+    return F._inner(g, dy) if not y.is_scalar else mul(g, dy)
+
+
+def d_unvec(e: Unvec, ds: tuple[Expr, ...]) -> Expr:
+    """d vec⁻¹(a) = vec⁻¹(da) (linear)."""
+    return Unvec(ds[0], e.rows, e.cols)
+
+
+def _no_second_order(e: Expr, ds: tuple[Expr, ...]) -> Expr:
+    raise DiffError(
+        f"no differential rule for {type(e).__name__.lower()} {getattr(e, 'name', '')}: "
+        "derivatives of abstract functions are not differentiated again yet",
+        e.span,
+    )
+
+
+RULES: dict[type, Rule] = {
+    Add: d_add,
+    MatMul: d_matmul,
+    Hadamard: d_hadamard,
+    Kron: d_kron,
+    Transpose: d_transpose,
+    Power: d_power,
+    MatPow: d_matpow,
+    Call: d_call,
+    Apply: d_apply,
+    Unvec: d_unvec,
+    Grad: _no_second_order,
+    Deriv: _no_second_order,
+    Jac: _no_second_order,
+}
+
+#: the rule's name, as a derivation step shows it
+RULE_NAMES: dict[type, str] = {
+    Add: "sum rule",
+    MatMul: "product rule",
+    Hadamard: "product rule (⊙)",
+    Kron: "product rule (⊗)",
+    Transpose: "d(Aᵀ) = (dA)ᵀ",
+    Power: "power rule",
+    MatPow: "product rule for powers",
+    Apply: "chain rule",
+    Unvec: "linearity of vec⁻¹",
+}
+CALL_RULE_NAMES: dict[str, str] = {
+    "tr": "d tr(A) = tr(dA)",
+    "det": "d det(X) = det(X) tr(X⁻¹ dX)",
+    "logdet": "d log det(X) = tr(X⁻¹ dX)",
+    "inv": "d(X⁻¹) = −X⁻¹ dX X⁻¹",
+    "vec": "d vec(A) = vec(dA)",
+    "diag": "d diag(a) = diag(da)",
+    "diagv": "d diag(A) = diag(dA)",
+    "sum": "d sum(A) = sum(dA)",
+    "norm": "d‖X‖ = tr(Xᵀ dX) / ‖X‖",
+    "softmax": "d softmax(z) = (diag(p) − p pᵀ) dz",
+}
+
+def rule_name(e: Expr) -> str:
+    if isinstance(e, Call):
+        if e.fn.elementwise:
+            return f"d {e.fn.unicode or e.fn.name}(X) = {e.fn.unicode or e.fn.name}′(X) ⊙ dX"
+        return CALL_RULE_NAMES.get(e.fn.key, f"rule for {e.fn.name}")
+    return RULE_NAMES.get(type(e), type(e).__name__)
+
+
+def _rule(e: Expr) -> Rule:
+    try:
+        return RULES[type(e)]
+    except KeyError:
+        raise DiffError(f"no differential rule for {type(e).__name__}", e.span) from None
+
+
+def differential(e: Expr, x: Var) -> Expr:
+    """The differential of ``e`` with respect to the variable ``x``, in terms of ``dx``.
+
+    Each distinct subexpression is differentiated once (memo), so shared subexpressions
+    are shared in the result and the work is linear in the size of the expression.
+    """
+    dep: dict[Expr, bool] = {}
+    depends_on(e, x, dep)
+    memo: dict[Expr, Expr] = {}
+    stack = [(e, False)]
+    while stack:
+        n, done = stack.pop()
+        if n in memo:
+            continue
+        if not dep.get(n, False):
+            memo[n] = zero(n.shape)
+            continue
+        if n == x:
+            memo[n] = Diff(x)
+            continue
+        if isinstance(n, Diff):  # d(dX) = 0: X is an independent variable
+            memo[n] = zero(n.shape)
+            continue
+        if not done:
+            stack.append((n, True))
+            stack.extend((c, False) for c in n.children if c not in memo)
+            continue
+        memo[n] = _rule(n)(n, tuple(memo[c] for c in n.children))
+    return memo[e]
+
+
+def derivation(e: Expr, x: Var, max_steps: int = 200) -> list[tuple[str, Expr]]:
+    """d(e) expanded one level at a time with the rules of :func:`differential`.
+
+    Returns ``[(rule names, expression), …]``; the first entry is ``d(e)`` itself.
+    """
+    dep: dict[Expr, bool] = {}
+    depends_on(e, x, dep)
+    current: Expr = Diff(e)
+    steps: list[tuple[str, Expr]] = [("", current)]
+    for _ in range(max_steps):
+        used: list[str] = []
+
+        def expand(n: Expr) -> Expr:
+            if isinstance(n, Diff):
+                a = n.arg
+                if a == x:
+                    return n
+                if not dep.get(a, False):
+                    if "dA = 0 for constant A" not in used:
+                        used.append("dA = 0 for constant A")
+                    return zero(a.shape)
+                name = rule_name(a)
+                if name not in used:
+                    used.append(name)
+                ds = tuple(
+                    Diff(c) if dep.get(c, False) or c == x else zero(c.shape) for c in a.children
+                )
+                return _rule(a)(a, ds)
+            kids = n.children
+            if not kids:
+                return n
+            new = [expand(c) for c in kids]
+            if all(a is b for a, b in zip(new, kids, strict=True)):
+                return n
+            return _rebuild_sum_or_product(n, new)
+
+        nxt = expand(current)
+        if nxt == current:
+            break
+        current = nxt
+        steps.append((", ".join(used), current))
+    return steps
+
+
+def _rebuild_sum_or_product(n: Expr, new: list[Expr]) -> Expr:
+    """Rebuild with the short-circuiting builders, so that zero terms disappear."""
+    if isinstance(n, Add):
+        return add(*new)
+    if isinstance(n, MatMul):
+        return mul(*new)
+    if isinstance(n, Hadamard):
+        return had(*new)
+    if isinstance(n, Transpose):
+        return transpose(new[0])
+    return n.rebuild(new)
+
+
+__all__ = ["differential", "derivation", "RULES", "rule_name"]

@@ -1,0 +1,202 @@
+"""Symbolic dimensions, shapes and unification.
+
+A dimension is an ``int``, a symbol name (``str``) or a product of those (:class:`DimProd`,
+as in the ``m·n`` rows of ``vec(X)``).  A shape is always a pair ``(rows, cols)``:
+a column vector is ``(n, 1)`` and a scalar is ``(1, 1)``.
+
+Shape rules are written once, against a *unifier*.  While parsing, the unifier is a
+union-find over unknown dimensions (:class:`Inference`); everywhere else it is
+:data:`STRICT`, which only accepts dimensions that are already equal, so that every
+rewrite re-checks the shapes of the nodes it builds.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from dataclasses import dataclass
+from typing import Callable, Union
+
+from .errors import ShapeError, Span
+
+Dim = Union[int, str, "DimProd", "DimVar"]
+Shape = tuple[Dim, Dim]
+
+SCALAR: Shape = (1, 1)
+
+
+@dataclass(frozen=True, slots=True)
+class DimProd:
+    """A product of dimensions: ``coeff * syms[0] * syms[1] * ...`` with ``syms`` sorted."""
+
+    coeff: int
+    syms: tuple[str, ...]
+
+    def __str__(self) -> str:
+        parts = ([str(self.coeff)] if self.coeff != 1 else []) + list(self.syms)
+        return "·".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class DimVar:
+    """An unknown dimension, alive only while a parse infers shapes."""
+
+    id: int
+
+    def __str__(self) -> str:
+        return f"?{self.id}"
+
+
+def dim_mul(a: Dim, b: Dim) -> Dim:
+    """The product of two known dimensions, normalised (``1·n = n``, ``2·3 = 6``)."""
+    if isinstance(a, DimVar) or isinstance(b, DimVar):
+        raise TypeError("dim_mul needs known dimensions")
+    coeff = 1
+    syms: list[str] = []
+    for d in (a, b):
+        if isinstance(d, int):
+            coeff *= d
+        elif isinstance(d, str):
+            syms.append(d)
+        else:
+            coeff *= d.coeff
+            syms.extend(d.syms)
+    if not syms:
+        return coeff
+    if coeff == 1 and len(syms) == 1:
+        return syms[0]
+    return DimProd(coeff, tuple(sorted(syms)))
+
+
+def dim_str(d: Dim, ascii: bool = False) -> str:
+    text = str(d)
+    return text.replace("·", "*") if ascii else text
+
+
+def shape_str(shape: Shape, ascii: bool = False) -> str:
+    """``m×n``; a column vector is ``n×1``; a scalar is ``1×1``."""
+    sep = "x" if ascii else "×"
+    return f"{dim_str(shape[0], ascii)}{sep}{dim_str(shape[1], ascii)}"
+
+
+def describe_shape(shape: Shape, ascii: bool = False) -> str:
+    """Words for a shape, as a reader would say it: scalar, vector of length n, m×n matrix."""
+    if shape == SCALAR:
+        return "scalar"
+    if shape[1] == 1:
+        return f"column vector of length {dim_str(shape[0], ascii)}"
+    if shape[0] == 1:
+        return f"row vector of length {dim_str(shape[1], ascii)}"
+    return f"{shape_str(shape, ascii)} matrix"
+
+
+class Mismatch(Exception):
+    """Two dimensions that cannot be equal.  Shape rules turn it into a ShapeError."""
+
+
+class Strict:
+    """The unifier used outside parsing: dimensions must already be equal."""
+
+    def resolve(self, d: Dim) -> Dim:
+        return d
+
+    def unify(self, a: Dim, b: Dim) -> None:
+        if a != b:
+            raise Mismatch(a, b)
+
+    def mul(self, a: Dim, b: Dim) -> Dim:
+        return dim_mul(a, b)
+
+    def is_one(self, d: Dim) -> bool:
+        return self.resolve(d) == 1
+
+    def known(self, d: Dim) -> Dim:
+        return d
+
+
+STRICT = Strict()
+
+
+class Inference(Strict):
+    """Union-find over unknown dimensions, for one parse.
+
+    Known dimensions (numbers, symbols, products) are constants: two different
+    constants never unify, so ``n`` and ``m`` are different sizes.
+    """
+
+    def __init__(self, ground: "Callable[[], str]") -> None:
+        self.parent: dict[DimVar, Dim] = {}
+        self.count = 0
+        self.ground = ground  # names a dimension that must become known now
+
+    def fresh(self) -> DimVar:
+        self.count += 1
+        v = DimVar(self.count)
+        self.parent[v] = v
+        return v
+
+    def resolve(self, d: Dim) -> Dim:
+        while isinstance(d, DimVar) and self.parent.get(d, d) != d:
+            grand = self.parent[d]
+            if isinstance(grand, DimVar) and grand in self.parent:
+                self.parent[d] = self.parent[grand]
+            d = self.parent[d]
+        return d
+
+    def unify(self, a: Dim, b: Dim) -> None:
+        a, b = self.resolve(a), self.resolve(b)
+        if a == b:
+            return
+        if isinstance(a, DimVar):
+            self.parent[a] = b
+        elif isinstance(b, DimVar):
+            self.parent[b] = a
+        else:
+            raise Mismatch(a, b)
+
+    def mul(self, a: Dim, b: Dim) -> Dim:
+        """Products of dimensions are only formed from known ones: an unknown factor
+        (``kron(A, B)`` with A undeclared) is given a fresh symbolic name first."""
+        return dim_mul(self.known(a), self.known(b))
+
+    def known(self, d: Dim) -> Dim:
+        d = self.resolve(d)
+        if isinstance(d, DimVar):
+            name = self.ground()
+            self.parent[d] = name
+            return name
+        return d
+
+
+_current: contextvars.ContextVar[Strict] = contextvars.ContextVar("matcalc_unifier", default=STRICT)
+
+
+def unifier() -> Strict:
+    """The unifier in force: :data:`STRICT`, or the parse's :class:`Inference`."""
+    return _current.get()
+
+
+class inferring:
+    """``with inferring(u):`` — nodes built inside unify their dimensions with ``u``."""
+
+    def __init__(self, u: Inference):
+        self.u = u
+        self.token: contextvars.Token | None = None
+
+    def __enter__(self) -> Inference:
+        self.token = _current.set(self.u)
+        return self.u
+
+    def __exit__(self, *exc: object) -> None:
+        assert self.token is not None
+        _current.reset(self.token)
+
+
+def shape_error(op: str, why: str, operands: list[tuple[Span | None, Shape]], span: Span | None) -> ShapeError:
+    """A ShapeError naming the operation, the operands' shapes and the place in the input."""
+    u = unifier()
+    resolved = [(s, (u.resolve(sh[0]), u.resolve(sh[1]))) for s, sh in operands]
+    err = ShapeError(f"{op}: {why}", span)
+    err.operands = resolved  # type: ignore[attr-defined]
+    err.op = op  # type: ignore[attr-defined]
+    err.why = why  # type: ignore[attr-defined]
+    return err
