@@ -66,8 +66,11 @@ def mul(*factors: Expr) -> Expr:
     """The product of the factors: flattened, numbers folded into one leading
     coefficient, identities dropped, zero if a factor is zero."""
     coeff, flat = flatten_product(factors)
-    flat = [g for g in flat if not isinstance(g, Identity)]
     shape = _product_shape(factors)
+    identity = next((g for g in flat if isinstance(g, Identity)), None)
+    flat = [g for g in flat if not isinstance(g, Identity)]
+    if identity is not None and shape != SCALAR and all(g.is_scalar for g in flat):
+        flat.append(Identity(shape[0]))  # s I: the identity is the only matrix left
     if coeff == 0 or any(is_zero(g) for g in flat):
         return zero(shape)
     if not flat:

@@ -19,7 +19,7 @@ from .nodes import Diff, Expr, Num, Var
 from .parse import parse_tree
 from .printing.latex import to_latex
 from .printing.text import to_text
-from .rules.canon import canonical
+from .rules.canon import canonical, simplified
 from .rules.differential import derivation, differential
 from .shapes import describe_shape, dim_str, shape_str
 
@@ -155,8 +155,11 @@ class Derivative:
         self._raw = differential(f, wrt)
         self.differential = canonical(self._raw)
         self.is_scalar = f.is_scalar
+        # identification works on the differential with transposes at the leaves and the
+        # function identities applied (tr(A ⊗ dX) = tr(A) tr(dX)), but sums not distributed
+        linear = simplified(self._raw)
         if self.is_scalar:
-            g = identify_gradient(self._raw, wrt)
+            g = identify_gradient(linear, wrt)
             self._unsymmetrised = canonical(g)
             if wrt.symmetric:
                 g = mul(Num(Fraction(1, 2)), add(g, transpose(g)))
@@ -170,7 +173,7 @@ class Derivative:
                     f"declare {wrt.name} without 'symmetric' for the unconstrained Jacobian", wrt.span,
                 )
             self.gradient = None
-            self.jacobian = canonical(identify_jacobian(self._raw, wrt))
+            self.jacobian = canonical(identify_jacobian(linear, wrt))
             self.derivative = self.jacobian if layout == "numerator" else canonical(transpose(self.jacobian))
 
     # -- names ---------------------------------------------------------------------------

@@ -18,6 +18,7 @@ commutative factors (``tests/test_confluence.py``).
 from __future__ import annotations
 
 import itertools
+import math
 from fractions import Fraction
 from typing import Callable
 
@@ -105,7 +106,8 @@ class Canon:
 
 
 def n_transpose(c: Canon, e: Transpose) -> Expr:
-    """Transposes go to the leaves: (AB)ᵀ = BᵀAᵀ, (A+B)ᵀ = Aᵀ+Bᵀ, (Aᵀ)ᵀ = A, sᵀ = s."""
+    """Transposes go to the leaves: (AB)ᵀ = BᵀAᵀ, (A+B)ᵀ = Aᵀ+Bᵀ, (Aᵀ)ᵀ = A, sᵀ = s.
+    They stay outside elementwise operations: (a ⊙ b)ᵀ, (a.^2)ᵀ, as textbooks write."""
     a = e.arg
     if a.is_scalar or isinstance(a, Identity):
         return a
@@ -127,12 +129,8 @@ def n_transpose(c: Canon, e: Transpose) -> Expr:
         return c.mul(*(c.T(f) for f in reversed(a.factors)))
     if isinstance(a, Add):
         return c.norm(Add(tuple(c.T(t) for t in a.terms)))
-    if isinstance(a, Hadamard):
-        return c.norm(Hadamard(tuple(c.T(f) for f in a.factors)))
     if isinstance(a, Kron):
         return c.norm(Kron(c.T(a.left), c.T(a.right)))
-    if isinstance(a, Power):
-        return c.norm(Power(c.T(a.base), a.exponent))
     if isinstance(a, MatPow):
         return c.norm(MatPow(c.T(a.base), a.k))
     if isinstance(a, Call):
@@ -196,6 +194,11 @@ def _simplify_chain(c: Canon, chain: list[Expr]) -> tuple[Fraction, list[Expr], 
                 del chain[i:i + 2]
                 changed = True
                 break
+            (ba, ka), (bb, kb) = _matpow_parts(a), _matpow_parts(b)
+            if ba == bb and ba.shape[0] == ba.shape[1]:  # Xᵃ Xᵇ = Xᵃ⁺ᵇ
+                chain[i:i + 2] = [MatPow(ba, ka + kb)]
+                changed = True
+                break
             if _is_diag(a) and b.shape[1] == 1:  # diag(a) b = a ⊙ b
                 chain[i:i + 2] = [c.had(a.args[0], b)]  # type: ignore[attr-defined]
                 changed = True
@@ -247,8 +250,8 @@ def _scalar_unit(c: Canon, unit: list[Expr]) -> Expr:
     has fewer transposes and then sorts first."""
     if len(unit) == 1:
         return unit[0]
-    if len(unit) == 2 and isinstance(unit[0], Transpose) and unit[0].arg.shape[1] == 1:
-        u, v = unit[0].arg, unit[1]
+    if len(unit) == 2 and unit[0].shape[0] == 1 and unit[1].shape[1] == 1:
+        u, v = c.T(unit[0]), unit[1]
         merged = c.had(u, v)
         if _degree(merged) < _degree(u) + _degree(v) and not isinstance(merged, Ones) and not _has_coeff(merged):
             return MatMul((Transpose(Ones(u.shape)), merged))  # the merge cancelled something
@@ -285,6 +288,10 @@ def _has_coeff(e: Expr) -> bool:
 
 def _transposes(factors: list[Expr]) -> int:
     return sum(1 for f in factors if isinstance(f, Transpose))
+
+
+def _matpow_parts(e: Expr) -> tuple[Expr, int]:
+    return (e.base, e.k) if isinstance(e, MatPow) else (e, 1)
 
 
 def _is_diag(e: Expr) -> bool:
@@ -355,6 +362,10 @@ def n_hadamard(c: Canon, e: Hadamard) -> Expr:
             terms = [c.mul(Num(coeff), *scalars, c.had(*pick)) for pick in itertools.product(*choices)]
             return c.add(terms, e.shape)
     core = _collect_powers(c, core, scalar=False)
+    if core and all(isinstance(f, Transpose) for f in core):  # Aᵀ ⊙ Bᵀ = (A ⊙ B)ᵀ
+        inner = c.had(*(f.arg for f in core))  # type: ignore[attr-defined]
+        out = c.norm(Transpose(inner))
+        return out if coeff == 1 and not scalars else c.mul(Num(coeff), *scalars, out)
     core = sorted(core, key=c.size_key)
     body: Expr = Ones(e.shape) if not core else core[0] if len(core) == 1 else Hadamard(tuple(core))
     if coeff == 1 and not scalars:
@@ -409,10 +420,13 @@ def _split_coeff(t: Expr) -> tuple[Fraction, Expr]:
 
 
 def n_power(c: Canon, e: Power) -> Expr:
-    """A.^1 = A, A.^0 = 𝟏, numbers folded, (A.^p).^q = A.^(pq) for whole p, q."""
+    """A.^1 = A, A.^0 = 𝟏, numbers folded, (A.^p).^q = A.^(pq) for whole p, q,
+    (Aᵀ).^p = (A.^p)ᵀ."""
     b, p = e.base, e.exponent
     if not isinstance(p, Num):
         return e
+    if isinstance(b, Transpose):
+        return c.norm(Transpose(c.norm(Power(b.arg, p))))
     if p.value == 1:
         return b
     if p.value == 0:
@@ -453,6 +467,10 @@ def n_call(c: Canon, e: Call) -> Expr:
         return c.add([c.norm(Call(e.fn, (t,))) for t in a.terms], e.shape)
     if key == "tr" and isinstance(a, Identity):
         return e
+    if key == "tr" and isinstance(a, Kron):  # tr(A ⊗ B) = tr(A) tr(B)
+        return c.mul(c.norm(Call(e.fn, (a.left,))), c.norm(Call(e.fn, (a.right,))))
+    if key in ("diagv", "diag") and isinstance(a, Transpose) and key == "diagv":  # diag(Aᵀ) = diag(A)
+        return c.norm(Call(e.fn, (a.arg,)))
     if key == "tr" and isinstance(a, MatMul) and any(isinstance(f, Diff) or _is_diff_t(f) for f in a.factors):
         # tr(A dX B) = tr(B A dX): rotate (trace cyclicity) and transpose (tr Mᵀ = tr M)
         # to bring dX last, as in the identification form tr(Gᵀ dX)
@@ -566,45 +584,84 @@ def _factor_sum(c: Canon, e: Add) -> Expr:
             inner_terms.append(body if k == 1 else MatMul((Num(k), *(body.factors if isinstance(body, MatMul) else (body,)))))
         inner = c.light.norm(Add(tuple(inner_terms)))
         inner = _factor_sum(c, inner) if isinstance(inner, Add) else inner
-        pieces = (*_chain_of(inner), common) if side == -1 else (common, *_chain_of(inner))
-        factored = MatMul(pieces)
+        pieces = [*_chain_of(inner), common] if side == -1 else [common, *_chain_of(inner)]
+        factored = _chain(pieces)
         rest_terms = [t for i, t in enumerate(e.terms) if i not in idx]
         if not rest_terms:
             return factored
         return Add((factored, *rest_terms))
-    # a common coefficient: 1/2 G + 1/2 Gᵀ = (G + Gᵀ) / 2
-    ks = {_split_coeff(t)[0] for t in e.terms}
-    if len(ks) == 1:
-        k = ks.pop()
-        if k not in (1, -1):
-            inner = Add(tuple(_split_coeff(t)[1] for t in e.terms))
-            return MatMul((Num(k), inner))
+    # a common coefficient: 1/2 G + 1/2 Gᵀ = (G + Gᵀ) / 2;  2 a − 2 b = 2 (a − b)
+    ks = [_split_coeff(t)[0] for t in e.terms]
+    common = _common_factor(ks)
+    if common != 1:
+        inner = Add(tuple(_scaled(core, k / common) for k, core in (_split_coeff(t) for t in e.terms)))
+        return MatMul((Num(common), inner))
     return e
+
+
+def _common_factor(ks: list[Fraction]) -> Fraction:
+    """The largest positive number dividing every coefficient to a whole number."""
+    num = 0
+    den = 1
+    for k in ks:
+        num = math.gcd(num, k.numerator)
+        den = den * k.denominator // math.gcd(den, k.denominator)
+    common = Fraction(num, den)
+    return common if common > 0 and all((k / common).denominator == 1 for k in ks) else Fraction(1)
+
+
+def _scaled(core: Expr, k: Fraction) -> Expr:
+    if k == 1:
+        return core
+    if core == ONE:
+        return Num(k)
+    return MatMul((Num(k), *(core.factors if isinstance(core, MatMul) else (core,))))
 
 
 def _chain_of(e: Expr) -> tuple[Expr, ...]:
     """The factors of a non-scalar product (to splice into a longer chain), or e itself."""
-    if isinstance(e, MatMul) and not e.is_scalar and not isinstance(e.factors[0], Num):
+    if isinstance(e, MatMul) and (not e.is_scalar or isinstance(e.factors[0], Num)):
         return e.factors
     return (e,)
 
 
+def _chain(pieces: list[Expr]) -> Expr:
+    """A product of already-canonical pieces, with its numbers first: 2 Aᵀ (A x − b)."""
+    coeff = Fraction(1)
+    rest = []
+    for p in pieces:
+        if isinstance(p, Num):
+            coeff *= p.value
+        else:
+            rest.append(p)
+    return MatMul(((Num(coeff),) if coeff != 1 else ()) + tuple(rest)) if len(rest) > 1 or coeff != 1 else rest[0]
+
+
 def canonical(e: Expr) -> Expr:
-    """The canonical, textbook form of ``e`` (see the module docstring)."""
-    c = Canon()
-    out = e
-    for _ in range(6):
-        nxt = c.simplify(out)
-        if nxt == out:
-            break
-        out = nxt
-        c.memo.clear()
-    return present(c, out)
+    """The canonical, textbook form of ``e`` (see the module docstring).
+
+    Two readings compete and the shorter is printed: sums distributed, like terms
+    collected and common factors taken out again (``A x + Aᵀ x`` → ``(A + Aᵀ) x``), or
+    the same rules without distributing, which keeps a structure the expression already
+    had (``Aᵀ C (D x + e)``).
+    """
+    expanded = Canon()
+    a = present(expanded, _fixpoint(expanded, e))
+    b = present(expanded, _fixpoint(expanded.light, e))
+    return min((a, b), key=lambda t: (len(expanded.key(t)), expanded.key(t)))
+
+
+def simplified(e: Expr) -> Expr:
+    """The normal form without distributing sums (the structure of e is kept)."""
+    return _fixpoint(Canon(expand=False), e)
 
 
 def normal_form(e: Expr) -> Expr:
-    """Phase 1 only: the normal form used to compare expressions (no factoring)."""
-    c = Canon()
+    """Phase 1 only: the fully distributed normal form, for comparing expressions."""
+    return _fixpoint(Canon(), e)
+
+
+def _fixpoint(c: Canon, e: Expr) -> Expr:
     out = e
     for _ in range(6):
         nxt = c.simplify(out)
@@ -615,4 +672,4 @@ def normal_form(e: Expr) -> Expr:
     return out
 
 
-__all__ = ["canonical", "normal_form", "Canon"]
+__all__ = ["canonical", "simplified", "normal_form", "Canon"]

@@ -1,0 +1,135 @@
+"""The identity table: (expression, wrt, declarations, textbook answer, source, domain).
+
+``expected`` is the gradient (scalar expressions, denominator layout: the shape of the
+variable) or the Jacobian DF (vector and matrix expressions, vec dF = J vec dX), exactly
+as matcalc prints it.  Every row is also checked against central finite differences.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class Row(NamedTuple):
+    expr: str
+    wrt: str
+    expected: str
+    source: str
+    where: str | None = None
+    domain: dict | None = None
+
+
+SPD_X = {"X": "spd"}
+SEED_000 = "seed 000 (Wu, linear layer)"
+SEED_001 = "seed 001 (Magnus–Neudecker walk-through)"
+SEED_002 = "seed 002 (identity tables)"
+COOKBOOK = "Matrix Cookbook"
+
+ROWS: list[Row] = [
+    # ---- seed 002: scalar by vector (denominator layout) -------------------------------
+    Row("a' x", "x", "a", SEED_002 + ", scalar by vector"),
+    Row("x' a", "x", "a", SEED_002 + ", scalar by vector"),
+    Row("x' x", "x", "2 x", SEED_002 + ", scalar by vector"),
+    Row("x' A x", "x", "(A + Aᵀ) x", SEED_002 + ", scalar by vector"),
+    Row("x' A x", "x", "2 A x", SEED_002 + ", scalar by vector (symmetric A)", "A: n×n symmetric"),
+    # ---- seed 002: vector by vector (Jacobian) -----------------------------------------
+    Row("A x", "x", "A", SEED_002 + ", vector by vector"),
+    Row("x", "x", "I", SEED_002 + ", vector by vector"),
+    Row("σ(x)", "x", "diag(σ′(x))", SEED_002 + ", vector by vector (elementwise)"),
+    Row("sigmoid(x)", "x", "diag(σ′(x))", SEED_002 + ", vector by vector (ASCII name)"),
+    # ---- seed 002: scalar by matrix ------------------------------------------------------
+    Row("tr(A)", "A", "I", SEED_002 + ", scalar by matrix"),
+    Row("tr(A B)", "A", "Bᵀ", SEED_002 + ", scalar by matrix"),
+    Row("tr(A' B)", "A", "B", SEED_002 + ", scalar by matrix"),
+    # seed 002 prints (B + Bᵀ)Aᵀ, the numerator-layout (transposed) form of this gradient
+    Row("tr(A B A')", "A", "A (B + Bᵀ)", SEED_002 + ", scalar by matrix (corrected to denominator layout)"),
+    Row("logdet(A)", "A", "A⁻ᵀ", SEED_002 + ", scalar by matrix", None, {"A": "spd"}),
+    Row("a' A b", "A", "a bᵀ", SEED_002 + ", scalar by matrix"),
+    # ---- chain rule and the linear layer (seeds 000, 001, 002) ---------------------------
+    Row("f(A x + b)", "x", "Aᵀ ∇f(A x + b)", SEED_002 + ", chain rule"),
+    Row("L(W x + b)", "W", "∇L(W x + b) xᵀ", SEED_001 + "; seed 000 eq. (16); seed 002 linear layer"),
+    Row("L(W x + b)", "b", "∇L(W x + b)", "seed 000 eq. (19); seed 002 linear layer"),
+    Row("L(W x + b)", "x", "Wᵀ ∇L(W x + b)", "seed 000 eq. (24); seed 002 linear layer"),
+    Row("L(W X + b 1ᵀ)", "W", "∇L(W X + b 𝟏ᵀ) Xᵀ", SEED_000 + ", batch, eq. (29)"),
+    Row("L(W X + b 1ᵀ)", "X", "Wᵀ ∇L(W X + b 𝟏ᵀ)", SEED_000 + ", batch, eq. (30)"),
+    Row("L(W X + b 1ᵀ)", "b", "∇L(W X + b 𝟏ᵀ) 𝟏", SEED_000 + ", batch: the bias gradient sums the columns"),
+    Row("L(σ(x))", "x", "σ′(x) ⊙ ∇L(σ(x))", SEED_002 + ", elementwise operations"),
+    Row("L(f(W x))", "W", "(f′(W x) ⊙ ∇L(f(W x))) xᵀ", "chain rule through an elementwise layer", "f: elementwise"),
+    Row("L(g(x))", "x", "∂g(x)ᵀ ∇L(g(x))", "chain rule through a vector function", "g: vector function m"),
+    # ---- softmax (seed 002) --------------------------------------------------------------
+    Row("softmax(z)", "z", "diag(softmax(z)) − softmax(z) softmax(z)ᵀ", SEED_002 + ", softmax Jacobian"),
+    Row("-y' log(softmax(z))", "z", "(𝟏ᵀ y) softmax(z) − y", SEED_002 + ", softmax with cross-entropy (= p − y when 1ᵀy = 1)"),
+    # ---- vec and Kronecker (seed 001) -----------------------------------------------------
+    Row("A X B", "X", "Bᵀ ⊗ A", SEED_001 + ", vec(AXB) = (Bᵀ ⊗ A) vec X"),
+    Row("W x + b", "W", "xᵀ ⊗ I", SEED_001 + ", D(W x + b) = xᵀ ⊗ I"),
+    Row("A X", "X", "I ⊗ A", "vec(A X) = (I ⊗ A) vec X"),
+    Row("X B", "X", "Bᵀ ⊗ I", "vec(X B) = (Bᵀ ⊗ I) vec X"),
+    Row("X'", "X", "K_{m,n}", "Magnus–Neudecker: vec Xᵀ = K vec X"),
+    Row("X ⊙ A", "X", "diag(vec(A))", "vec(A ⊙ X) = diag(vec A) vec X"),
+    Row("x ⊙ a", "x", "diag(a)", "Hadamard product with a vector"),
+    Row("exp(x)", "x", "diag(exp(x))", "elementwise exp"),
+    Row("inv(X)", "X", "−(X⁻ᵀ ⊗ X⁻¹)", "Magnus–Neudecker: d X⁻¹ = −X⁻¹ dX X⁻¹", None, {"X": "invertible"}),
+    Row("(x' x) a", "x", "2 a xᵀ", "scalar times a vector"),
+    Row("x' A", "x", "Aᵀ", "a row vector: vec(xᵀ A) = Aᵀ x"),
+    Row("softmax(W x)", "x", "(diag(softmax(W x)) − softmax(W x) softmax(W x)ᵀ) W", "softmax of a linear layer"),
+    Row("lambda A", "lambda", "vec(A)", "derivative with respect to a scalar"),
+    # ---- Matrix Cookbook: determinants and inverses ---------------------------------------
+    Row("det(X)", "X", "det(X) X⁻ᵀ", COOKBOOK + " (49)", None, {"X": "invertible"}),
+    Row("logdet(X)", "X", "X⁻ᵀ", COOKBOOK + " (57)", None, SPD_X),
+    Row("logdet(X)", "X", "X⁻¹", COOKBOOK + " (57), symmetric X", "X: n×n symmetric", SPD_X),
+    Row("det(A X B)", "X", "det(A X B) Aᵀ (A X B)⁻ᵀ Bᵀ", COOKBOOK + " (51)", "A: n×n, B: n×n", {"A": "invertible", "B": "invertible", "X": "invertible"}),
+    Row("a' inv(X) b", "X", "−X⁻ᵀ a bᵀ X⁻ᵀ", COOKBOOK + " (61)", None, {"X": "invertible"}),
+    Row("tr(A inv(X) B)", "X", "−X⁻ᵀ Aᵀ Bᵀ X⁻ᵀ", COOKBOOK + " (124)", None, {"X": "invertible"}),
+    # ---- Matrix Cookbook: traces -----------------------------------------------------------
+    Row("tr(X)", "X", "I", COOKBOOK + " (100)"),
+    Row("tr(X A)", "X", "Aᵀ", COOKBOOK + " (101)"),
+    Row("tr(A X B)", "X", "Aᵀ Bᵀ", COOKBOOK + " (102)"),
+    Row("tr(A X' B)", "X", "B A", COOKBOOK + " (103)"),
+    Row("tr(X' A)", "X", "A", COOKBOOK + " (105)"),
+    Row("tr(X' X)", "X", "2 X", COOKBOOK + " (113)"),
+    Row("tr(X A X')", "X", "X (A + Aᵀ)", COOKBOOK + " (117)"),
+    Row("tr(X' A X)", "X", "(A + Aᵀ) X", COOKBOOK + " (115)"),
+    Row("tr(A X B X')", "X", "A X B + Aᵀ X Bᵀ", COOKBOOK + " (118)"),
+    Row("tr(X^2)", "X", "2 Xᵀ", COOKBOOK + " (106)"),
+    Row("tr(X^3)", "X", "3 (Xᵀ)²", COOKBOOK + " (107), k = 3"),
+    Row("tr(inv(X))", "X", "−(X⁻ᵀ)²", COOKBOOK + " (I.4 tr X⁻¹)", None, {"X": "invertible"}),
+    Row("tr(kron(A, X))", "X", "tr(A) I", COOKBOOK + " (trace of a Kronecker product)", "A: p×p, X: n×n"),
+    # ---- Matrix Cookbook: quadratic and bilinear forms --------------------------------------
+    Row("a' X' b", "X", "b aᵀ", COOKBOOK + " (70)"),
+    Row("a' X' X b", "X", "X (a bᵀ + b aᵀ)", COOKBOOK + " (77)"),
+    Row("b' X' D X c", "X", "D X c bᵀ + Dᵀ X b cᵀ", COOKBOOK + " (82)"),
+    Row("(A x + b)' C (D x + e)", "x", "Aᵀ C (D x + e) + Dᵀ Cᵀ (A x + b)", COOKBOOK + " (89)"),
+    Row("x' B' C B x", "x", "Bᵀ (C + Cᵀ) B x", "quadratic form through a linear map"),
+    Row("(x' x)^2", "x", "4 (xᵀ x) x", "power of a scalar"),
+    Row("lambda * w' w", "w", "2 lambda w", "ridge penalty"),
+    Row("lambda * w' w", "lambda", "wᵀ w", "derivative with respect to a scalar"),
+    # ---- norms -----------------------------------------------------------------------------
+    Row("norm(x)", "x", "x / ‖x‖", COOKBOOK + " (129)"),
+    Row("norm(x)^2", "x", "2 x", COOKBOOK + " (131)"),
+    Row("‖x - a‖", "x", "(x − a) / ‖x − a‖", COOKBOOK + " (129), shifted"),
+    Row("norm(A x - b)^2", "x", "2 Aᵀ (A x − b)", "least squares"),
+    Row("norm(X)", "X", "X / ‖X‖", COOKBOOK + " Frobenius norm"),
+    Row("norm(X)^2", "X", "2 X", COOKBOOK + " (145)"),
+    # ---- elementwise functions and Hadamard products ----------------------------------------
+    Row("sum(exp(X))", "X", "exp(X)", "elementwise exp"),
+    Row("sum(log(x))", "x", "x.^-1", "elementwise log", None, {"x": "positive"}),
+    Row("sum(sin(x))", "x", "cos(x)", "elementwise sin"),
+    Row("sum(cos(x))", "x", "−sin(x)", "elementwise cos"),
+    Row("sum(tanh(x))", "x", "tanh′(x)", "elementwise tanh"),
+    Row("sum(sqrt(x))", "x", "sqrt(x).^-1 / 2", "elementwise sqrt", None, {"x": "positive"}),
+    Row("sum(abs(x))", "x", "abs′(x)", "elementwise abs (sign)"),
+    Row("sum(relu(x))", "x", "relu′(x)", "elementwise relu (step)"),
+    Row("sum(softplus(X w)) - y' X w", "w", "Xᵀ (σ(X w) − y)", "logistic regression loss"),
+    Row("sum(A ⊙ X)", "X", "A", "Hadamard product"),
+    Row("sum(X ⊙ X)", "X", "2 X", "Hadamard square"),
+    Row("a' (x ⊙ x)", "x", "2 (a ⊙ x)", "weighted squares"),
+    Row("sum(x .^ 3)", "x", "3 x.^2", "elementwise power"),
+    Row("sum(x ./ y)", "x", "y.^-1", "elementwise division", None, {"y": "positive"}),
+    Row("sum(f(X))", "X", "f′(X)", "abstract elementwise function", "f: elementwise"),
+    Row("L(relu(W x))", "W", "(relu′(W x) ⊙ ∇L(relu(W x))) xᵀ", "ReLU layer"),
+    # ---- vec, diag, sum ------------------------------------------------------------------
+    Row("a' diag(X)", "X", "diag(a)", "diag of a matrix", "X: n×n"),
+    Row("tr(diag(x) A)", "x", "diag(A)", "diag of a vector"),
+    Row("sum(X)", "X", "𝟏 𝟏ᵀ", "sum of entries"),
+    Row("1' x", "x", "𝟏", "sum of a vector, written 1ᵀx"),
+]
