@@ -155,7 +155,10 @@ def parse_spec(spec: object) -> VarDecl | FuncDecl:
     words = re.sub(r"^\s*(?:ℝ|R)\s*\^\s*", "", words)  # ℝ^{m×n}, R^n
     words = words.strip("{}() ")
     words = re.sub(r"^(?:vector\s+|(\S+)-vector$)", lambda mm: mm.group(1) or "", words)
-    parts = [p for p in _TIMES.split(words) if p != ""]
+    raw = _TIMES.split(words)
+    parts = [p for p in raw if p.strip() != ""]
+    if len(raw) > 1 and len(parts) != len(raw):
+        raise ValueError(f"'{spec}' is missing a size: write m×n")
     if len(parts) == 1:
         if symmetric:
             return VarDecl(_dim(parts[0]), _dim(parts[0]), True, True)

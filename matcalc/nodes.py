@@ -130,7 +130,18 @@ def _fields(cls: type) -> tuple[str, ...]:
         return names
 
 
-node = dataclass(frozen=True, slots=True, eq=False, repr=False)
+def _immutable(self: Expr, name: str, value: object = None) -> None:
+    raise AttributeError(f"{type(self).__name__} nodes are immutable: build a new node instead of setting .{name}")
+
+
+def node(cls: type) -> type:
+    """Make a node class: a frozen, slotted dataclass.  (The ``__setattr__`` that
+    dataclasses generate for frozen slotted classes fails with a TypeError, because the
+    class is re-created; nodes get a plain guard instead.)"""
+    cls = dataclass(frozen=True, slots=True, eq=False, repr=False)(cls)
+    cls.__setattr__ = _immutable  # type: ignore[assignment]
+    cls.__delattr__ = _immutable  # type: ignore[assignment]
+    return cls
 
 
 # ======================================================================================
@@ -267,7 +278,7 @@ class MatMul(Expr):
                 return shape_error(self._op, why, [(left.span, left.shape), (f.span, f.shape)], None)
             left = f if left is None else _Chain(left, f)
             prefix.append(f)
-        return super()._mismatch(exc)
+        return Expr._mismatch(self, exc)  # zero-argument super() fails in slotted dataclasses
 
 
 class _Chain:

@@ -37,7 +37,7 @@ from .nodes import (
     Add, Apply, Call, Commutation, Deriv, Diff, Expr, Grad, Hadamard, Identity, Jac, Kron, MatMul, MatPow, Num,
     Ones, Power, Transpose, Var, Zeros, map_bottom_up,
 )
-from .shapes import DimVar, Inference, describe_shape, dim_mul, inferring, shape_str
+from .shapes import DimProd, DimVar, Inference, describe_shape, dim_mul, inferring, shape_str
 
 FRESH_NAMES = ("m", "n", "p", "q", "r", "s", "t", "k", "l", "u", "v", "w")
 
@@ -560,6 +560,11 @@ def _located(err: MatcalcError, text: str, u: Inference, ground_name: Any) -> Ma
             what = f"'{text[span[0]:span[1]]}'" if span else "an operand"
             quoted.append(f"{what} is {show(shape)}")
         err.message = f"{err.op}: {' and '.join(quoted)}; {err.why}"  # type: ignore[attr-defined]
+        if any(isinstance(d, DimProd) for _, shape in operands for d in shape):
+            err.message += (
+                " (the sizes of a Kronecker product or of vec(…) are products, which matcalc cannot split "
+                "back into factors: declare the sizes of the matrices involved, e.g. --where \"A: m×n, B: p×q\")"
+            )
         if err.span is None and operands[0][0] is not None:
             first, last = operands[0][0], operands[-1][0] or operands[0][0]
             err.span = (first[0], last[1])

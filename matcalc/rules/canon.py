@@ -471,9 +471,10 @@ def n_call(c: Canon, e: Call) -> Expr:
         return c.mul(c.norm(Call(e.fn, (a.left,))), c.norm(Call(e.fn, (a.right,))))
     if key in ("diagv", "diag") and isinstance(a, Transpose) and key == "diagv":  # diag(Aᵀ) = diag(A)
         return c.norm(Call(e.fn, (a.arg,)))
-    if key == "tr" and isinstance(a, MatMul) and any(isinstance(f, Diff) or _is_diff_t(f) for f in a.factors):
+    if key == "tr" and isinstance(a, MatMul):
         # tr(A dX B) = tr(B A dX): rotate (trace cyclicity) and transpose (tr Mᵀ = tr M)
-        # to bring dX last, as in the identification form tr(Gᵀ dX)
+        # to bring dX last, as in the identification form tr(Gᵀ dX); without dX, to the
+        # reading with fewest transposes, then alphabetical
         _, chain = flatten_product(a.factors)
         if all(not f.is_scalar for f in chain):
             flipped = [c.T(f) for f in reversed(chain)]

@@ -1,0 +1,130 @@
+"""Bad input gets a clear error: what, where in the input, why — never a traceback,
+never a silently wrong answer."""
+
+from __future__ import annotations
+
+import pytest
+
+import matcalc
+
+
+def _error(text, where=None, cls=matcalc.MatcalcError):
+    with pytest.raises(cls) as info:
+        matcalc.parse(text, where)
+    return info.value
+
+
+def test_shape_error_names_operation_operands_and_position():
+    err = _error("W x", "W: p×n, x: m", matcalc.ShapeError)
+    msg = err.pretty()
+    assert "matrix product" in msg
+    assert "'W' is p×n" in msg and "'x' is m×1" in msg
+    assert "n columns" in msg and "m rows" in msg
+    assert msg.splitlines()[-2].strip() == "W x" and "^^^" in msg.splitlines()[-1]
+
+
+def test_shape_error_inside_a_larger_expression_points_at_the_product():
+    err = _error("b + W x", "W: p×n, x: m", matcalc.ShapeError)
+    caret = err.pretty().splitlines()[-1]
+    assert caret.index("^") == 2 + len("b + ")
+
+
+def test_sum_of_different_shapes():
+    err = _error("A + x", "A: m×n, x: p", matcalc.ShapeError)
+    assert "sum" in err.message and "'A' is m×n" in err.message
+
+
+def test_trace_of_a_non_square_matrix():
+    err = _error("tr(A)", "A: m×n", matcalc.ShapeError)
+    assert "square" in err.message and "tr" in err.message
+
+
+def test_division_by_a_matrix():
+    err = _error("x / A", "A: m×n", matcalc.ShapeError)
+    assert "./" in err.message
+
+
+def test_matrix_power_of_a_vector():
+    err = _error("x^2", "x: n", matcalc.ShapeError)
+    assert "square" in err.message
+
+
+def test_kronecker_sizes_ask_for_declarations():
+    err = _error("(B' ⊗ A) vec(X)", "X: n×p", matcalc.ShapeError)
+    assert "declare" in err.message
+
+
+@pytest.mark.parametrize("text, fragment, column", [
+    ("W x +", "ends too early", 5),
+    ("x @ y", "unexpected character '@'", 2),
+    ("A + * B", "unexpected '*'", 4),
+    ("(A B", "ends too early", 4),
+    ("‖x", "ends too early", 2),
+    ("", "empty", 0),
+])
+def test_syntax_errors_point_at_the_fault(text, fragment, column):
+    err = _error(text, cls=matcalc.ParseError)
+    assert fragment in err.message
+    assert err.span[0] == column
+
+
+def test_non_integer_matrix_power():
+    err = _error("X^(1/2)", cls=matcalc.ParseError)
+    assert "whole numbers" in err.message and ".^" in err.message
+
+
+def test_name_used_as_variable_and_function():
+    err = _error("x' A x + x(y)", cls=matcalc.ParseError)
+    assert "both" in err.message
+
+
+def test_function_name_without_arguments():
+    err = _error("tr + A", cls=matcalc.ParseError)
+    assert "tr(…)" in err.message
+
+
+def test_bad_declaration_points_into_where():
+    with pytest.raises(matcalc.DeclarationError) as info:
+        matcalc.parse("A x", "A: m×n, x n")
+    assert "x n" in info.value.message and info.value.source == "A: m×n, x n"
+
+
+@pytest.mark.parametrize("where, fragment", [
+    ("S: m×n symmetric", "square"),
+    ("A: m×n×p", "not a shape"),
+    ("A: 0×3", "positive"),
+    ("A: m×n, A: n", "twice"),
+])
+def test_declaration_errors(where, fragment):
+    with pytest.raises(matcalc.DeclarationError, match=fragment):
+        matcalc.parse("A", where)
+
+
+# ---------------------------------------------------------------- missing rules
+
+
+@pytest.mark.parametrize("expr, wrt, fragment", [
+    ("sum(relu'(x))", "x", "relu'"),
+    ("sum(abs'(x))", "x", "abs'"),
+    ("f(x, y)", "x", "2 arguments"),
+    ("sum(grad L(x))", "x", "not differentiated again"),
+    ("sum(kron(A, X))", "X", "Kronecker"),
+])
+def test_missing_rules_fail_loudly(expr, wrt, fragment):
+    with pytest.raises(matcalc.DiffError, match=fragment):
+        matcalc.diff(expr, wrt)
+
+
+def test_unknown_variable():
+    with pytest.raises(matcalc.DiffError, match="variables are A, x"):
+        matcalc.diff("A x", "y")
+
+
+def test_bad_layout():
+    with pytest.raises(matcalc.MatcalcError, match="layout"):
+        matcalc.diff("x' x", "x", layout="sideways")
+
+
+def test_jacobian_wrt_symmetric_matrix_is_refused():
+    with pytest.raises(matcalc.DiffError, match="symmetric"):
+        matcalc.diff("A S", "S", "S: n×n symmetric")

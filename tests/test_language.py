@@ -1,0 +1,230 @@
+"""The language: every notation parses, shapes are inferred, printing round-trips, and
+evaluation agrees with hand-written NumPy."""
+
+from __future__ import annotations
+
+from typing import Callable, NamedTuple
+
+import numpy as np
+import pytest
+
+import matcalc
+from matcalc.api import to_text
+from oracle import dims_of, random_values
+
+
+def sig(v):
+    return 1 / (1 + np.exp(-v))
+
+
+def softmax(v):
+    e = np.exp(v - v.max())
+    return e / e.sum()
+
+
+def L(y):  # the oracle's scalar abstract function
+    return float(np.sum(np.sin(y)) + 0.5 * np.sum(np.asarray(y) ** 2))
+
+
+class Case(NamedTuple):
+    text: str
+    where: str | None
+    shapes: dict[str, str]  # expected shapes (a subset)
+    shape: str  # the expression's shape
+    numpy: Callable  # the hand-written NumPy version, from a dict of values
+    domain: dict | None = None
+
+
+V = dict  # readability below
+
+CASES: list[Case] = [
+    # products by juxtaposition and *, scalar multiples, division, unary minus
+    Case("W x + b", None, {"W": "m×n", "x": "n×1", "b": "m×1"}, "m×1", lambda v: v["W"] @ v["x"] + v["b"]),
+    Case("W * x + b", None, {"W": "m×n"}, "m×1", lambda v: v["W"] @ v["x"] + v["b"]),
+    Case("2 x", None, {"x": "m×1"}, "m×1", lambda v: 2 * v["x"]),
+    Case("lambda * w' w", None, {"lambda": "1×1", "w": "m×1"}, "1×1", lambda v: v["lambda"] * v["w"].T @ v["w"]),
+    Case("λ w' w", None, {"λ": "1×1"}, "1×1", lambda v: v["λ"] * v["w"].T @ v["w"]),
+    Case("x / 2", None, {}, "m×1", lambda v: v["x"] / 2),
+    Case("A / alpha", None, {"alpha": "1×1", "A": "m×n"}, "m×n", lambda v: v["A"] / v["alpha"]),
+    Case("-x + y", None, {}, "m×1", lambda v: -v["x"] + v["y"]),
+    Case("a - b - c", None, {}, "m×1", lambda v: v["a"] - v["b"] - v["c"]),
+    Case("A (B + C)", None, {"A": "m×n", "B": "n×p"}, "m×p", lambda v: v["A"] @ (v["B"] + v["C"])),
+    # transposes, inverses, powers
+    Case("x' A x", None, {"A": "m×m", "x": "m×1"}, "1×1", lambda v: v["x"].T @ v["A"] @ v["x"]),
+    Case("x^T A x", None, {"A": "m×m"}, "1×1", lambda v: v["x"].T @ v["A"] @ v["x"]),
+    Case("xᵀ A x", None, {"A": "m×m"}, "1×1", lambda v: v["x"].T @ v["A"] @ v["x"]),
+    Case("x′ A x", None, {"A": "m×m"}, "1×1", lambda v: v["x"].T @ v["A"] @ v["x"]),
+    Case("X^{T} Y", None, {"X": "m×n", "Y": "m×p"}, "n×p", lambda v: v["X"].T @ v["Y"]),
+    Case("inv(X)", None, {"X": "m×m"}, "m×m", lambda v: np.linalg.inv(v["X"]), {"X": "invertible"}),
+    Case("X^-1", None, {}, "m×m", lambda v: np.linalg.inv(v["X"]), {"X": "invertible"}),
+    Case("X^{-1} b", None, {}, "m×1", lambda v: np.linalg.solve(v["X"], v["b"]), {"X": "invertible"}),
+    Case("X⁻¹", None, {}, "m×m", lambda v: np.linalg.inv(v["X"]), {"X": "invertible"}),
+    Case("X^-T", None, {}, "m×m", lambda v: np.linalg.inv(v["X"]).T, {"X": "invertible"}),
+    Case("X⁻ᵀ", None, {}, "m×m", lambda v: np.linalg.inv(v["X"]).T, {"X": "invertible"}),
+    Case("X^2", None, {"X": "m×m"}, "m×m", lambda v: v["X"] @ v["X"]),
+    Case("X³", None, {}, "m×m", lambda v: v["X"] @ v["X"] @ v["X"]),
+    Case("(x' x)^2", None, {}, "1×1", lambda v: (v["x"].T @ v["x"]) ** 2),
+    Case("norm(x)^2", None, {}, "1×1", lambda v: np.sum(v["x"] ** 2)),
+    Case("‖x‖²", None, {}, "1×1", lambda v: np.sum(v["x"] ** 2)),
+    Case("||A x - b||^2", None, {}, "1×1", lambda v: np.sum((v["A"] @ v["x"] - v["b"]) ** 2)),
+    # Hadamard, elementwise division and powers, Kronecker
+    Case("A .* B", None, {"A": "m×n", "B": "m×n"}, "m×n", lambda v: v["A"] * v["B"]),
+    Case("A ⊙ B", None, {}, "m×n", lambda v: v["A"] * v["B"]),
+    Case("x ./ y", None, {}, "m×1", lambda v: v["x"] / v["y"], {"y": "positive"}),
+    Case("x .^ 2", None, {}, "m×1", lambda v: v["x"] ** 2),
+    Case("x.^(1/2)", None, {}, "m×1", lambda v: np.sqrt(v["x"]), {"x": "positive"}),
+    Case("kron(A, B)", None, {"A": "m×n", "B": "p×q"}, "m·p×n·q", lambda v: np.kron(v["A"], v["B"])),
+    Case("A ⊗ B", None, {}, "m·p×n·q", lambda v: np.kron(v["A"], v["B"])),
+    Case("(B' ⊗ A) vec(X)", "X: n×p, A: m×n, B: p×q", {"A": "m×n", "B": "p×q"}, "m·q×1",
+         lambda v: np.kron(v["B"].T, v["A"]) @ v["X"].reshape(-1, 1, order="F")),
+    # functions
+    Case("tr(A X B)", "X: n×p", {"A": "m×n", "B": "p×m"}, "1×1", lambda v: np.trace(v["A"] @ v["X"] @ v["B"])),
+    Case("trace(X)", None, {"X": "m×m"}, "1×1", lambda v: np.trace(v["X"])),
+    Case("det(X)", None, {}, "1×1", lambda v: np.linalg.det(v["X"])),
+    Case("logdet(X)", None, {}, "1×1", lambda v: np.linalg.slogdet(v["X"])[1], {"X": "spd"}),
+    Case("vec(X)", None, {"X": "m×n"}, "m·n×1", lambda v: v["X"].reshape(-1, 1, order="F")),
+    Case("diag(x)", None, {"x": "m×1"}, "m×m", lambda v: np.diag(v["x"].ravel())),
+    Case("diag(X)", None, {"X": "m×m"}, "m×1", lambda v: np.diag(v["X"]).reshape(-1, 1)),
+    Case("sum(X)", None, {}, "1×1", lambda v: np.sum(v["X"])),
+    Case("norm(X)", None, {}, "1×1", lambda v: np.linalg.norm(v["X"])),
+    Case("norm(x)", None, {}, "1×1", lambda v: np.linalg.norm(v["x"])),
+    Case("exp(x) + log(y)", None, {}, "m×1", lambda v: np.exp(v["x"]) + np.log(v["y"]), {"y": "positive"}),
+    Case("sin(X) .* cos(X)", None, {}, "m×n", lambda v: np.sin(v["X"]) * np.cos(v["X"])),
+    Case("tanh(W x)", None, {}, "m×1", lambda v: np.tanh(v["W"] @ v["x"])),
+    Case("sigmoid(z) + σ(z)", None, {}, "m×1", lambda v: 2 * sig(v["z"])),
+    Case("relu(x) + softplus(x)", None, {}, "m×1", lambda v: np.maximum(v["x"], 0) + np.log1p(np.exp(v["x"]))),
+    Case("sqrt(x) + abs(x)", None, {}, "m×1", lambda v: np.sqrt(v["x"]) + np.abs(v["x"]), {"x": "positive"}),
+    Case("softmax(z)", None, {"z": "m×1"}, "m×1", lambda v: softmax(v["z"])),
+    Case("-y' log(softmax(z))", None, {"y": "m×1", "z": "m×1"}, "1×1", lambda v: -v["y"].T @ np.log(softmax(v["z"]))),
+    Case("1 - σ(x)", None, {}, "m×1", lambda v: 1 - sig(v["x"])),
+    # constants: I, ones (seed 000's batch bias b 1ᵀ), zeros
+    Case("X + I", None, {"X": "m×m"}, "m×m", lambda v: v["X"] + np.eye(len(v["X"]))),
+    Case("W X + b 1ᵀ", "X: n×k", {"W": "m×n", "b": "m×1"}, "m×k", lambda v: v["W"] @ v["X"] + v["b"] @ np.ones((1, v["X"].shape[1]))),
+    Case("W X + b 1'", "X: n×k", {}, "m×k", lambda v: v["W"] @ v["X"] + v["b"] @ np.ones((1, v["X"].shape[1]))),
+    Case("1' y", None, {"y": "m×1"}, "1×1", lambda v: np.sum(v["y"])),
+    Case("𝟏ᵀ y", None, {}, "1×1", lambda v: np.sum(v["y"])),
+    Case("ones' y", None, {}, "1×1", lambda v: np.sum(v["y"])),
+    # abstract functions (seed 001's L(W x + b)) and subscripted names
+    Case("L(W x + b)", None, {"W": "m×n", "x": "n×1", "b": "m×1"}, "1×1", lambda v: L(v["W"] @ v["x"] + v["b"])),
+    Case("L(W1 σ(W0 x + b_0) + b_1)", None, {"W1": "m×n", "W0": "n×p", "b_0": "n×1", "b_1": "m×1"}, "1×1",
+         lambda v: L(v["W1"] @ sig(v["W0"] @ v["x"] + v["b_0"]) + v["b_1"])),
+    Case("x₁' x₂", None, {"x₁": "m×1", "x₂": "m×1"}, "1×1", lambda v: v["x₁"].T @ v["x₂"]),
+    Case("f(X)", "f: elementwise", {"X": "m×n"}, "m×n", lambda v: np.tanh(v["X"])),
+    Case("x(y' z)", "x: n", {"x": "n×1"}, "n×1", lambda v: v["x"] * (v["y"].T @ v["z"])),
+    Case("Σ x", None, {"Σ": "m×n", "x": "n×1"}, "m×1", lambda v: v["Σ"] @ v["x"]),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.text)
+def test_shapes(case: Case) -> None:
+    e = matcalc.parse(case.text, case.where)
+    for name, shape in case.shapes.items():
+        assert e.shapes[name] == shape, f"{name}: {e.shapes[name]}"
+    assert matcalc.api.shape_str(e.shape) == case.shape
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.text)
+@pytest.mark.parametrize("ascii", [False, True], ids=["unicode", "ascii"])
+def test_round_trip(case: Case, ascii: bool) -> None:
+    e = matcalc.parse(case.text, case.where)
+    printed = e.text(ascii)
+    if ascii:  # operators are ASCII; names stay as written (λ, x₁, Σ)
+        names = "".join(e.shapes)
+        assert all(ch.isascii() or ch in names for ch in printed), printed
+    again = matcalc.parse(printed, e.where())
+    assert again.tree == e.tree, f"{case.text} → {printed} → {again.text()}"
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.text)
+def test_evaluates_like_numpy(case: Case) -> None:
+    e = matcalc.parse(case.text, case.where)
+    dims = dims_of(e)
+    values = random_values(e, np.random.default_rng(3), case.domain, dims)
+    got = e.evaluate(values, dims=dims)
+    want = case.numpy({k: v for k, v in values.items() if not callable(v)})
+    np.testing.assert_allclose(np.atleast_2d(got), np.atleast_2d(want), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.text)
+def test_latex_prints(case: Case) -> None:
+    latex = matcalc.parse(case.text, case.where).latex()
+    assert latex and latex.count("{") == latex.count("}")
+
+
+def test_evaluate_takes_keywords_and_vectors_as_1d():
+    e = matcalc.parse("x' A x")
+    assert e.evaluate(x=np.array([1.0, 2.0]), A=np.eye(2)) == 5.0
+
+
+def test_evaluate_reports_inconsistent_sizes():
+    e = matcalc.parse("W x")
+    with pytest.raises(matcalc.EvaluationError, match="n"):
+        e.evaluate(W=np.ones((2, 3)), x=np.ones(4))
+
+
+def test_evaluate_needs_a_size_no_array_fixes():
+    e = matcalc.parse("b 1ᵀ")
+    with pytest.raises(matcalc.EvaluationError, match="dims="):
+        e.evaluate(b=np.ones(2))
+    np.testing.assert_allclose(e.evaluate(b=np.ones(2), dims={"n": 3}), np.ones((2, 3)))
+
+
+# -------------------------------------------------------------------- name rules
+
+
+def test_default_kinds():
+    e = matcalc.parse("alpha A x + mu b + Λ y")
+    assert e.shapes["alpha"] == "1×1" and e.shapes["mu"] == "1×1"
+    assert e.shapes["x"].endswith("×1") and e.shapes["A"] != "1×1"
+    assert e.shapes["Λ"] == "m×m" or "×" in e.shapes["Λ"]
+
+
+def test_fresh_sizes_avoid_declared_names():
+    e = matcalc.parse("tr(A X B)", "X: n×p")
+    assert e.shapes == {"A": "m×n", "B": "p×m", "X": "n×p"}
+
+
+def test_unknown_name_with_parentheses_is_an_abstract_function():
+    e = matcalc.parse("L(W x + b)")
+    assert e.shape == (1, 1) and "L" not in e.shapes and e.functions["L"].kind == "scalar"
+
+
+def test_declared_variable_with_parentheses_is_a_product():
+    e = matcalc.parse("A(B + C)", "A: m×n")
+    assert e.shapes["A"] == "m×n" and e.shapes["B"] == e.shapes["C"] == "n×p"
+    assert e.shape == ("m", "p") and not e.functions
+
+
+def test_space_before_parenthesis_is_a_product():
+    e = matcalc.parse("A (B + C)")
+    assert "A" in e.shapes
+
+
+def test_elementwise_derivative_notation():
+    e = matcalc.parse("f'(x) + sigmoid'(x)", "f: elementwise")
+    assert to_text(e.tree) == "f′(x) + σ′(x)"
+
+
+def test_vector_function():
+    e = matcalc.parse("g(x)", "g: vector function 3")
+    assert e.shape == (3, 1)
+
+
+def test_where_as_a_dict():
+    e = matcalc.parse("A x", {"A": (2, 3), "x": 3})
+    assert e.shapes == {"A": "2×3", "x": "3×1"}
+
+
+def test_where_ascii_and_symmetric():
+    e = matcalc.parse("x' S x", "x: n, S: n x n symmetric")
+    assert e.variable("S").symmetric and e.shapes["S"] == "n×n"
+
+
+@pytest.mark.parametrize("text", [
+    "x' A x", "tr(A X B)", "L(W x + b)", "-y' log(softmax(z))", "logdet(X)", "b 1ᵀ", "(x' x) A",
+])
+def test_nodes_are_immutable_values(text: str) -> None:
+    a, b = matcalc.parse(text).tree, matcalc.parse(text).tree
+    assert a == b and hash(a) == hash(b) and a is not b
+    with pytest.raises(AttributeError):
+        a.shape = (2, 2)  # type: ignore[misc]
