@@ -173,8 +173,11 @@ def n_matmul(c: Canon, e: MatMul) -> Expr:
     coeff *= coeff2
     if coeff == 0 or any(is_zero(s) for s in scalars):
         return zero(e.shape)
+    if scalars and len(chain) > 1 and e.is_scalar:  # a 1×1 chain is one more scalar unit
+        scalars.append(MatMul(tuple(chain)))
+        chain = []
     scalars = _collect_powers(c, scalars, scalar=True)
-    scalars = sorted(scalars, key=c.size_key)
+    scalars = sorted(scalars, key=lambda s: (_has_diff(s), *c.size_key(s)))  # dX last
     factors = ([Num(coeff)] if coeff != 1 else []) + scalars + chain
     if not factors:
         return Num(coeff) if e.is_scalar else Identity(e.shape[0])
@@ -268,6 +271,10 @@ def _chain_key(c: Canon, chain: list[Expr]) -> tuple[bool, int, str]:
     last = chain[-1]
     diff_last = isinstance(last, Diff) or not any(isinstance(f, Diff) or _is_diff_t(f) for f in chain)
     return (not diff_last, _transposes(chain), c.key(MatMul(tuple(chain))) if len(chain) > 1 else c.key(chain[0]))
+
+
+def _has_diff(e: Expr) -> bool:
+    return any(isinstance(n, Diff) for n in e.walk())
 
 
 def _is_diff_t(e: Expr) -> bool:
