@@ -153,7 +153,7 @@ class Derivative:
         self.layout = layout
         f = expression.tree
         self._raw = differential(f, wrt)
-        self.differential = canonical(self._raw)
+        self._differential = canonical(self._raw)
         self.is_scalar = f.is_scalar
         # identification works on the differential with transposes at the leaves and the
         # function identities applied (tr(A ⊗ dX) = tr(A) tr(dX)), but sums not distributed
@@ -163,18 +163,45 @@ class Derivative:
             self._unsymmetrised = canonical(g)
             if wrt.symmetric:
                 g = mul(Num(Fraction(1, 2)), add(g, transpose(g)))
-            self.gradient: Expr | None = canonical(g)
-            self.jacobian = canonical(transpose(_vec(self.gradient)))
-            self.derivative = self.gradient if layout == "denominator" else canonical(transpose(self.gradient))
+            self._gradient: Expr | None = canonical(g)
+            self._jacobian = canonical(transpose(_vec(self._gradient)))
+            self._derivative = self._gradient if layout == "denominator" else canonical(transpose(self._gradient))
         else:
             if wrt.symmetric and not wrt.is_scalar:
                 raise DiffError(
                     f"the Jacobian with respect to the symmetric matrix {wrt.name} is not unique; "
                     f"declare {wrt.name} without 'symmetric' for the unconstrained Jacobian", wrt.span,
                 )
-            self.gradient = None
-            self.jacobian = canonical(identify_jacobian(linear, wrt))
-            self.derivative = self.jacobian if layout == "numerator" else canonical(transpose(self.jacobian))
+            self._gradient = None
+            self._jacobian = canonical(identify_jacobian(linear, wrt))
+            self._derivative = self._jacobian if layout == "numerator" else canonical(transpose(self._jacobian))
+
+    # -- results, as expressions (printable, evaluable, with the expression's declarations)
+    def _wrap(self, tree: Expr | None) -> Expression | None:
+        if tree is None:
+            return None
+        e = self.expression
+        return Expression(tree, to_text(tree), e.decls, e._shapes, e.functions)
+
+    @property
+    def differential(self) -> Expression:
+        """df, in canonical form (in terms of dX)."""
+        return self._wrap(self._differential)  # type: ignore[return-value]
+
+    @property
+    def gradient(self) -> Expression | None:
+        """G with df = tr(Gᵀ dX), the shape of X; None when the expression is not scalar."""
+        return self._wrap(self._gradient)
+
+    @property
+    def jacobian(self) -> Expression:
+        """DF = J with vec dF = J vec dX (for a scalar f, (vec G)ᵀ)."""
+        return self._wrap(self._jacobian)  # type: ignore[return-value]
+
+    @property
+    def derivative(self) -> Expression:
+        """∂f/∂X in the chosen layout."""
+        return self._wrap(self._derivative)  # type: ignore[return-value]
 
     # -- names ---------------------------------------------------------------------------
     @property
@@ -185,7 +212,7 @@ class Derivative:
 
     def shape_note(self, ascii: bool = False) -> str:
         x = self.wrt
-        d = self.derivative
+        d = self._derivative
         if self.is_scalar:
             if self.layout == "denominator":
                 return f"{shape_str(d.shape, ascii)}, the shape of {x.name} (denominator layout)"
@@ -201,10 +228,10 @@ class Derivative:
         x = self.wrt
         dx = Diff(x)
         out = [Step(rule, e) for rule, e in derivation(self.expression.tree, x)]
-        if out[-1].expr != self.differential:
-            out.append(Step("simplify: collect terms, transpose scalars", self.differential))
+        if out[-1].expr != self._differential:
+            out.append(Step("simplify: collect terms, transpose scalars", self._differential))
         if self.is_scalar:
-            assert self.gradient is not None
+            assert self._gradient is not None
             g = self._unsymmetrised
             if x.is_scalar:
                 form = mul(g, dx)
@@ -220,17 +247,17 @@ class Derivative:
             out.append(Step("first identification table: df = tr(Gᵀ dX) ⇔ ∂f/∂X = G", g, f"∂f/∂{x.name}"))
             if x.symmetric:
                 out.append(Step(
-                    "symmetric X: the gradient on symmetric matrices is sym(G) = (G + Gᵀ)/2", self.gradient,
+                    "symmetric X: the gradient on symmetric matrices is sym(G) = (G + Gᵀ)/2", self._gradient,
                     f"∂f/∂{x.name}",
                 ))
             if self.layout == "numerator":
-                out.append(Step("numerator layout: the transpose", self.derivative, f"∂f/∂{x.name}"))
+                out.append(Step("numerator layout: the transpose", self._derivative, f"∂f/∂{x.name}"))
         else:
-            form = mul(self.jacobian, _vec(dx)) if not x.is_scalar else mul(self.jacobian, dx)
+            form = mul(self._jacobian, _vec(dx)) if not x.is_scalar else mul(self._jacobian, dx)
             out.append(Step("vec dF = J vec dX, with vec(A X B) = (Bᵀ ⊗ A) vec X", form, "vec dF"))
-            out.append(Step("identification: DF = J", self.jacobian, "DF"))
+            out.append(Step("identification: DF = J", self._jacobian, "DF"))
             if self.layout == "denominator":
-                out.append(Step("denominator layout: the transpose Jᵀ", self.derivative, f"∂F/∂{x.name}"))
+                out.append(Step("denominator layout: the transpose Jᵀ", self._derivative, f"∂F/∂{x.name}"))
         return out
 
     # -- printing ------------------------------------------------------------------------
@@ -240,15 +267,15 @@ class Derivative:
         x = self.wrt.name
         partial = "d" if ascii else "∂"
         if self.is_scalar:
-            lines = [f"{partial}f/{partial}{x} = {pr(self.derivative)}    [{self.shape_note(ascii)}]"]
+            lines = [f"{partial}f/{partial}{x} = {pr(self._derivative)}    [{self.shape_note(ascii)}]"]
         else:
-            size = shape_str(self.jacobian.shape, ascii)
-            lines = [f"DF = {pr(self.jacobian)}    [Jacobian, {size}: vec dF = J vec d{x} (numerator layout)]"]
+            size = shape_str(self._jacobian.shape, ascii)
+            lines = [f"DF = {pr(self._jacobian)}    [Jacobian, {size}: vec dF = J vec d{x} (numerator layout)]"]
             if self.layout == "denominator":
-                lines.append(f"{partial}F/{partial}{x} = {pr(self.derivative)}    [{self.shape_note(ascii)}]")
+                lines.append(f"{partial}F/{partial}{x} = {pr(self._derivative)}    [{self.shape_note(ascii)}]")
         lines.append("")
         lines.append(f"  f  = {pr(e.tree)}")
-        lines.append(f"  df = {pr(self.differential)}")
+        lines.append(f"  df = {pr(self._differential)}")
         lines.append(f"  where {e.where(ascii)}")
         if steps:
             lines.append("")
@@ -263,19 +290,19 @@ class Derivative:
         return self.text()
 
     def __repr__(self) -> str:
-        return f"<Derivative {self.name} = {to_text(self.derivative)}>"
+        return f"<Derivative {self.name} = {to_text(self._derivative)}>"
 
     def latex(self) -> str:
         x = self.wrt.name
         name = rf"\frac{{\partial f}}{{\partial {x}}}"
-        return rf"{name} = {to_latex(self.derivative)}"
+        return rf"{name} = {to_latex(self._derivative)}"
 
     def _repr_latex_(self) -> str:
         rows = [
             rf"f &= {to_latex(self.expression.tree)}",
-            rf"\mathrm{{d}}f &= {to_latex(self.differential)}",
-            rf"\frac{{\partial f}}{{\partial {self.wrt.name}}} &= {to_latex(self.derivative)}"
-            rf" \quad \in \mathbb{{R}}^{{{_latex_shape(self.derivative.shape)}}}"
+            rf"\mathrm{{d}}f &= {to_latex(self._differential)}",
+            rf"\frac{{\partial f}}{{\partial {self.wrt.name}}} &= {to_latex(self._derivative)}"
+            rf" \quad \in \mathbb{{R}}^{{{_latex_shape(self._derivative.shape)}}}"
             rf"\ \text{{({self.layout} layout)}}",
         ]
         return r"$\begin{aligned}" + r" \\ ".join(rows) + r"\end{aligned}$"
@@ -295,10 +322,10 @@ class Derivative:
             "layout": self.layout,
             "where": e.where(),
             "shapes": e.shapes,
-            "differential": both(self.differential),
-            "gradient": both(self.gradient),
-            "jacobian": both(self.jacobian),
-            "derivative": {**(both(self.derivative) or {}), "note": self.shape_note()},
+            "differential": both(self._differential),
+            "gradient": both(self._gradient),
+            "jacobian": both(self._jacobian),
+            "derivative": {**(both(self._derivative) or {}), "note": self.shape_note()},
             "steps": [{"rule": s.rule, "lhs": s.lhs, "text": s.text(), "latex": s.latex()} for s in self.steps],
         }
 

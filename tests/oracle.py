@@ -114,11 +114,11 @@ def check_numerically(expr: str, wrt: str, where: str | None = None, domain: dic
     dims = dims_of(e)
     values = random_values(e, np.random.default_rng(seed), domain, dims)
     j_num = numeric_jacobian(e, wrt, values, dims)
-    j = np.atleast_2d(_ev(r.jacobian, values, dims))
+    j = np.atleast_2d(_ev(r.jacobian.tree, values, dims))
     assert j.shape == j_num.shape, f"Jacobian shape {j.shape}, expected {j_num.shape}"
     x = e.variable(wrt)
     if r.gradient is not None:
-        g = np.atleast_2d(_ev(r.gradient, values, dims))
+        g = np.atleast_2d(_ev(r.gradient.tree, values, dims))
         xr, xc = _size(x.shape[0], dims), _size(x.shape[1], dims)
         assert g.shape == (xr, xc), f"gradient shape {g.shape}, expected the shape of {wrt} {(xr, xc)}"
         if x.symmetric:
@@ -131,11 +131,11 @@ def check_numerically(expr: str, wrt: str, where: str | None = None, domain: dic
         else:
             np.testing.assert_allclose(g, j_num.reshape(xr, xc, order="F"), rtol=rtol, atol=1e-6)
             np.testing.assert_allclose(j, j_num, rtol=rtol, atol=1e-6)
-        d = np.atleast_2d(_ev(r.derivative, values, dims))
+        d = np.atleast_2d(_ev(r.derivative.tree, values, dims))
         np.testing.assert_allclose(d, g if layout == "denominator" else g.T, rtol=1e-9, atol=1e-9)
     else:
         np.testing.assert_allclose(j, j_num, rtol=rtol, atol=1e-6)
-        d = np.atleast_2d(_ev(r.derivative, values, dims))
+        d = np.atleast_2d(_ev(r.derivative.tree, values, dims))
         np.testing.assert_allclose(d, j if layout == "numerator" else j.T, rtol=1e-9, atol=1e-9)
     return r
 
