@@ -18,6 +18,7 @@ from .identify import jacobian as identify_jacobian
 from .nodes import Diff, Expr, Num, Var
 from .parse import parse_tree
 from .printing.latex import to_latex
+from .printing.shared import share
 from .printing.text import to_text
 from .rules.canon import canonical, simplified
 from .rules.differential import derivation, differential
@@ -266,16 +267,24 @@ class Derivative:
         e = self.expression
         x = self.wrt.name
         partial = "d" if ascii else "∂"
+        # long results name their repeated subexpressions once (z₁ = …), so that the
+        # output of a depth-k composition grows linearly with k
+        roots = [e.tree, self._differential, self._derivative]
+        if not self.is_scalar:
+            roots.append(self._jacobian)
+        (f, df, deriv, *jac), bindings = share(roots, set(e.shapes), ascii, only_beyond=400)
         if self.is_scalar:
-            lines = [f"{partial}f/{partial}{x} = {pr(self._derivative)}    [{self.shape_note(ascii)}]"]
+            lines = [f"{partial}f/{partial}{x} = {pr(deriv)}    [{self.shape_note(ascii)}]"]
         else:
             size = shape_str(self._jacobian.shape, ascii)
-            lines = [f"DF = {pr(self._jacobian)}    [Jacobian, {size}: vec dF = J vec d{x} (numerator layout)]"]
+            lines = [f"DF = {pr(jac[0])}    [Jacobian, {size}: vec dF = J vec d{x} (numerator layout)]"]
             if self.layout == "denominator":
-                lines.append(f"{partial}F/{partial}{x} = {pr(self._derivative)}    [{self.shape_note(ascii)}]")
+                lines.append(f"{partial}F/{partial}{x} = {pr(deriv)}    [{self.shape_note(ascii)}]")
         lines.append("")
-        lines.append(f"  f  = {pr(e.tree)}")
-        lines.append(f"  df = {pr(self._differential)}")
+        lines.append(f"  f  = {pr(f)}")
+        lines.append(f"  df = {pr(df)}")
+        for name, value in bindings:
+            lines.append(f"  {name} = {pr(value)}")
         lines.append(f"  where {e.where(ascii)}")
         if steps:
             lines.append("")

@@ -15,18 +15,19 @@ Node classes name the mathematics, not the notation: ``X'``, ``X^T`` and ``Xᵀ`
 from __future__ import annotations
 
 import dataclasses
+import weakref
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, Callable, ClassVar, Iterator
 
 from .errors import Span
-from .shapes import SCALAR, Dim, Mismatch, Shape, shape_error, unifier
+from .shapes import SCALAR, STRICT, Dim, Mismatch, Shape, shape_error, unifier
 
 
 class Expr:
     """Base class of all nodes."""
 
-    __slots__ = ("shape", "_h", "span")
+    __slots__ = ("shape", "_h", "span", "__weakref__")
     #: names of the fields that hold child nodes (a node, or a tuple of nodes)
     _children: ClassVar[tuple[str, ...]] = ()
     #: a word for the operation, used in error messages
@@ -37,6 +38,15 @@ class Expr:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "span", None)
+        if self._children and unifier() is STRICT:
+            # hash-consing: children are the one shared instance of their value, so that
+            # comparing two nodes compares children by identity, not by deep recursion
+            for name in self._children:
+                value = getattr(self, name)
+                if isinstance(value, tuple):
+                    object.__setattr__(self, name, tuple(_intern(v) for v in value))
+                else:
+                    object.__setattr__(self, name, _intern(value))
         object.__setattr__(self, "_h", hash((type(self).__name__,) + self._key()))
         try:
             shape = self._infer()
@@ -119,6 +129,13 @@ class Expr:
 
 
 _FIELDS: dict[type, tuple[str, ...]] = {}
+
+#: the shared instance of each node value (weak: a value no tree uses is forgotten)
+_INTERNED: weakref.WeakValueDictionary[Expr, Expr] = weakref.WeakValueDictionary()
+
+
+def _intern(e: Expr) -> Expr:
+    return _INTERNED.setdefault(e, e)
 
 
 def _fields(cls: type) -> tuple[str, ...]:

@@ -22,3 +22,30 @@ def test_readme_examples():
 def test_docstring_examples(module):
     result = doctest.testmod(module, verbose=False)
     assert result.failed == 0
+
+
+def _cli_examples():
+    """README blocks that start with `$ matcalc …`, with the output printed under them."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    blocks = text.split("```")[1::2]
+    out = []
+    for block in blocks:
+        lines = block.strip("\n").splitlines()
+        if lines and lines[0].startswith("$ matcalc ") and not any(line.strip() == "..." for line in lines):
+            out.append((lines[0][2:], "\n".join(lines[1:])))
+    return out
+
+
+@pytest.mark.parametrize("command, expected", _cli_examples(), ids=lambda v: v if v.startswith("matcalc") else "")
+def test_readme_cli_examples_are_real_output(command, expected, capsys):
+    import shlex
+
+    from matcalc.cli import main
+
+    main(shlex.split(command)[1:])
+    captured = capsys.readouterr()
+    assert (captured.out + captured.err).rstrip("\n") == expected.rstrip("\n")
+
+
+def test_readme_has_cli_examples():
+    assert len(_cli_examples()) >= 6

@@ -28,7 +28,7 @@ from ..nodes import (
     ONE, Add, Apply, Call, Commutation, Deriv, Diff, Expr, Grad, Hadamard, Identity, Jac, Kron,
     MatMul, MatPow, Num, Ones, Power, Transpose, Var, Zeros, is_zero,
 )
-from ..printing.text import to_text
+from ..printing.text import TextPrinter
 
 EXPANSION_LIMIT = 64  # a product of sums is distributed only up to this many terms
 _FUNCTION_LIKE = (Call, Apply, Grad, Deriv, Jac)
@@ -41,7 +41,12 @@ class Canon:
         self.expand = expand
         self.memo: dict[Expr, Expr] = {}
         self.light = self if not expand else (light or Canon(expand=False))
-        self._keys: dict[Expr, str] = {} if light is None else light._keys
+        shared = self.light if self.light is not self else None
+        # sort keys, sizes and "contains dX", each computed once per node
+        self._keys: dict[Expr, str] = shared._keys if shared else {}
+        self._sizes: dict[Expr, int] = shared._sizes if shared else {}
+        self._diffs: dict[Expr, bool] = shared._diffs if shared else {}
+        self._printer = shared._printer if shared else TextPrinter(ascii=True)
 
     # -- driver ------------------------------------------------------------------------
     def simplify(self, e: Expr) -> Expr:
@@ -67,13 +72,28 @@ class Canon:
     def key(self, e: Expr) -> str:
         k = self._keys.get(e)
         if k is None:
-            k = to_text(e, ascii=True)
+            k = self._printer.doprint(e)
             self._keys[e] = k
         return k
 
+    def size(self, e: Expr) -> int:
+        """Nodes in the tree of e (shared subtrees counted each time they occur)."""
+        n = self._sizes.get(e)
+        if n is None:
+            n = 1 + sum(self.size(k) for k in e.children)
+            self._sizes[e] = n
+        return n
+
+    def has_diff(self, e: Expr) -> bool:
+        h = self._diffs.get(e)
+        if h is None:
+            h = isinstance(e, Diff) or any(self.has_diff(k) for k in e.children)
+            self._diffs[e] = h
+        return h
+
     def size_key(self, e: Expr) -> tuple[int, str]:
         """Commutative factors sort simplest first: y ⊙ (X w), not (X w) ⊙ y."""
-        return (_size(e), self.key(e))
+        return (self.size(e), self.key(e))
 
     # -- builders that keep normal form -------------------------------------------------
     def T(self, e: Expr) -> Expr:
@@ -177,7 +197,7 @@ def n_matmul(c: Canon, e: MatMul) -> Expr:
         scalars.append(MatMul(tuple(chain)))
         chain = []
     scalars = _collect_powers(c, scalars, scalar=True)
-    scalars = sorted(scalars, key=lambda s: (_has_diff(s), *c.size_key(s)))  # dX last
+    scalars = sorted(scalars, key=lambda s: (c.has_diff(s), *c.size_key(s)))  # dX last
     factors = ([Num(coeff)] if coeff != 1 else []) + scalars + chain
     if not factors:
         return Num(coeff) if e.is_scalar else Identity(e.shape[0])
@@ -271,10 +291,6 @@ def _chain_key(c: Canon, chain: list[Expr]) -> tuple[bool, int, str]:
     last = chain[-1]
     diff_last = isinstance(last, Diff) or not any(isinstance(f, Diff) or _is_diff_t(f) for f in chain)
     return (not diff_last, _transposes(chain), c.key(MatMul(tuple(chain))) if len(chain) > 1 else c.key(chain[0]))
-
-
-def _has_diff(e: Expr) -> bool:
-    return any(isinstance(n, Diff) for n in e.walk())
 
 
 def _is_diff_t(e: Expr) -> bool:
@@ -411,10 +427,6 @@ def _term_key(c: Canon, t: Expr) -> tuple[bool, bool, str]:
     """Positive terms first; numbers and 𝟏 first among them (𝟏 + exp(x)); then by text."""
     k, core = _split_coeff(t)
     return (k < 0, not isinstance(core, (Num, Ones)), c.key(core))
-
-
-def _size(e: Expr) -> int:
-    return sum(1 for _ in e.walk())
 
 
 def _split_coeff(t: Expr) -> tuple[Fraction, Expr]:
@@ -671,12 +683,11 @@ def normal_form(e: Expr) -> Expr:
 
 def _fixpoint(c: Canon, e: Expr) -> Expr:
     out = e
-    for _ in range(6):
+    for _ in range(6):  # the memo stays valid from one round to the next
         nxt = c.simplify(out)
         if nxt == out:
             break
         out = nxt
-        c.memo.clear()
     return out
 
 
