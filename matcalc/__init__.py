@@ -4,16 +4,16 @@
 >>> print(matcalc.diff("L(W x + b)", "W").gradient)
 ∇L(W x + b) xᵀ
 
-The public API: :func:`parse`, :func:`diff`, and the errors they raise.  SymPy is only
+The public API: :func:`parse`, :func:`diff`, :func:`check`, and the errors they raise.  SymPy is only
 imported by checks and conversions.
 """
 
-from .api import LAYOUTS, Derivative, Expression, Step, diff, parse
+from .api import LAYOUTS, Derivative, Expression, Step, check, diff, parse
 from .errors import DeclarationError, DiffError, EvaluationError, MatcalcError, ParseError, ShapeError
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "parse", "diff", "Expression", "Derivative", "Step", "LAYOUTS",
+    "parse", "diff", "check", "Expression", "Derivative", "Step", "LAYOUTS",
     "MatcalcError", "ParseError", "ShapeError", "DeclarationError", "DiffError", "EvaluationError",
 ]

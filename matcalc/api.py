@@ -109,7 +109,8 @@ def _latex_shape(shape: tuple) -> str:
     return rf"{dim_str(shape[0])} \times {dim_str(shape[1])}"
 
 
-def parse(text: str, where: str | Mapping[str, object] | Declarations | None = None) -> Expression:
+def parse(text: str, where: str | Mapping[str, object] | Declarations | None = None,
+          expect: tuple | None = None) -> Expression:
     """Parse a matrix expression.
 
     ``where`` declares names: ``"A: m×n, x: n, s: scalar, S: n×n symmetric,
@@ -117,7 +118,7 @@ def parse(text: str, where: str | Mapping[str, object] | Declarations | None = N
     are matrices, lowercase letters column vectors, Greek letters scalars; sizes are
     inferred.  Raises :class:`matcalc.ParseError` or :class:`matcalc.ShapeError`.
     """
-    parsed = parse_tree(text, where)
+    parsed = parse_tree(text, where, expect)
     return Expression(parsed.tree, text, parsed.decls, parsed.shapes, parsed.functions)
 
 
@@ -203,6 +204,19 @@ class Derivative:
     def derivative(self) -> Expression:
         """∂f/∂X in the chosen layout."""
         return self._wrap(self._derivative)  # type: ignore[return-value]
+
+    # -- the SymPy oracle ------------------------------------------------------------------
+    def check(self, timeout: float = 10.0) -> Any:
+        """Check this result entry by entry with SymPy at small concrete sizes.
+
+        Returns a :class:`matcalc.oracle.CheckResult`; ``bool(result)`` is True when the
+        gradient (or Jacobian) is right.  Imports SymPy on first use.
+        """
+        from . import oracle  # SymPy is heavy: imported only when a check is asked for
+
+        claimed = self._gradient if self._gradient is not None else self._jacobian
+        return oracle.check_derivative(self.expression.tree, self.wrt, claimed, timeout=timeout,
+                                      name="matcalc's answer")
 
     # -- names ---------------------------------------------------------------------------
     @property
@@ -367,4 +381,20 @@ def diff(expr: str | Expression, wrt: str, where: str | Mapping[str, object] | N
     return Derivative(e, e.variable(wrt), layout)
 
 
-__all__ = ["parse", "diff", "Expression", "Derivative", "Step", "LAYOUTS", "describe_shape"]
+def check(expr: str | Expression, wrt: str, claim: str, where: str | Mapping[str, object] | None = None,
+          layout: str = "denominator", timeout: float = 10.0) -> Any:
+    """Is ``claim`` the gradient (or derivative) of ``expr`` with respect to ``wrt``?
+
+    Returns a :class:`matcalc.verify.Verdict`: ``.correct``, ``.diagnosis`` (how a wrong
+    claim is wrong), ``.answer``, ``.counterexample``, ``.text()``.  The verdict comes
+    from SymPy, entry by entry, at small concrete sizes.
+
+    >>> check("x' A x", "x", "(A + A') x").correct
+    True
+    """
+    from . import verify  # imports SymPy, which `import matcalc` must not
+
+    return verify.check(expr, wrt, claim, where, layout=layout, timeout=timeout)
+
+
+__all__ = ["parse", "diff", "check", "Expression", "Derivative", "Step", "LAYOUTS", "describe_shape"]

@@ -22,6 +22,8 @@ EXAMPLES = """examples:
   matcalc diff "A X B" X                      (a Jacobian: Bᵀ ⊗ A)
   matcalc diff "logdet(S)" S --where "S: n×n symmetric"
   matcalc parse "W x + b" --where "W: p×n"
+  matcalc check "x' A x" x "2 A x"           (is this my gradient? exit 0 yes, 1 no)
+  matcalc check --table notes.md             (every row of a Markdown identity table)
 """
 
 
@@ -52,7 +54,24 @@ def _parser() -> argparse.ArgumentParser:
                    help="denominator (default): gradients have the shape of WRT; numerator: the transpose, "
                         "and Jacobians as DF")
     q.add_argument("--steps", "-s", action="store_true", help="show the derivation step by step")
+    q.add_argument("--no-check", dest="check", action="store_false",
+                   help="skip the SymPy check of the answer (on by default)")
+    q.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS",
+                   help="time budget of the SymPy check (default 10)")
     common(q)
+
+    q = sub.add_parser("check", help="is CLAIM the gradient (or derivative) of EXPR with respect to WRT?",
+                       epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    q.add_argument("expr", metavar="EXPR", nargs="?")
+    q.add_argument("wrt", metavar="WRT", nargs="?")
+    q.add_argument("claim", metavar="CLAIM", nargs="?", help="your derivative, in the same notation")
+    q.add_argument("--table", metavar="FILE", help="check every row of the Markdown identity tables in FILE")
+    q.add_argument("--layout", "-l", choices=api.LAYOUTS, default="denominator",
+                   help="the layout the claim is written in (default: denominator)")
+    q.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS",
+                   help="time budget of each SymPy check (default 10)")
+    q.add_argument("--where", "-w", default=None, metavar="DECLS", help="declarations, as for diff")
+    q.add_argument("--format", "-f", choices=("text", "ascii", "json"), default="text")
     return p
 
 
@@ -79,8 +98,13 @@ def _cmd_parse(args: argparse.Namespace) -> int:
 
 def _cmd_diff(args: argparse.Namespace) -> int:
     r = api.diff(args.expr, args.wrt, args.where, layout=args.layout)
+    verdict = r.check(timeout=args.timeout) if args.check else None
     if args.format == "json":
-        print(json.dumps(r.to_dict(), ensure_ascii=False, indent=2))
+        data = r.to_dict()
+        if verdict is not None:
+            data["check"] = {"ok": verdict.ok, "method": verdict.method, "sizes": verdict.sizes,
+                             "seconds": round(verdict.seconds, 3), "detail": verdict.detail}
+        print(json.dumps(data, ensure_ascii=False, indent=2))
     elif args.format == "latex":
         print(r.latex())
         if args.steps:
@@ -88,7 +112,50 @@ def _cmd_diff(args: argparse.Namespace) -> int:
                 print(f"  &= {s.latex()} && \\text{{{s.rule}}} \\\\")
     else:
         print(r.text(ascii=args.format == "ascii", steps=args.steps))
-    return 0
+        if verdict is not None:
+            print()
+            print(str(verdict) if args.format != "ascii" else str(verdict).replace("✓", "OK:").replace("✗", "FAILED:"))
+    return 1 if verdict is not None and verdict.ok is False else 0
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from . import tables, verify  # these import SymPy
+
+    ascii = args.format == "ascii"
+    if args.table:
+        if args.expr or args.wrt or args.claim:
+            raise MatcalcError("give either EXPR WRT CLAIM or --table FILE, not both")
+        try:
+            text = open(args.table, encoding="utf-8").read()
+        except OSError as exc:
+            raise MatcalcError(f"cannot read {args.table}: {exc.strerror}") from None
+        rows = tables.check_table(text, args.layout, args.where, args.timeout)
+        if not rows:
+            raise MatcalcError(f"no derivative table found in {args.table} (a header like "
+                               "| $f(x)$ | $\\frac{\\partial f}{\\partial x}$ |)")
+        if args.format == "json":
+            print(json.dumps([{"line": r.line, "expression": r.expression, "wrt": r.wrt, "claim": r.claim,
+                               "correct": r.correct, "error": r.error,
+                               "diagnosis": [d for v in r.verdicts for d in v.diagnosis]} for r in rows],
+                             ensure_ascii=False, indent=2))
+        else:
+            for r in rows:
+                print(r.text(ascii))
+                print()
+            bad = [r for r in rows if not r.correct]
+            print(f"{len(rows) - len(bad)} of {len(rows)} rows correct in {args.layout} layout"
+                  + (f"; wrong or unchecked: lines {', '.join(str(r.line) for r in bad)}" if bad else ""))
+        return 0 if all(r.correct for r in rows) else 1
+    if not (args.expr and args.wrt and args.claim):
+        raise MatcalcError("check needs EXPR WRT CLAIM (or --table FILE)")
+    v = verify.check(args.expr, args.wrt, args.claim, args.where, layout=args.layout, timeout=args.timeout)
+    if args.format == "json":
+        print(json.dumps({"correct": v.correct, "claim": str(v.claim), "answer": str(v.answer),
+                          "layout": v.layout, "diagnosis": v.diagnosis, "counterexample": v.counterexample,
+                          "check": str(v.check) if v.check else None}, ensure_ascii=False, indent=2))
+    else:
+        print(v.text(ascii))
+    return v.exit_code
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -106,6 +173,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_parse(args)
         if args.command == "diff":
             return _cmd_diff(args)
+        if args.command == "check":
+            return _cmd_check(args)
         parser.print_help()
         return 2
     except MatcalcError as err:

@@ -37,7 +37,7 @@ from .nodes import (
     Add, Apply, Call, Commutation, Deriv, Diff, Expr, Grad, Hadamard, Identity, Jac, Kron, MatMul, MatPow, Num,
     Ones, Power, Transpose, Var, Zeros, map_bottom_up,
 )
-from .shapes import DimProd, DimVar, Inference, describe_shape, dim_mul, inferring, shape_str
+from .shapes import DimProd, DimVar, Inference, Mismatch, describe_shape, dim_mul, inferring, shape_str
 
 FRESH_NAMES = ("m", "n", "p", "q", "r", "s", "t", "k", "l", "u", "v", "w")
 
@@ -431,12 +431,14 @@ class Parsed:
         self.functions = functions
 
 
-def parse_tree(text: str, where: str | Mapping[str, object] | Declarations | None = None) -> Parsed:
+def parse_tree(text: str, where: str | Mapping[str, object] | Declarations | None = None,
+               expect: tuple | None = None) -> Parsed:
     """Parse ``text`` with the declarations ``where`` into a typed tree.
 
     Raises :class:`ParseError` (bad syntax, with the position), :class:`ShapeError`
     (shapes that cannot agree, naming the operation and both shapes) or
-    :class:`DeclarationError`.
+    :class:`DeclarationError`.  ``expect``: a shape that the expression's unknown sizes
+    are unified with where they can be (a claimed ``I`` gets the size of the answer).
     """
     decls = parse_where(where)
     if not isinstance(text, str) or not text.strip():
@@ -456,6 +458,11 @@ def parse_tree(text: str, where: str | Mapping[str, object] | Declarations | Non
     try:
         with inferring(u):
             raw = builder.transform(lark_tree)
+            for have, want in zip(raw.shape, expect or (), strict=False):
+                try:
+                    u.unify(have, want)
+                except Mismatch:
+                    pass  # a claim of the wrong shape: the caller says so
     except VisitError as exc:
         err = exc.orig_exc
         if isinstance(err, MatcalcError):
