@@ -215,6 +215,14 @@ def jacobian(dF: Expr, x: Var) -> Expr:
             out = mul(transpose(Ones((dim_mul(a.shape[0], a.shape[1]), 1))), J(a))
         elif isinstance(n, Call) and n.fn.key == "vec" or isinstance(n, Unvec):
             out = J(n.children[0])
+        elif isinstance(n, Call) and n.fn.key == "diag":
+            # vec(diag(l)) = diag(vec I) (𝟏 ⊗ I) l: the entries of l on the diagonal
+            k = n.shape[0]
+            out = mul(F.DIAG(F.VEC(Identity(k))), Kron(Ones((k, 1)), Identity(k)), J(n.args[0]))
+        elif isinstance(n, Call) and n.fn.key == "diagv":
+            # diag(L) = (𝟏ᵀ ⊗ I) diag(vec I) vec L: the diagonal entries of L
+            k = n.shape[0]
+            out = mul(Kron(transpose(Ones((k, 1))), Identity(k)), F.DIAG(F.VEC(Identity(k))), J(n.args[0]))
         elif isinstance(n, Kron):
             raise DiffError("no Jacobian rule for a Kronecker product of the variable yet", n.span)
         else:

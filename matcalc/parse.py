@@ -91,6 +91,7 @@ def _at(node: Expr, span: Span | None) -> Expr:
 
 
 _SUPER_DIGITS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻", "0123456789-")
+_FROM_SUBSCRIPT = str.maketrans("ₐₑₒₓₕₖₗₘₙₚₛₜ₀₁₂₃₄₅₆₇₈₉", "aeoxhklmnpst0123456789")
 
 
 @v_args(meta=True, inline=True)
@@ -179,6 +180,10 @@ class Builder(Transformer):
         if name == "I":
             n = self.u.fresh()
             return _at(Identity(n), span)
+        sized = re.fullmatch(r"(I|ones)_\{?([A-Za-z0-9·*]+)\}?", name)
+        if sized:  # I_n, I_3, ones_n: the identity or the ones vector of a given size
+            size = _parse_dim(sized.group(2))
+            return _at(Identity(size) if sized.group(1) == "I" else Ones((size, 1)), span)
         if name == "ones":
             return self.ones(meta, tok)
         if name == "zeros":
@@ -188,9 +193,23 @@ class Builder(Transformer):
         return self._var(name, span)
 
     def ones(self, meta: Any, tok: Token) -> Expr:
+        text = str(tok)
+        if "_" in text:
+            return _at(Ones((_parse_dim(text.split("_", 1)[1].strip("{}")), 1)), _tok_span(tok))
+        if len(text) > 1 and text[1:].translate(_FROM_SUBSCRIPT) != text[1:]:  # 𝟏ₙ
+            return _at(Ones((_parse_dim(text[1:].translate(_FROM_SUBSCRIPT)), 1)), _tok_span(tok))
         return _at(Ones((self.u.fresh(), 1)), _tok_span(tok))
 
+    def sized_identity(self, meta: Any, tok: Token) -> Expr:
+        text = str(tok)
+        size = text[3:-1] if text.startswith("I_{") else text[1:].translate(_FROM_SUBSCRIPT)
+        return _at(Identity(_parse_dim(size)), _tok_span(tok))
+
     def zero_matrix(self, meta: Any, tok: Token) -> Expr:
+        text = str(tok)
+        if "_" in text:  # 𝟎_{m,n}, zeros_{m,n}
+            rows, cols = (_parse_dim(p) for p in text.split("_", 1)[1].strip("{}").split(","))
+            return _at(Zeros((rows, cols)), _tok_span(tok))
         return _at(Zeros((self.u.fresh(), self.u.fresh())), _tok_span(tok))
 
     def commutation(self, meta: Any, tok: Token) -> Expr:

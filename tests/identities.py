@@ -34,11 +34,11 @@ ROWS: list[Row] = [
     Row("x' A x", "x", "2 A x", SEED_002 + ", scalar by vector (symmetric A)", "A: n×n symmetric"),
     # ---- seed 002: vector by vector (Jacobian) -----------------------------------------
     Row("A x", "x", "A", SEED_002 + ", vector by vector"),
-    Row("x", "x", "I", SEED_002 + ", vector by vector"),
+    Row("x", "x", "Iₘ", SEED_002 + ", vector by vector"),
     Row("σ(x)", "x", "diag(σ′(x))", SEED_002 + ", vector by vector (elementwise)"),
     Row("sigmoid(x)", "x", "diag(σ′(x))", SEED_002 + ", vector by vector (ASCII name)"),
     # ---- seed 002: scalar by matrix ------------------------------------------------------
-    Row("tr(A)", "A", "I", SEED_002 + ", scalar by matrix"),
+    Row("tr(A)", "A", "Iₘ", SEED_002 + ", scalar by matrix"),
     Row("tr(A B)", "A", "Bᵀ", SEED_002 + ", scalar by matrix"),
     Row("tr(A' B)", "A", "B", SEED_002 + ", scalar by matrix"),
     # seed 002 prints (B + Bᵀ)Aᵀ, the numerator-layout (transposed) form of this gradient
@@ -61,9 +61,9 @@ ROWS: list[Row] = [
     Row("-y' log(softmax(z))", "z", "(𝟏ᵀ y) softmax(z) − y", SEED_002 + ", softmax with cross-entropy (= p − y when 1ᵀy = 1)"),
     # ---- vec and Kronecker (seed 001) -----------------------------------------------------
     Row("A X B", "X", "Bᵀ ⊗ A", SEED_001 + ", vec(AXB) = (Bᵀ ⊗ A) vec X"),
-    Row("W x + b", "W", "xᵀ ⊗ I", SEED_001 + ", D(W x + b) = xᵀ ⊗ I"),
-    Row("A X", "X", "I ⊗ A", "vec(A X) = (I ⊗ A) vec X"),
-    Row("X B", "X", "Bᵀ ⊗ I", "vec(X B) = (Bᵀ ⊗ I) vec X"),
+    Row("W x + b", "W", "xᵀ ⊗ Iₘ", SEED_001 + ", D(W x + b) = xᵀ ⊗ I"),
+    Row("A X", "X", "Iₚ ⊗ A", "vec(A X) = (I ⊗ A) vec X"),
+    Row("X B", "X", "Bᵀ ⊗ Iₘ", "vec(X B) = (Bᵀ ⊗ I) vec X"),
     Row("X'", "X", "K_{m,n}", "Magnus–Neudecker: vec Xᵀ = K vec X"),
     Row("X ⊙ A", "X", "diag(vec(A))", "vec(A ⊙ X) = diag(vec A) vec X"),
     Row("x ⊙ a", "x", "diag(a)", "Hadamard product with a vector"),
@@ -81,7 +81,7 @@ ROWS: list[Row] = [
     Row("a' inv(X) b", "X", "−X⁻ᵀ a bᵀ X⁻ᵀ", COOKBOOK + " (61)", None, {"X": "invertible"}),
     Row("tr(A inv(X) B)", "X", "−X⁻ᵀ Aᵀ Bᵀ X⁻ᵀ", COOKBOOK + " (124)", None, {"X": "invertible"}),
     # ---- Matrix Cookbook: traces -----------------------------------------------------------
-    Row("tr(X)", "X", "I", COOKBOOK + " (100)"),
+    Row("tr(X)", "X", "Iₘ", COOKBOOK + " (100)"),
     Row("tr(X A)", "X", "Aᵀ", COOKBOOK + " (101)"),
     Row("tr(A X B)", "X", "Aᵀ Bᵀ", COOKBOOK + " (102)"),
     Row("tr(A X' B)", "X", "B A", COOKBOOK + " (103)"),
@@ -93,7 +93,7 @@ ROWS: list[Row] = [
     Row("tr(X^2)", "X", "2 Xᵀ", COOKBOOK + " (106)"),
     Row("tr(X^3)", "X", "3 (Xᵀ)²", COOKBOOK + " (107), k = 3"),
     Row("tr(inv(X))", "X", "−(X⁻ᵀ)²", COOKBOOK + " (I.4 tr X⁻¹)", None, {"X": "invertible"}),
-    Row("tr(kron(A, X))", "X", "tr(A) I", COOKBOOK + " (trace of a Kronecker product)", "A: p×p, X: n×n"),
+    Row("tr(kron(A, X))", "X", "tr(A) Iₙ", COOKBOOK + " (trace of a Kronecker product)", "A: p×p, X: n×n"),
     # ---- Matrix Cookbook: quadratic and bilinear forms --------------------------------------
     Row("a' X' b", "X", "b aᵀ", COOKBOOK + " (70)"),
     Row("a' X' X b", "X", "X (a bᵀ + b aᵀ)", COOKBOOK + " (77)"),

@@ -84,7 +84,7 @@ class LatexPrinter:
         return rf"\frac{{{v.numerator}}}{{{v.denominator}}}", ATOM
 
     def _print_Identity(self, e: Expr) -> tuple[str, int]:
-        return "I", ATOM
+        return f"I_{{{dim_str(e.n)}}}", ATOM  # type: ignore[attr-defined]
 
     def _print_Ones(self, e: Ones) -> tuple[str, int]:
         r, c = e.shape

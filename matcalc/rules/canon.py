@@ -217,17 +217,26 @@ def _simplify_chain(c: Canon, chain: list[Expr]) -> tuple[Fraction, list[Expr], 
                 del chain[i:i + 2]
                 changed = True
                 break
+            if _ones_column(a) and isinstance(b, Transpose) and _ones_column(b.arg):  # 𝟏ₘ 𝟏ₙᵀ: all ones
+                chain[i:i + 2] = [Ones((a.shape[0], b.shape[1]))]
+                changed = True
+                break
             (ba, ka), (bb, kb) = _matpow_parts(a), _matpow_parts(b)
             if ba == bb and ba.shape[0] == ba.shape[1]:  # Xᵃ Xᵇ = Xᵃ⁺ᵇ
                 chain[i:i + 2] = [MatPow(ba, ka + kb)]
                 changed = True
                 break
-            if _is_diag(a) and b.shape[1] == 1:  # diag(a) b = a ⊙ b
-                chain[i:i + 2] = [c.had(a.args[0], b)]  # type: ignore[attr-defined]
+            j = next((j for j in range(i + 1, len(chain)) if chain[j].shape[1] == 1), None)
+            if _is_diag(a) and j is not None:  # diag(a) M v = a ⊙ (M v)
+                rest = chain[i + 1:j + 1]
+                chain[i:j + 1] = [c.had(a.args[0], rest[0] if len(rest) == 1 else c.mul(*rest))]  # type: ignore[attr-defined]
                 changed = True
                 break
-            if _is_diag(b) and a.shape[0] == 1:  # aᵀ diag(b) = (a ⊙ b)ᵀ
-                chain[i:i + 2] = [c.T(c.had(b.args[0], c.T(a)))]  # type: ignore[attr-defined]
+            k = next((k for k in range(i, -1, -1) if chain[k].shape[0] == 1), None)
+            if _is_diag(b) and k is not None:  # uᵀ M diag(b) = (b ⊙ (uᵀ M)ᵀ)ᵀ
+                head = chain[k:i + 1]
+                row = head[0] if len(head) == 1 else c.mul(*head)
+                chain[k:i + 2] = [c.T(c.had(b.args[0], c.T(row)))]  # type: ignore[attr-defined]
                 changed = True
                 break
     coeff = Fraction(1)
@@ -311,6 +320,10 @@ def _has_coeff(e: Expr) -> bool:
 
 def _transposes(factors: list[Expr]) -> int:
     return sum(1 for f in factors if isinstance(f, Transpose))
+
+
+def _ones_column(e: Expr) -> bool:
+    return isinstance(e, Ones) and e.shape[1] == 1
 
 
 def _matpow_parts(e: Expr) -> tuple[Expr, int]:
@@ -470,6 +483,8 @@ def n_call(c: Canon, e: Call) -> Expr:
     a = e.args[0]
     if key in ("tr", "sum", "vec") and a.is_scalar:
         return a
+    if isinstance(a, Zeros) and e.fn.linear:  # a linear function of zero is zero
+        return zero(e.shape)
     if key == "vec" and a.shape[1] == 1:
         return a
     if key in ("tr", "det", "logdet", "norm", "sum") and isinstance(a, Transpose):
@@ -549,7 +564,11 @@ def present(c: Canon, e: Expr, memo: dict[Expr, Expr] | None = None) -> Expr:
     if kids and not isinstance(e, _FUNCTION_LIKE):
         new = [present(c, k, memo) for k in kids]
         if any(a is not b for a, b in zip(new, kids, strict=True)):
-            node = e.rebuild(new)
+            if isinstance(e, MatMul):  # a factored sum that is now a product is spliced in
+                coeff, flat = flatten_product(new)
+                node = _chain(([Num(coeff)] if coeff != 1 else []) + flat)
+            else:
+                node = e.rebuild(new)
     out = _factor_sum(c, node) if isinstance(node, Add) else node
     memo[e] = out
     return out
