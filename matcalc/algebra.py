@@ -10,11 +10,22 @@ cheap enough to call in every rule.  Real simplification lives in
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from fractions import Fraction
-from typing import Callable
 
 from .nodes import (
-    ONE, Add, Expr, Hadamard, Identity, MatMul, Num, Ones, Power, Transpose, Zeros, is_zero,
+    ONE,
+    Add,
+    Expr,
+    Hadamard,
+    Identity,
+    MatMul,
+    Num,
+    Ones,
+    Power,
+    Transpose,
+    Zeros,
+    is_zero,
     num,
 )
 from .shapes import SCALAR, Shape

@@ -21,8 +21,9 @@ Undeclared names get textbook defaults (see :func:`default_kind`).
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping, Union
+from typing import Union
 
 from .errors import DeclarationError
 

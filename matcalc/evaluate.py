@@ -12,7 +12,8 @@ function and its Jacobian.  The differential ``dX`` is the array ``dX``.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
 

@@ -11,9 +11,10 @@ return the differential of the call, e.g. ``d exp(X) = exp(X) ⊙ dX``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any, Callable
+from typing import Any
 
 from .algebra import add, had, mul, neg, power, transpose
 from .nodes import Call, Expr, Ones, num

@@ -22,14 +22,27 @@ summed over its uses before it is passed on, so the cost is linear in the DAG's 
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from . import functions as F
 from .algebra import add, had, mul, transpose, zero
 from .errors import DiffError
 from .nodes import (
-    ONE, Add, Call, Commutation, Diff, Expr, Hadamard, Identity, Kron, MatMul, Ones, Transpose,
-    Unvec, Var, depends_on,
+    ONE,
+    Add,
+    Call,
+    Commutation,
+    Diff,
+    Expr,
+    Hadamard,
+    Identity,
+    Kron,
+    MatMul,
+    Ones,
+    Transpose,
+    Unvec,
+    Var,
+    depends_on,
 )
 from .shapes import dim_mul
 

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import dataclasses
 import weakref
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any, Callable, ClassVar, Iterator
+from typing import Any, ClassVar
 
 from .errors import Span
 from .shapes import SCALAR, STRICT, Dim, Mismatch, Shape, shape_error, unifier

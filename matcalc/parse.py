@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Iterator, Mapping
 from fractions import Fraction
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
@@ -34,8 +35,27 @@ from .algebra import flatten_product
 from .declare import Declarations, FuncDecl, VarDecl, default_kind, parse_where
 from .errors import MatcalcError, ParseError, ShapeError, Span
 from .nodes import (
-    Add, Apply, Call, Commutation, Deriv, Diff, Expr, Grad, Hadamard, Identity, Jac, Kron, MatMul, MatPow, Num,
-    Ones, Power, Transpose, Var, Zeros, map_bottom_up,
+    Add,
+    Apply,
+    Call,
+    Commutation,
+    Deriv,
+    Diff,
+    Expr,
+    Grad,
+    Hadamard,
+    Identity,
+    Jac,
+    Kron,
+    MatMul,
+    MatPow,
+    Num,
+    Ones,
+    Power,
+    Transpose,
+    Var,
+    Zeros,
+    map_bottom_up,
 )
 from .shapes import DimProd, DimVar, Inference, Mismatch, describe_shape, dim_mul, inferring, shape_str
 

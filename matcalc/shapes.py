@@ -13,8 +13,9 @@ rewrite re-checks the shapes of the nodes it builds.
 from __future__ import annotations
 
 import contextvars
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Union
+from typing import Union
 
 from .errors import ShapeError, Span
 
@@ -123,7 +124,7 @@ class Inference(Strict):
     constants never unify, so ``n`` and ``m`` are different sizes.
     """
 
-    def __init__(self, ground: "Callable[[], str]") -> None:
+    def __init__(self, ground: Callable[[], str]) -> None:
         self.parent: dict[DimVar, Dim] = {}
         self.count = 0
         self.ground = ground  # names a dimension that must become known now

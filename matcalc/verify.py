@@ -10,17 +10,18 @@ concrete counterexample.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 
 from . import api
-from .oracle import CheckResult, check_derivative, instantiate_sizes
 from .errors import MatcalcError, ParseError
 from .evaluate import evaluate
 from .nodes import Apply, Call, Expr, Power, Transpose, Var
+from .oracle import CheckResult, check_derivative, instantiate_sizes
 from .printing.sympy import size_of
 from .rules.canon import canonical
 from .shapes import shape_str

@@ -11,7 +11,8 @@ are applied to I + M Mᵀ, ``log`` and ``sqrt`` to positive expressions.
 from __future__ import annotations
 
 import re
-from typing import Callable, Sequence, TypeVar
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 T = TypeVar("T")
 Pick = Callable[[Sequence[T]], T]

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 import matcalc
-from matcalc.oracle import check_derivative, instantiate_sizes
 from matcalc.cli import main
+from matcalc.oracle import check_derivative, instantiate_sizes
 from matcalc.tables import check_table, latex_to_matcalc
 from matcalc.verify import check
 

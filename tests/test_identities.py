@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 import matcalc
+
 from identities import ROWS, Row
 from oracle import check_numerically
 

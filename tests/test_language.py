@@ -3,13 +3,15 @@ evaluation agrees with hand-written NumPy."""
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 import pytest
 
 import matcalc
 from matcalc.api import to_text
+
 from oracle import dims_of, random_values
 
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 import os
 
 import numpy as np
-
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
 import matcalc
+
 from generate import WHERE, expression
 from oracle import check_numerically, dims_of, random_values
 

@@ -10,7 +10,8 @@ This module imports SymPy; nothing imports it at ``import matcalc`` time.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import sympy as sp
 

@@ -7,11 +7,23 @@ Each method returns the text and its precedence (how tightly it binds).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from fractions import Fraction
-from typing import Callable
 
 from ..nodes import (
-    Call, Expr, Hadamard, Identity, Kron, MatMul, MatPow, Num, Ones, Power, Transpose, Var, Zeros,
+    Call,
+    Expr,
+    Hadamard,
+    Identity,
+    Kron,
+    MatMul,
+    MatPow,
+    Num,
+    Ones,
+    Power,
+    Transpose,
+    Var,
+    Zeros,
 )
 from ..shapes import dim_str
 

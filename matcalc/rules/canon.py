@@ -19,14 +19,34 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable
 from fractions import Fraction
-from typing import Callable
 
 from .. import functions as F
 from ..algebra import flatten_product, zero
 from ..nodes import (
-    ONE, Add, Apply, Call, Commutation, Deriv, Diff, Expr, Grad, Hadamard, Identity, Jac, Kron,
-    MatMul, MatPow, Num, Ones, Power, Transpose, Var, Zeros, is_zero,
+    ONE,
+    Add,
+    Apply,
+    Call,
+    Commutation,
+    Deriv,
+    Diff,
+    Expr,
+    Grad,
+    Hadamard,
+    Identity,
+    Jac,
+    Kron,
+    MatMul,
+    MatPow,
+    Num,
+    Ones,
+    Power,
+    Transpose,
+    Var,
+    Zeros,
+    is_zero,
 )
 from ..printing.text import TextPrinter
 
@@ -171,10 +191,9 @@ def n_matmul(c: Canon, e: MatMul) -> Expr:
     """Flatten, fold numbers, drop I, annihilate with 0, distribute over sums, hoist
     scalar sub-products to the front, cancel X X⁻¹, and diag(a) b = a ⊙ b."""
     coeff, flat = flatten_product(e.factors)
-    flat = [f for f in flat if not isinstance(f, Identity)]
     if coeff == 0 or any(is_zero(f) for f in flat):
         return zero(e.shape)
-    if c.expand and any(isinstance(f, Add) for f in flat):
+    if c.expand and any(isinstance(f, Add) for f in flat):  # (identities kept: (a + b) Iₙ is a matrix)
         sizes = [len(f.terms) if isinstance(f, Add) else 1 for f in flat]
         total = 1
         for s in sizes:
@@ -183,6 +202,7 @@ def n_matmul(c: Canon, e: MatMul) -> Expr:
             choices = [f.terms if isinstance(f, Add) else (f,) for f in flat]
             terms = [c.mul(Num(coeff), *pick) for pick in itertools.product(*choices)]
             return c.add(terms, e.shape)
+    flat = [f for f in flat if not isinstance(f, Identity)]
     scalars = [f for f in flat if f.is_scalar]
     chain = [f for f in flat if not f.is_scalar]
     more_coeff, hoisted, chain = _simplify_chain(c, chain)
@@ -532,10 +552,10 @@ def n_kron(c: Canon, e: Kron) -> Expr:
     """s ⊗ A = s A for scalar s; numbers come out of either side."""
     if e.left.is_scalar or e.right.is_scalar:
         return c.mul(e.left, e.right)
-    k1, l = _split_coeff(e.left)
-    k2, r = _split_coeff(e.right)
+    k1, left = _split_coeff(e.left)
+    k2, right = _split_coeff(e.right)
     if k1 * k2 != 1:
-        return c.mul(Num(k1 * k2), c.norm(Kron(l, r)))
+        return c.mul(Num(k1 * k2), c.norm(Kron(left, right)))
     return e
 
 
@@ -577,10 +597,12 @@ def present(c: Canon, e: Expr, memo: dict[Expr, Expr] | None = None) -> Expr:
 def _merge_traces(c: Canon, e: Add) -> Expr:
     """tr(A dX) + 2 tr(B dX) = tr((A + 2 B) dX): one trace, as in df = tr(Gᵀ dX)."""
     traces, others = [], []
-    for t in e.terms:
+    shapes = [(_split_coeff(t)[1].args[0].shape if _is_trace(_split_coeff(t)[1]) else None) for t in e.terms]
+    common = max(set(s for s in shapes if s), key=shapes.count, default=None)
+    for t, shape in zip(e.terms, shapes, strict=True):
         k, core = _split_coeff(t)
-        if isinstance(core, Call) and core.fn.key == "tr":
-            a = core.args[0]
+        if shape is not None and shape == common:  # only traces of matrices of one shape merge
+            a = core.args[0]  # type: ignore[attr-defined]
             traces.append(a if k == 1 else MatMul((Num(k), *(a.factors if isinstance(a, MatMul) else (a,)))))
         else:
             others.append(t)
@@ -590,6 +612,10 @@ def _merge_traces(c: Canon, e: Add) -> Expr:
     inner = _factor_sum(c, inner) if isinstance(inner, Add) else inner
     merged = Call(F.TRACE, (inner,))
     return merged if not others else Add((merged, *others))
+
+
+def _is_trace(e: Expr) -> bool:
+    return isinstance(e, Call) and e.fn.key == "tr"
 
 
 def _factor_sum(c: Canon, e: Add) -> Expr:

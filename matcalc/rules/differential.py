@@ -11,14 +11,33 @@ the cost is linear in the size of the expression's DAG.  :func:`derivation` appl
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from .. import functions as F
 from ..algebra import add, had, mul, transpose, zero
 from ..errors import DiffError
 from ..nodes import (
-    Add, Apply, Call, Deriv, Diff, Expr, Grad, Hadamard, Identity, Jac, Kron,
-    MatMul, MatPow, Num, Power, Transpose, Unvec, Var, depends_on, is_zero, num,
+    Add,
+    Apply,
+    Call,
+    Deriv,
+    Diff,
+    Expr,
+    Grad,
+    Hadamard,
+    Identity,
+    Jac,
+    Kron,
+    MatMul,
+    MatPow,
+    Num,
+    Power,
+    Transpose,
+    Unvec,
+    Var,
+    depends_on,
+    is_zero,
+    num,
 )
 
 Rule = Callable[[Expr, tuple[Expr, ...]], Expr]
@@ -223,37 +242,37 @@ def derivation(e: Expr, x: Var, max_steps: int = 200) -> list[tuple[str, Expr]]:
     steps: list[tuple[str, Expr]] = [("", current)]
     for _ in range(max_steps):
         used: list[str] = []
-
-        def expand(n: Expr) -> Expr:
-            if isinstance(n, Diff):
-                a = n.arg
-                if a == x:
-                    return n
-                if not dep.get(a, False):
-                    if "dA = 0 for constant A" not in used:
-                        used.append("dA = 0 for constant A")
-                    return zero(a.shape)
-                name = rule_name(a)
-                if name not in used:
-                    used.append(name)
-                ds = tuple(
-                    Diff(c) if dep.get(c, False) or c == x else zero(c.shape) for c in a.children
-                )
-                return _rule(a)(a, ds)
-            kids = n.children
-            if not kids:
-                return n
-            new = [expand(c) for c in kids]
-            if all(a is b for a, b in zip(new, kids, strict=True)):
-                return n
-            return _rebuild_sum_or_product(n, new)
-
-        nxt = expand(current)
+        nxt = _expand_once(current, x, dep, used)
         if nxt == current:
             break
         current = nxt
         steps.append((", ".join(used), current))
     return steps
+
+
+def _expand_once(n: Expr, x: Var, dep: dict[Expr, bool], used: list[str]) -> Expr:
+    """Replace each outermost d(A) by its rule, with the children's d(·) unexpanded;
+    the names of the rules applied are appended to ``used``."""
+    if isinstance(n, Diff):
+        a = n.arg
+        if a == x:
+            return n
+        if not dep.get(a, False):
+            if "dA = 0 for constant A" not in used:
+                used.append("dA = 0 for constant A")
+            return zero(a.shape)
+        name = rule_name(a)
+        if name not in used:
+            used.append(name)
+        ds = tuple(Diff(c) if dep.get(c, False) or c == x else zero(c.shape) for c in a.children)
+        return _rule(a)(a, ds)
+    kids = n.children
+    if not kids:
+        return n
+    new = [_expand_once(c, x, dep, used) for c in kids]
+    if all(a is b for a, b in zip(new, kids, strict=True)):
+        return n
+    return _rebuild_sum_or_product(n, new)
 
 
 def _rebuild_sum_or_product(n: Expr, new: list[Expr]) -> Expr:
