@@ -18,7 +18,7 @@ from .identify import gradient as identify_gradient
 from .identify import jacobian as identify_jacobian
 from .nodes import Diff, Expr, Num, Var
 from .parse import parse_tree
-from .printing.latex import to_latex
+from .printing.latex import latex_name, to_latex
 from .printing.shared import share
 from .printing.text import to_text
 from .rules.canon import canonical, simplified
@@ -51,6 +51,11 @@ class Expression:
     @property
     def shape(self) -> tuple:
         return self.tree.shape
+
+    @property
+    def shape_text(self) -> str:
+        """The expression's shape as text: ``m×n`` (a column vector ``n×1``)."""
+        return shape_str(self.shape)
 
     @property
     def shapes(self) -> dict[str, str]:
@@ -107,7 +112,7 @@ class Expression:
 
 
 def _latex_shape(shape: tuple) -> str:
-    return rf"{dim_str(shape[0])} \times {dim_str(shape[1])}"
+    return rf"{dim_str(shape[0])} \times {dim_str(shape[1])}".replace("·", r" \cdot ")
 
 
 def parse(text: str, where: str | Mapping[str, object] | Declarations | None = None,
@@ -121,6 +126,49 @@ def parse(text: str, where: str | Mapping[str, object] | Declarations | None = N
     """
     parsed = parse_tree(text, where, expect)
     return Expression(parsed.tree, text, parsed.decls, parsed.shapes, parsed.functions)
+
+
+class Derivation(list):
+    """The steps of a derivation (a list of :class:`Step`); in Jupyter it renders as an
+    aligned derivation, each line with the rule that produced it."""
+
+    def text(self, ascii: bool = False) -> str:
+        lines = []
+        for i, s in enumerate(self):
+            lhs = "df" if s.lhs == "d f" else s.lhs
+            rule = f"    [{s.rule}]" if s.rule else ""
+            lines.append(f"{i + 1:>3}. {lhs} = {s.text(ascii)}{rule}")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.text()
+
+    def _repr_latex_(self) -> str:
+        rows = []
+        previous = None
+        for s in self:
+            lhs = _latex_lhs(s.lhs)
+            shown = "" if lhs == previous else lhs
+            previous = lhs
+            rule = rf" && \text{{{_latex_text(s.rule)}}}" if s.rule else ""
+            rows.append(rf"{shown} &= {s.latex()}{rule}")
+        return r"$\begin{aligned}" + r" \\ ".join(rows) + r"\end{aligned}$"
+
+
+def _latex_lhs(lhs: str) -> str:
+    if lhs == "d f":
+        return r"\mathrm{d}f"
+    if lhs.startswith("∂"):
+        f, x = lhs[1:].split("/∂")
+        return rf"\frac{{\partial {f}}}{{\partial {x}}}"
+    return {"vec dF": r"\operatorname{vec} \mathrm{d}F", "DF": r"\mathsf{D}F"}.get(lhs, lhs)
+
+
+def _latex_text(text: str) -> str:
+    """Rule names inside \\text{…}: escape what LaTeX text mode treats specially."""
+    for a, b in (("\\", r"\textbackslash "), ("_", r"\_"), ("&", r"\&"), ("%", r"\%"), ("#", r"\#")):
+        text = text.replace(a, b)
+    return text
 
 
 @dataclass(frozen=True)
@@ -211,13 +259,21 @@ class Derivative:
         """Check this result entry by entry with SymPy at small concrete sizes.
 
         Returns a :class:`matcalc.oracle.CheckResult`; ``bool(result)`` is True when the
-        gradient (or Jacobian) is right.  Imports SymPy on first use.
+        gradient (or Jacobian) is right.  Imports SymPy on first use.  The first result
+        with a verdict is kept, and shown with the result in Jupyter.
         """
         from . import oracle  # SymPy is heavy: imported only when a check is asked for
 
+        if self._checked is not None:
+            return self._checked
         claimed = self._gradient if self._gradient is not None else self._jacobian
-        return oracle.check_derivative(self.expression.tree, self.wrt, claimed, timeout=timeout,
-                                      name="matcalc's answer")
+        result = oracle.check_derivative(self.expression.tree, self.wrt, claimed, timeout=timeout,
+                                         name="matcalc's answer")
+        if result.ok is not None:
+            self._checked = result
+        return result
+
+    _checked: Any = None
 
     # -- names ---------------------------------------------------------------------------
     @property
@@ -239,7 +295,7 @@ class Derivative:
 
     # -- steps ---------------------------------------------------------------------------
     @functools.cached_property
-    def steps(self) -> list[Step]:
+    def steps(self) -> Derivation:
         """The derivation, rule by rule, as seed 001 writes it by hand."""
         x = self.wrt
         dx = Diff(x)
@@ -274,7 +330,7 @@ class Derivative:
             out.append(Step("identification: DF = J", self._jacobian, "DF"))
             if self.layout == "denominator":
                 out.append(Step("denominator layout: the transpose Jᵀ", self._derivative, f"∂F/∂{x.name}"))
-        return out
+        return Derivation(out)
 
     # -- printing ------------------------------------------------------------------------
     def text(self, ascii: bool = False, steps: bool = False) -> str:
@@ -322,13 +378,25 @@ class Derivative:
         return rf"{name} = {to_latex(self._derivative)}"
 
     def _repr_latex_(self) -> str:
+        """f, df, the gradient or Jacobian with its shape and layout, and the SymPy check."""
+        x = latex_name(self.wrt.name)
         rows = [
             rf"f &= {to_latex(self.expression.tree)}",
             rf"\mathrm{{d}}f &= {to_latex(self._differential)}",
-            rf"\frac{{\partial f}}{{\partial {self.wrt.name}}} &= {to_latex(self._derivative)}"
-            rf" \quad \in \mathbb{{R}}^{{{_latex_shape(self._derivative.shape)}}}"
-            rf"\ \text{{({self.layout} layout)}}",
         ]
+        if self.is_scalar:
+            rows.append(rf"\frac{{\partial f}}{{\partial {x}}} &= {to_latex(self._derivative)}"
+                        rf" && \in \mathbb{{R}}^{{{_latex_shape(self._derivative.shape)}}}"
+                        rf"\ \text{{({self.layout} layout)}}")
+        else:
+            rows.append(rf"\mathsf{{D}}F &= {to_latex(self._jacobian)}"
+                        rf" && \in \mathbb{{R}}^{{{_latex_shape(self._jacobian.shape)}}}"
+                        r"\ \text{(Jacobian: } \operatorname{vec} \mathrm{d}F = \mathsf{D}F \operatorname{vec} \mathrm{d}X\text{)}")
+            if self.layout == "denominator":
+                rows.append(rf"\frac{{\partial F}}{{\partial {x}}} &= {to_latex(self._derivative)}"
+                            r" && \text{(denominator layout: the transpose)}")
+        verdict = self.check()
+        rows.append(rf"& && \text{{{_latex_text(str(verdict))}}}")
         return r"$\begin{aligned}" + r" \\ ".join(rows) + r"\end{aligned}$"
 
     def to_dict(self) -> dict[str, Any]:
@@ -398,4 +466,4 @@ def check(expr: str | Expression, wrt: str, claim: str, where: str | Mapping[str
     return verify.check(expr, wrt, claim, where, layout=layout, timeout=timeout)
 
 
-__all__ = ["parse", "diff", "check", "Expression", "Derivative", "Step", "LAYOUTS", "describe_shape"]
+__all__ = ["parse", "diff", "check", "Expression", "Derivative", "Derivation", "Step", "LAYOUTS", "describe_shape"]

@@ -44,7 +44,7 @@ class DimVar:
     id: int
 
     def __str__(self) -> str:
-        return f"?{self.id}"
+        return "?"  # a size not known yet, in error messages
 
 
 def dim_mul(a: Dim, b: Dim) -> Dim:

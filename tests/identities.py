@@ -130,6 +130,6 @@ ROWS: list[Row] = [
     # ---- vec, diag, sum ------------------------------------------------------------------
     Row("a' diag(X)", "X", "diag(a)", "diag of a matrix", "X: n×n"),
     Row("tr(diag(x) A)", "x", "diag(A)", "diag of a vector"),
-    Row("sum(X)", "X", "𝟏 𝟏ᵀ", "sum of entries"),
-    Row("1' x", "x", "𝟏", "sum of a vector, written 1ᵀx"),
+    Row("sum(X)", "X", "𝟏ₘ 𝟏ₙᵀ", "sum of entries"),
+    Row("1' x", "x", "𝟏ₘ", "sum of a vector, written 1ᵀx"),
 ]

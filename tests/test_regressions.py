@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import matcalc
+
 from generate import WHERE
 from oracle import check_numerically, dims_of, random_values
 

@@ -129,6 +129,12 @@ class LatexPrinter:
         return self._product(1, f)
 
     def _product(self, c, factors: tuple[Expr, ...]) -> tuple[str, int]:  # type: ignore[no-untyped-def]
+        first = factors[0]
+        if (len(factors) > 1 and isinstance(first, Power) and first.base.is_scalar
+                and isinstance(first.exponent, Num) and first.exponent.value == -1):
+            # s⁻¹ X as \frac{1}{s} X
+            rest, _ = self._product(c, factors[1:])
+            return rf"\frac{{1}}{{{self.doprint(first.base)}}} {rest}", PRODUCT
         parts = []
         for f in factors:
             text, prec = self._print(f)

@@ -14,7 +14,6 @@ from ..nodes import (
     Call,
     Expr,
     Hadamard,
-    Identity,
     Kron,
     MatMul,
     MatPow,
@@ -26,28 +25,34 @@ from ..nodes import (
     Zeros,
 )
 from ..shapes import dim_str
+from .sizes import unpinned
 
 # precedences, loosest first
 SUM, NEG, PRODUCT, POSTFIX, ATOM = 10, 15, 20, 40, 50
 
 _SUPERSCRIPT = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
 _TO_SUBSCRIPT_CHARS = "aeoxhklmnpst0123456789"
+
 _TO_SUBSCRIPT = str.maketrans(_TO_SUBSCRIPT_CHARS, "ₐₑₒₓₕₖₗₘₙₚₛₜ₀₁₂₃₄₅₆₇₈₉")
 
 
 class TextPrinter:
     def __init__(self, ascii: bool = False):
         self.ascii = ascii
-        self._memo: dict[tuple[int, bool], tuple[str, int]] = {}
+        self._memo: dict[int, tuple[str, int]] = {}
         self._keep: list[Expr] = []
-        self._sized = 0  # inside a Kronecker product, I and 𝟏 carry their size: Iₙ
+        self._sized: set[Expr] = set()  # constants printed with their size: Iₙ (see sizes.py)
+        self._analysed = False
 
     def doprint(self, e: Expr) -> str:
+        if not self._analysed:  # the root: find the constants whose size the text would hide
+            self._sized = unpinned(e)
+            self._analysed = True
         return self._print(e)[0]
 
     # -- dispatch ------------------------------------------------------------------------
     def _print(self, e: Expr) -> tuple[str, int]:
-        key = (id(e), self._sized > 0)
+        key = id(e)
         hit = self._memo.get(key)
         if hit is not None:
             return hit
@@ -78,7 +83,7 @@ class TextPrinter:
         return "-" if self.ascii else "−"
 
     def _print_Identity(self, e: Expr) -> tuple[str, int]:
-        return (f"I{self._size(e.n)}" if self._sized else "I"), ATOM  # type: ignore[attr-defined]
+        return (f"I{self._size(e.n)}" if e in self._sized else "I"), ATOM  # type: ignore[attr-defined]
 
     def _size(self, d: object) -> str:
         """A size as a subscript: Iₘ, I₃ (Unicode), I_m (ASCII), I_{m·n}."""
@@ -90,7 +95,7 @@ class TextPrinter:
     def _print_Ones(self, e: Ones) -> tuple[str, int]:
         one = "ones" if self.ascii else "𝟏"
         r, c = e.shape
-        col, row = (f"{one}{self._size(r)}", f"{one}{self._size(c)}") if self._sized else (one, one)
+        col, row = (f"{one}{self._size(r)}", f"{one}{self._size(c)}") if e in self._sized else (one, one)
         if c == 1:
             return col, ATOM
         if r == 1:
@@ -99,7 +104,7 @@ class TextPrinter:
 
     def _print_Zeros(self, e: Zeros) -> tuple[str, int]:
         zero = "zeros" if self.ascii else "𝟎"
-        if self._sized:
+        if e in self._sized:
             return f"{zero}_{{{dim_str(e.shape[0], self.ascii)},{dim_str(e.shape[1], self.ascii)}}}", ATOM
         return zero, ATOM
 
@@ -182,13 +187,9 @@ class TextPrinter:
         return text if prec >= POSTFIX else f"({text})"
 
     def _print_Kron(self, e: Kron) -> tuple[str, int]:
-        self._sized += 1
-        try:
-            if self.ascii:
-                return f"kron({self.doprint(e.left)}, {self.doprint(e.right)})", ATOM
-            return f"{self._operand(e.left)} ⊗ {self._operand(e.right)}", PRODUCT
-        finally:
-            self._sized -= 1
+        if self.ascii:
+            return f"kron({self.doprint(e.left)}, {self.doprint(e.right)})", ATOM
+        return f"{self._operand(e.left)} ⊗ {self._operand(e.right)}", PRODUCT
 
     # -- postfix --------------------------------------------------------------------------
     def _base(self, e: Expr) -> str:
@@ -234,12 +235,6 @@ class TextPrinter:
         if fn.key == "norm" and not self.ascii:
             return f"‖{self.doprint(e.args[0])}‖", ATOM
         name = fn.name if self.ascii or not fn.unicode else fn.unicode
-        if fn.key == "vec":  # like ⊗, vec(…) hides the sizes of what it contains
-            self._sized += 1
-            try:
-                return f"{name}({self._args(e.args)})", ATOM
-            finally:
-                self._sized -= 1
         return f"{name}({self._args(e.args)})", ATOM
 
     def _args(self, args: tuple[Expr, ...]) -> str:
@@ -278,10 +273,6 @@ def _is_inverse(e: Expr) -> bool:
 
 
 def to_text(e: Expr, ascii: bool = False) -> str:
-    """``e`` as text; Unicode by default, ASCII with ``ascii=True``.  A result that is
-    just the identity prints with its size (I_n), which nothing else would tell."""
-    p = TextPrinter(ascii)
-    if isinstance(e, (Identity, Zeros)) or (isinstance(e, MatMul) and isinstance(e.factors[-1], Identity)
-                                            and all(f.is_scalar for f in e.factors[:-1])):
-        p._sized += 1
-    return p.doprint(e)
+    """``e`` as text; Unicode by default, ASCII with ``ascii=True``.  I, 𝟏 and 𝟎 carry
+    their size (Iₙ) where nothing else in the text would tell it."""
+    return TextPrinter(ascii).doprint(e)

@@ -176,8 +176,8 @@ def n_transpose(c: Canon, e: Transpose) -> Expr:
     if isinstance(a, Call):
         if a.fn.key == "diag":  # diagonal matrices are symmetric
             return a
-        if a.fn.key == "inv" and _symmetric(a.args[0]):
-            return a
+        if a.fn.key == "inv" and (_symmetric(a.args[0]) or c.T(a.args[0]) == a.args[0]):
+            return a  # (M⁻¹)ᵀ = M⁻¹ for symmetric M, such as I + X Xᵀ
     return e
 
 

@@ -1,0 +1,83 @@
+"""Which constants must be printed with their size?
+
+``I``, ``𝟏`` and ``𝟎`` are printed without a size wherever a reader — and the parser —
+can infer it: in ``L(W X + b 𝟏ᵀ)`` the sum fixes the length of 𝟏.  Inside a Kronecker
+product, ``vec(…)`` or ``tr(I)`` nothing does, and the printer writes ``Iₘ``.
+
+This module decides which is which by running the parser's own shape inference on the
+tree with every constant's size made unknown: a constant whose size is not recovered
+(or is only fixed by being grounded inside a product of sizes, as in ⊗) is *unpinned*.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import ShapeError
+from ..nodes import Expr, Identity, Ones, Zeros
+from ..shapes import Dim, DimVar, Inference, Mismatch, inferring
+
+
+class _Probe(Inference):
+    """Inference in which a product of sizes (⊗, vec) does not pin an unknown size: the
+    size is marked hidden and given its true value, so that inference can go on."""
+
+    def __init__(self) -> None:
+        super().__init__(ground=lambda: "")
+        self.truth: dict[DimVar, Dim] = {}
+        self.hidden: set[DimVar] = set()
+
+    def stand_in(self, true: Dim) -> Dim:
+        if true == 1:
+            return 1
+        v = self.fresh()
+        self.truth[v] = true
+        return v
+
+    def known(self, d: Dim) -> Dim:
+        r = self.resolve(d)
+        if isinstance(r, DimVar):
+            self.hidden.add(r)
+            self.parent[r] = self.truth[r]
+            return self.truth[r]
+        return r
+
+
+def unpinned(e: Expr) -> set[Expr]:
+    """The constants in ``e`` whose size the printed text would not determine."""
+    probe = _Probe()
+    stand_ins: list[tuple[Expr, tuple[DimVar, ...]]] = []
+    memo: dict[Expr, Expr] = {}
+
+    def rebuild(n: Expr) -> Expr:
+        if isinstance(n, Identity):
+            v = probe.stand_in(n.n)
+            stand_ins.append((n, _vars(v)))
+            return Identity(v)
+        if isinstance(n, (Ones, Zeros)):
+            dims = (probe.stand_in(n.dims[0]), probe.stand_in(n.dims[1]))
+            stand_ins.append((n, _vars(*dims)))
+            return type(n)(dims)
+        if not n.children:
+            return n
+        if n in memo:
+            return memo[n]
+        out = n.rebuild([rebuild(k) for k in n.children])
+        memo[n] = out
+        return out
+
+    try:
+        with inferring(probe):
+            rebuild(e)
+    except (Mismatch, ShapeError):  # when in doubt, print every size
+        return {n for n in e.walk() if isinstance(n, (Identity, Ones, Zeros))}
+    out: set[Expr] = set()
+    for const, variables in stand_ins:
+        for v in variables:
+            if v in probe.hidden or isinstance(probe.resolve(v), DimVar):
+                out.add(const)
+    return out
+
+
+def _vars(*dims: Any) -> tuple[DimVar, ...]:
+    return tuple(d for d in dims if isinstance(d, DimVar))
