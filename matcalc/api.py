@@ -132,12 +132,12 @@ class Derivation(list):
     """The steps of a derivation (a list of :class:`Step`); in Jupyter it renders as an
     aligned derivation, each line with the rule that produced it."""
 
-    def text(self, ascii: bool = False) -> str:
+    def text(self, ascii: bool = False, indent: str = "") -> str:
         lines = []
         for i, s in enumerate(self):
             lhs = "df" if s.lhs == "d f" else s.lhs
             rule = f"    [{s.rule}]" if s.rule else ""
-            lines.append(f"{i + 1:>3}. {lhs} = {s.text(ascii)}{rule}")
+            lines.append(f"{indent}{i + 1:>3}. {lhs} = {s.text(ascii)}{rule}")
         return "\n".join(lines)
 
     def __str__(self) -> str:
@@ -215,7 +215,7 @@ class Derivative:
             if wrt.symmetric:
                 g = mul(Num(Fraction(1, 2)), add(g, transpose(g)))
             self._gradient: Expr | None = canonical(g)
-            self._jacobian = canonical(transpose(_vec(self._gradient)))
+            self._jacobian = canonical(transpose(F.vec_of(self._gradient)))
             self._derivative = self._gradient if layout == "denominator" else canonical(transpose(self._gradient))
         else:
             if wrt.symmetric and not wrt.is_scalar:
@@ -325,7 +325,7 @@ class Derivative:
             if self.layout == "numerator":
                 out.append(Step("numerator layout: the transpose", self._derivative, f"∂f/∂{x.name}"))
         else:
-            form = mul(self._jacobian, _vec(dx)) if not x.is_scalar else mul(self._jacobian, dx)
+            form = mul(self._jacobian, F.vec_of(dx)) if not x.is_scalar else mul(self._jacobian, dx)
             out.append(Step("vec dF = J vec dX, with vec(A X B) = (Bᵀ ⊗ A) vec X", form, "vec dF"))
             out.append(Step("identification: DF = J", self._jacobian, "DF"))
             if self.layout == "denominator":
@@ -360,10 +360,7 @@ class Derivative:
         if steps:
             lines.append("")
             lines.append("Derivation:")
-            for i, s in enumerate(self.steps):
-                lhs = "df" if s.lhs == "d f" else s.lhs
-                rule = f"    [{s.rule}]" if s.rule else ""
-                lines.append(f"  {i + 1:>2}. {lhs} = {pr(s.expr)}{rule}")
+            lines.append(self.steps.text(ascii, indent=" "))
         return "\n".join(lines)
 
     def __str__(self) -> str:
@@ -422,12 +419,6 @@ class Derivative:
         }
 
 
-def _vec(e: Expr) -> Expr:
-    if e.shape[1] == 1:
-        return e
-    if e.shape[0] == 1:
-        return transpose(e)
-    return F.VEC(e)
 
 
 def diff(expr: str | Expression, wrt: str, where: str | Mapping[str, object] | None = None,

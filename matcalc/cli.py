@@ -54,8 +54,10 @@ def _parser() -> argparse.ArgumentParser:
                    help="denominator (default): gradients have the shape of WRT; numerator: the transpose, "
                         "and Jacobians as DF")
     q.add_argument("--steps", "-s", action="store_true", help="show the derivation step by step")
+    q.add_argument("--check", dest="check", action="store_true", default=True,
+                   help="check the answer with SymPy (the default)")
     q.add_argument("--no-check", dest="check", action="store_false",
-                   help="skip the SymPy check of the answer (on by default)")
+                   help="skip the SymPy check of the answer")
     q.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS",
                    help="time budget of the SymPy check (default 10)")
     common(q)

@@ -91,22 +91,14 @@ class Evaluator:
 
     # -- values ----------------------------------------------------------------------------
     def ev(self, e: Expr) -> np.ndarray:
-        # post-order without recursion, so that deep trees evaluate
-        stack = [(e, False)]
-        while stack:
-            n, done = stack.pop()
+        for n in e.postorder():
             if n in self.memo:
                 continue
-            if done or not n.children:
-                out = getattr(self, f"_ev_{type(n).__name__}")(n)
-                out = np.asarray(out, dtype=float)
-                want = (self.size(n.shape[0]), self.size(n.shape[1]))
-                if out.size != want[0] * want[1]:
-                    raise EvaluationError(f"{type(n).__name__} gave shape {out.shape}, expected {want}")
-                self.memo[n] = out.reshape(want)
-                continue
-            stack.append((n, True))
-            stack.extend((c, False) for c in n.children if c not in self.memo)
+            out = np.asarray(getattr(self, f"_ev_{type(n).__name__}")(n), dtype=float)
+            want = (self.size(n.shape[0]), self.size(n.shape[1]))
+            if out.size != want[0] * want[1]:
+                raise EvaluationError(f"{type(n).__name__} gave shape {out.shape}, expected {want}")
+            self.memo[n] = out.reshape(want)
         return self.memo[e]
 
     def _kids(self, e: Expr) -> list[np.ndarray]:

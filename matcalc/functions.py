@@ -270,6 +270,15 @@ SOFTMAX = _row(Function(
 ))
 
 
+def vec_of(e: Expr) -> Expr:
+    """vec(e), with vec(x) = x for a column vector and vec(xᵀ) = x for a row."""
+    if e.shape[1] == 1:
+        return e
+    if e.shape[0] == 1:
+        return transpose(e)
+    return VEC(e)
+
+
 def lookup(name: str) -> Function | None:
     """The row a name typed by a user refers to (``trace`` → tr, ``σ`` → sigmoid)."""
     return _BY_NAME.get(name)

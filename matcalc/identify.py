@@ -185,13 +185,6 @@ def gradient(df: Expr, x: Var) -> Expr:
 # -------------------------------------------------------------------- Jacobian (forward)
 
 
-def _vec(e: Expr) -> Expr:
-    """vec(e) with vec(x) = x for a column and vec(xᵀ) = x for a row."""
-    if e.shape[1] == 1:
-        return e
-    if e.shape[0] == 1:
-        return transpose(e)
-    return F.VEC(e)
 
 
 def jacobian(dF: Expr, x: Var) -> Expr:
@@ -216,7 +209,7 @@ def jacobian(dF: Expr, x: Var) -> Expr:
         elif isinstance(n, Hadamard):
             i = _one_dependent(n, [dep.get(f, False) for f in n.factors], "Jacobian")
             others = n.factors[:i] + n.factors[i + 1:]
-            out = mul(F.DIAG(_vec(had(*others))), J(n.factors[i]))
+            out = mul(F.DIAG(F.vec_of(had(*others))), J(n.factors[i]))
         elif isinstance(n, Transpose):
             r, c = n.arg.shape
             out = J(n.arg) if 1 in (r, c) else mul(Commutation(r, c), J(n.arg))
@@ -253,7 +246,7 @@ def jacobian(dF: Expr, x: Var) -> Expr:
             rest = [g for k, g in enumerate(f) if k != i and not g.is_scalar]
             if not rest:
                 return mul(*scalars, J(lin))
-            return mul(*scalars, _vec(mul(*rest)), J(lin))
+            return mul(*scalars, F.vec_of(mul(*rest)), J(lin))
         left = [g for g in f[:i] if not g.is_scalar]
         right = [g for g in f[i + 1:] if not g.is_scalar]
         r, c = lin.shape

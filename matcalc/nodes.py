@@ -107,6 +107,22 @@ class Expr:
             yield node
             stack.extend(reversed(node.children))
 
+    def postorder(self) -> Iterator[Expr]:
+        """Every node once (shared subtrees once), children before parents; no recursion,
+        so that very deep trees can be walked."""
+        done: set[int] = set()
+        stack: list[tuple[Expr, bool]] = [(self, False)]
+        while stack:
+            node, expanded = stack.pop()
+            if id(node) in done:
+                continue
+            if expanded or not node.children:
+                done.add(id(node))
+                yield node
+                continue
+            stack.append((node, True))
+            stack.extend((c, False) for c in reversed(node.children) if id(c) not in done)
+
     def free_vars(self) -> frozenset[Var]:
         return frozenset(n for n in self.walk() if isinstance(n, Var))
 
@@ -239,6 +255,16 @@ class Commutation(Expr):
 # ======================================================================================
 
 
+def _one_shape(operands: tuple[Expr, ...]) -> Shape:
+    """The shape rule of sums and Hadamard products: every operand has one shape."""
+    u = unifier()
+    first = operands[0].shape
+    for o in operands[1:]:
+        u.unify(first[0], o.shape[0])
+        u.unify(first[1], o.shape[1])
+    return first
+
+
 @node
 class Add(Expr):
     """A sum of two or more terms of one shape."""
@@ -248,12 +274,7 @@ class Add(Expr):
     _op = "sum"
 
     def _infer(self) -> Shape:
-        u = unifier()
-        first = self.terms[0].shape
-        for t in self.terms[1:]:
-            u.unify(first[0], t.shape[0])
-            u.unify(first[1], t.shape[1])
-        return first
+        return _one_shape(self.terms)
 
 
 @node
@@ -317,12 +338,7 @@ class Hadamard(Expr):
     _op = "Hadamard product"
 
     def _infer(self) -> Shape:
-        u = unifier()
-        first = self.factors[0].shape
-        for f in self.factors[1:]:
-            u.unify(first[0], f.shape[0])
-            u.unify(first[1], f.shape[1])
-        return first
+        return _one_shape(self.factors)
 
 
 @node
@@ -556,38 +572,22 @@ def zeros_like(e: Expr) -> Expr:
 def depends_on(e: Expr, var: Expr, memo: dict[Expr, bool] | None = None) -> bool:
     """Does ``e`` contain ``var`` (a variable, or any node such as dX)?  Memoised."""
     memo = {} if memo is None else memo
-    stack = [(e, False)]
-    while stack:
-        n, done = stack.pop()
-        if n in memo:
-            continue
-        if done:
+    for n in e.postorder():
+        if n not in memo:
             memo[n] = n == var or any(memo[c] for c in n.children)
-            continue
-        if not n.children:
-            memo[n] = n == var
-            continue
-        stack.append((n, True))
-        stack.extend((c, False) for c in n.children if c not in memo)
     return memo[e]
 
 
 def map_bottom_up(e: Expr, fn: Callable[[Expr], Expr], memo: dict[Expr, Expr] | None = None) -> Expr:
     """Rebuild ``e`` with ``fn`` applied to every node after its children (memoised)."""
     memo = {} if memo is None else memo
-    stack = [(e, False)]
-    while stack:
-        n, done = stack.pop()
+    for n in e.postorder():
         if n in memo:
             continue
         kids = n.children
-        if done or not kids:
-            new_kids = [memo[c] for c in kids]
-            rebuilt = n if all(a is b for a, b in zip(new_kids, kids, strict=True)) else n.rebuild(new_kids)
-            memo[n] = fn(rebuilt)
-            continue
-        stack.append((n, True))
-        stack.extend((c, False) for c in kids if c not in memo)
+        new_kids = [memo[c] for c in kids]
+        rebuilt = n if all(a is b for a, b in zip(new_kids, kids, strict=True)) else n.rebuild(new_kids)
+        memo[n] = fn(rebuilt)
     return memo[e]
 
 

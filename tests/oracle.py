@@ -142,3 +142,21 @@ def check_numerically(expr: str, wrt: str, where: str | None = None, domain: dic
 
 def _ev(tree, values, dims):
     return evaluate(tree, values, dims)
+
+
+def assert_results_reparse(r: matcalc.Derivative, seed: int = 5) -> None:
+    """Printed results re-parse (with the expression's declarations and shape) to an
+    expression of the same shape and value."""
+    e = r.expression
+    dims = dims_of(e)
+    values = random_values(e, np.random.default_rng(seed), None, dims)
+    wrt = r.wrt.name
+    values["d" + wrt] = np.random.default_rng(seed + 1).normal(size=np.shape(values[wrt]))
+    for part in (r.differential, r.gradient, r.jacobian):
+        if part is None:
+            continue
+        for ascii in (False, True):
+            again = matcalc.parse(part.text(ascii), e.where(), expect=part.shape)
+            assert again.shape == part.shape
+            np.testing.assert_allclose(np.atleast_2d(again.evaluate(values, dims=dims)),
+                                       np.atleast_2d(part.evaluate(values, dims=dims)), rtol=1e-9, atol=1e-12)

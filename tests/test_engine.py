@@ -32,32 +32,30 @@ def test_jacobian_steps_use_vec_kronecker():
 
 def test_symmetric_gradient_is_symmetrised():
     r = matcalc.diff("tr(A S)", "S", "S: n×n symmetric")
-    assert str(r.gradient) == "(A + Aᵀ) / 2"
+    assert str(r.gradient) == "(A + Aᵀ) / 2" and r.check().ok
     assert any("sym(G)" in s.rule for s in r.steps)
 
 
 def test_symmetric_quadratic_form_wrt_the_matrix():
-    assert str(matcalc.diff("x' S x", "S", "S: n×n symmetric").gradient) == "x xᵀ"
+    r = matcalc.diff("x' S x", "S", "S: n×n symmetric")
+    assert str(r.gradient) == "x xᵀ" and r.check().ok
 
 
 def test_layouts():
     r = matcalc.diff("L(W x + b)", "W", layout="numerator")
     assert str(r.derivative) == "x ∇L(W x + b)ᵀ"  # seed 000 eq. (15): x ∂L/∂z
-    assert str(r.gradient) == "∇L(W x + b) xᵀ"
+    assert str(r.gradient) == "∇L(W x + b) xᵀ" and r.check().ok
     r = matcalc.diff("A x", "x", layout="denominator")
-    assert str(r.jacobian) == "A" and str(r.derivative) == "Aᵀ"
+    assert str(r.jacobian) == "A" and str(r.derivative) == "Aᵀ" and r.check().ok
 
 
-def test_variable_absent_gives_zero():
-    r = matcalc.diff("a' x", "y" if False else "a")
-    assert str(r.gradient) == "x"
+def test_terms_without_the_variable_drop_out():
+    r = matcalc.diff("a' x", "a")
+    assert str(r.gradient) == "x" and r.check().ok
     r = matcalc.diff("tr(A) + x' x", "A")
-    assert str(r.gradient) == "Iₘ"
-
-
-def test_constant_wrt_variable_not_in_term():
+    assert str(r.gradient) == "Iₘ" and r.check().ok
     r = matcalc.diff("x' x + tr(A)", "x")
-    assert str(r.gradient) == "2 x"
+    assert str(r.gradient) == "2 x" and r.check().ok
 
 
 # ---------------------------------------------------------------- confluence
@@ -132,5 +130,7 @@ def test_deep_network_output_is_linear_in_depth(wrt):
 def test_deep_network_gradient_is_right():
     from oracle import check_numerically
 
-    check_numerically(_network(3), "W1")
-    check_numerically(_network(3), "x")
+    for wrt in ("W1", "x"):
+        check_numerically(_network(3), wrt)
+        # the symbolic oracle is exact but slow on deep compositions: two layers
+        assert matcalc.diff(_network(2), wrt).check(timeout=60).ok

@@ -79,17 +79,10 @@ class SympyConverter:
         return self.functions[key]
 
     def convert(self, e: Expr) -> sp.Matrix:
-        stack = [(e, False)]
-        while stack:
-            n, done = stack.pop()
-            if n in self.memo:
-                continue
-            if done or not n.children:
+        for n in e.postorder():
+            if n not in self.memo:
                 out = getattr(self, f"_c_{type(n).__name__}")(n)
                 self.memo[n] = out if isinstance(out, sp.MatrixBase) else sp.Matrix([[out]])
-                continue
-            stack.append((n, True))
-            stack.extend((c, False) for c in n.children if c not in self.memo)
         return self.memo[e]
 
     def _kids(self, e: Expr) -> list[sp.Matrix]:
