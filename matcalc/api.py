@@ -13,7 +13,6 @@ from . import functions as F
 from .algebra import add, mul, transpose
 from .declare import Declarations
 from .errors import DiffError, MatcalcError, ParseError
-from .evaluate import evaluate
 from .identify import gradient as identify_gradient
 from .identify import jacobian as identify_jacobian
 from .nodes import Diff, Expr, Num, Var
@@ -108,6 +107,8 @@ class Expression:
         >>> parse("x' A x").evaluate(x=np.array([1.0, 2.0]), A=np.eye(2))
         5.0
         """
+        from .evaluate import evaluate  # NumPy is imported when something is evaluated
+
         return evaluate(self.tree, {**(values or {}), **kw}, dims)
 
 

@@ -29,6 +29,10 @@ FOUND = [
     # only traces of matrices of one shape may be merged into one trace
     ("tr(((X) (X')) (inv(I + (X) (X)')))", "X"),
     ("x' (((X) (X'))^2) x", "X"),
+    # a ones vector whose length is a product of sizes, in ASCII: ones_{n*p}
+    ("(x) (sum(X))", "X"),
+    # an identity inside logdet has no size to infer from outside: logdet(2 I_q)
+    ("tr(I) + (alpha) ⊙ (logdet(I + (I) (I)'))", "alpha"),
 ]
 
 
