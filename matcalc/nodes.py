@@ -123,9 +123,6 @@ class Expr:
             stack.append((node, True))
             stack.extend((c, False) for c in reversed(node.children) if id(c) not in done)
 
-    def free_vars(self) -> frozenset[Var]:
-        return frozenset(n for n in self.walk() if isinstance(n, Var))
-
     @property
     def is_scalar(self) -> bool:
         return self.shape == SCALAR
@@ -456,9 +453,6 @@ class Unvec(Expr):
 # ======================================================================================
 # Abstract functions and their derivatives
 # ======================================================================================
-
-ABSTRACT_KINDS = ("scalar", "elementwise", "vector")
-
 
 @node
 class Apply(Expr):

@@ -346,10 +346,10 @@ class Builder(Transformer):
             return self._make(Power, (a, Num(Fraction(-1))), span)
         return self._make(Call, (F.INV, (a,)), span)
 
-    def exp_transpose(self, meta: Any, *toks: Token) -> str:
+    def exp_transpose(self, meta: Any, *_: Token) -> str:
         return "T"
 
-    def exp_inverse_transpose(self, meta: Any, *toks: Token) -> str:
+    def exp_inverse_transpose(self, meta: Any, *_: Token) -> str:
         return "-T"
 
     def exp_number(self, meta: Any, tok: Token) -> Expr:
@@ -509,7 +509,13 @@ def parse_tree(text: str, where: str | Mapping[str, object] | Declarations | Non
         raise
     tree = _ground(raw, u, ground_name)
     shapes = {n.name: n.shape for n in tree.walk() if isinstance(n, Var)}
-    functions = {name: decls.functions.get(name, FuncDecl("scalar")) for name, how in builder.used_as.items() if how == "function"}
+    functions = {
+        name: builder.fn_kinds.get(name) or decls.functions.get(name, FuncDecl("scalar"))
+        for name, how in builder.used_as.items() if how == "function"
+    }
+    for n in tree.walk():  # vector functions: the size of their values, as inferred
+        if isinstance(n, (Apply, Jac)) and n.out is not None:
+            functions[n.name] = FuncDecl("vector", n.out)
     return Parsed(tree, decls, text, dict(sorted(shapes.items())), functions)
 
 
