@@ -19,7 +19,7 @@ from .nodes import Diff, Expr, Num, Var
 from .parse import parse_tree
 from .printing.latex import latex_name, to_latex
 from .printing.shared import share
-from .printing.text import to_text
+from .printing.text import ascii_words, to_text
 from .rules.canon import canonical, simplified
 from .rules.differential import derivation, differential
 from .shapes import describe_shape, dim_str, shape_str
@@ -74,8 +74,15 @@ class Expression:
     def where(self, ascii: bool = False) -> str:
         """Declarations that reproduce these shapes (for re-parsing printed results)."""
         parts = []
+        def size(d: Any) -> str:  # a product of sizes, ASCII: {m*n}
+            text = dim_str(d, ascii)
+            return f"{{{text}}}" if ascii and "*" in text else text
+
         for name, (r, c) in self._shapes.items():
-            spec = "scalar" if (r, c) == (1, 1) else dim_str(r, ascii) if c == 1 else shape_str((r, c), ascii)
+            if (r, c) == (1, 1):
+                spec = "scalar"
+            else:
+                spec = size(r) if c == 1 else f"{size(r)}{' x ' if ascii else '×'}{size(c)}"
             sym = next((n.symmetric for n in self.tree.walk() if isinstance(n, Var) and n.name == name), False)
             parts.append(f"{name}: {spec}{' symmetric' if sym else ''}")
         for name, decl in self.functions.items():
@@ -137,8 +144,8 @@ class Derivation(list):
         lines = []
         for i, s in enumerate(self):
             lhs = "df" if s.lhs == "d f" else s.lhs
-            rule = f"    [{s.rule}]" if s.rule else ""
-            lines.append(f"{indent}{i + 1:>3}. {lhs} = {s.text(ascii)}{rule}")
+            rule = f"    [{ascii_words(s.rule) if ascii else s.rule}]" if s.rule else ""
+            lines.append(f"{indent}{i + 1:>3}. {ascii_words(lhs) if ascii else lhs} = {s.text(ascii)}{rule}")
         return "\n".join(lines)
 
     def __str__(self) -> str:

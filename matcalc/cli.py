@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 
 from . import api
 from .errors import MatcalcError
+from .printing.text import ascii_words
 from .shapes import shape_str
 
 EXAMPLES = """examples:
@@ -113,10 +115,11 @@ def _cmd_diff(args: argparse.Namespace) -> int:
             for s in r.steps:
                 print(f"  &= {s.latex()} && \\text{{{s.rule}}} \\\\")
     else:
-        print(r.text(ascii=args.format == "ascii", steps=args.steps))
+        ascii = args.format == "ascii"
+        print(r.text(ascii=ascii, steps=args.steps))
         if verdict is not None:
             print()
-            print(str(verdict) if args.format != "ascii" else str(verdict).replace("✓", "OK:").replace("✗", "FAILED:"))
+            print(ascii_words(str(verdict)) if ascii else verdict)
     return 1 if verdict is not None and verdict.ok is False else 0
 
 
@@ -142,7 +145,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
                              ensure_ascii=False, indent=2))
         else:
             for r in rows:
-                print(r.text(ascii))
+                print(ascii_words(r.text(ascii)) if ascii else r.text())
                 print()
             bad = [r for r in rows if not r.correct]
             print(f"{len(rows) - len(bad)} of {len(rows)} rows correct in {args.layout} layout"
@@ -156,7 +159,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
                           "layout": v.layout, "diagnosis": v.diagnosis, "counterexample": v.counterexample,
                           "check": str(v.check) if v.check else None}, ensure_ascii=False, indent=2))
     else:
-        print(v.text(ascii))
+        print(ascii_words(v.text(ascii)) if ascii else v.text())
     return v.exit_code
 
 
@@ -185,6 +188,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RecursionError:
         print("error: the expression is nested too deeply for matcalc", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader went away (matcalc … | head): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

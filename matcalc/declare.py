@@ -23,12 +23,13 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Union
+from typing import Any, Union
 
 from .errors import DeclarationError
+from .shapes import DimProd, dim_mul
 
 #: a dimension as declared: a number, a symbol, or None for "infer it"
-DeclDim = Union[int, str, None]
+DeclDim = Union[int, str, DimProd, None]
 
 GREEK_NAMES = frozenset(
     "alpha beta gamma delta epsilon varepsilon zeta eta theta vartheta iota kappa lambda mu nu xi "
@@ -98,7 +99,12 @@ _NAME = re.compile(r"[A-Za-zα-ωΑ-Ω][A-Za-z0-9α-ωΑ-Ω_]*[₀-₉]*$")
 
 
 def _dim(text: str) -> DeclDim:
-    text = text.strip()
+    text = text.strip().strip("{}")
+    if re.search(r"[·*]", text):  # a product of sizes, as vec(X) has: m·n (ASCII {m*n})
+        out: Any = 1
+        for part in re.split(r"[·*]", text):
+            out = dim_mul(out, _dim(part))
+        return out
     if re.fullmatch(r"\d+", text):
         value = int(text)
         if value < 1:
@@ -154,7 +160,8 @@ def parse_spec(spec: object) -> VarDecl | FuncDecl:
     if low == "square":
         return VarDecl(None, None, False, True)
     words = re.sub(r"^\s*(?:ℝ|R)\s*\^\s*", "", words)  # ℝ^{m×n}, R^n
-    words = words.strip("{}() ")
+    words = words.strip("() ")
+    words = re.sub(r"\{([^{}]*)\}", lambda m: m.group(1).replace("*", "·"), words)
     words = re.sub(r"^(?:vector\s+|(\S+)-vector$)", lambda mm: mm.group(1) or "", words)
     raw = _TIMES.split(words)
     parts = [p for p in raw if p.strip() != ""]

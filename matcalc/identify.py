@@ -127,7 +127,7 @@ def adj_unvec(e: Unvec, c: Expr, mask: list[bool]) -> list[tuple[int, Expr]]:
 
 def adj_kron(e: Kron, c: Expr, mask: list[bool]) -> list[tuple[int, Expr]]:
     raise DiffError(
-        "no gradient rule through a Kronecker product of the variable yet (its Jacobian is available)", e.span
+        "no gradient rule through a Kronecker product of the variable yet", e.span
     )
 
 

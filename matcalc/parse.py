@@ -53,6 +53,7 @@ from .nodes import (
     Ones,
     Power,
     Transpose,
+    Unvec,
     Var,
     Zeros,
     map_bottom_up,
@@ -219,6 +220,10 @@ class Builder(Transformer):
         if len(text) > 1 and text[1:].translate(_FROM_SUBSCRIPT) != text[1:]:  # 𝟏ₙ
             return _at(Ones((_parse_dim(text[1:].translate(_FROM_SUBSCRIPT)), 1)), _tok_span(tok))
         return _at(Ones((self.u.fresh(), 1)), _tok_span(tok))
+
+    def unvec(self, meta: Any, tok: Token, arg: Expr) -> Expr:
+        rows, cols = (_parse_dim(p) for p in str(tok)[len("unvec_{"):-1].split(","))
+        return self._make(Unvec, (arg, rows, cols), _span(meta))
 
     def sized_identity(self, meta: Any, tok: Token) -> Expr:
         text = str(tok)

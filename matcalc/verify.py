@@ -64,10 +64,7 @@ class Verdict:
             lines.append(f"  The {what} is {self.answer.text(ascii)}    [{shape_str(self.answer.shape, ascii)}]")
             if self.counterexample:
                 lines.append(f"  Counterexample: {self.counterexample}")
-        out = "\n".join(lines)
-        if ascii:
-            out = out.replace("✓", "OK").replace("✗", "NO")
-        return out
+        return "\n".join(lines)
 
     def __str__(self) -> str:
         return self.text()

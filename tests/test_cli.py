@@ -45,9 +45,11 @@ def test_numerator_layout(capsys):
 
 
 def test_ascii_format(capsys):
-    code, out, _ = run(capsys, "diff", "x' A x", "x", "--format", "ascii")
+    code, out, _ = run(capsys, "diff", "x' A x", "x", "--format", "ascii", "--steps")
     assert code == 0 and out.splitlines()[0].startswith("df/dx = (A + A') x")
-    assert out.isascii()
+    assert out.isascii(), [line for line in out.splitlines() if not line.isascii()]
+    code, out, _ = run(capsys, "check", "x' A x", "x", "2 A x", "--format", "ascii")
+    assert code == 1 and out.isascii()
 
 
 def test_latex_format(capsys):

@@ -41,3 +41,19 @@ def test_found_bug_stays_fixed(expr, wrt):
     r = check_numerically(expr, wrt, WHERE)
     assert r.check(timeout=60).ok is True
     assert_results_reparse(r)
+
+
+def test_vec_gradient_reparses_as_unvec():
+    """unvec(a) used to print without sizes and re-parse as an abstract function."""
+    r = check_numerically("a' vec(X)", "X")
+    assert str(r.gradient) == "unvec_{m,n}(a)" and r.check().ok
+    assert_results_reparse(r)
+
+
+def test_piping_into_a_closed_reader_is_quiet():
+    import subprocess
+    import sys
+
+    cmd = f"{sys.executable} -m matcalc diff \"x' A x\" x --steps --no-check | head -c 10"
+    done = subprocess.run(cmd, shell=True, capture_output=True, text=True, timeout=60)
+    assert "Traceback" not in done.stderr

@@ -255,7 +255,8 @@ class TextPrinter:
         return f"{head}({self._args(e.args)})", ATOM  # type: ignore[attr-defined]
 
     def _print_Unvec(self, e: Expr) -> tuple[str, int]:
-        return f"unvec({self.doprint(e.arg)})", ATOM  # type: ignore[attr-defined]
+        r, c = (dim_str(d, self.ascii) for d in e.shape)
+        return f"unvec_{{{r},{c}}}({self.doprint(e.arg)})", ATOM  # type: ignore[attr-defined]
 
     def _print_Diff(self, e: Expr) -> tuple[str, int]:
         a = e.arg  # type: ignore[attr-defined]
@@ -276,3 +277,15 @@ def to_text(e: Expr, ascii: bool = False) -> str:
     """``e`` as text; Unicode by default, ASCII with ``ascii=True``.  I, 𝟏 and 𝟎 carry
     their size (Iₙ) where nothing else in the text would tell it."""
     return TextPrinter(ascii).doprint(e)
+
+
+_ASCII_WORDS = [("⁻ᵀ", "^-T"), ("⁻¹", "^-1"), ("ᵀ", "'"), ("⊙", ".*"), ("⊗", "kron"), ("⇔", "<=>"), ("∂", "d"),
+                ("′", "'"), ("𝟏", "ones"), ("−", "-"), ("×", "x"), ("·", "*"), ("∇", "grad "), ("✓", "OK:"),
+                ("✗", "FAILED:"), ("‖", "||"), ("→", "->")]
+
+
+def ascii_words(text: str) -> str:
+    """Prose (rule names, notes) in ASCII, for --format ascii."""
+    for a, b in _ASCII_WORDS:
+        text = text.replace(a, b)
+    return text
