@@ -409,6 +409,8 @@ def n_hadamard(c: Canon, e: Hadamard) -> Expr:
             continue
         else:
             core.append(f)
+    core = _sigmoid_prime_cancels(c, core)
+    core = _collect_powers(c, core, scalar=False)
     if c.expand and any(isinstance(f, Add) for f in core):
         total = 1
         for f in core:
@@ -427,6 +429,21 @@ def n_hadamard(c: Canon, e: Hadamard) -> Expr:
     if coeff == 1 and not scalars:
         return body
     return c.mul(Num(coeff), *scalars, body)
+
+
+def _sigmoid_prime_cancels(c: Canon, core: list[Expr]) -> list[Expr]:
+    """σ′(z) = σ(z) ⊙ (𝟏 − σ(z)), used where it cancels: σ′(z) ./ σ(z) = 𝟏 − σ(z) and
+    σ′(z) ./ (𝟏 − σ(z)) = σ(z), as in the gradient of the logistic log-likelihood."""
+    out = list(core)
+    for i, f in enumerate(out):
+        if not (isinstance(f, Call) and f.fn.key == "sigmoid'"):
+            continue
+        sig = c.norm(Call(F.SIGMOID, f.args))
+        one_minus = c.norm(Add((Ones(sig.shape), MatMul((Num(Fraction(-1)), sig)))))
+        dividers = {g.base for g in out if isinstance(g, Power) and isinstance(g.exponent, Num) and g.exponent.value < 0}
+        if sig in dividers or one_minus in dividers:
+            out[i:i + 1] = [sig, one_minus]
+    return out
 
 
 def n_add(c: Canon, e: Add) -> Expr:
