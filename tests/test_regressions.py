@@ -33,6 +33,8 @@ FOUND = [
     ("(x) (sum(X))", "X"),
     # an identity inside logdet has no size to infer from outside: logdet(2 I_q)
     ("tr(I) + (alpha) ⊙ (logdet(I + (I) (I)'))", "alpha"),
+    # Iᵏ = I; and one subtree occurring twice, pinned in one place and hidden (⊗) in another
+    ("sin((X) ((I)^2))", "X"),
 ]
 
 

@@ -47,7 +47,11 @@ def unpinned(e: Expr) -> set[Expr]:
     """The constants in ``e`` whose size the printed text would not determine."""
     probe = _Probe()
     stand_ins: list[tuple[Expr, tuple[DimVar, ...]]] = []
-    memo: dict[Expr, Expr] = {}
+    # subtrees without constants are kept as they are; those with constants are rebuilt at
+    # each occurrence, since each occurrence of a constant has a context of its own
+    has_const: dict[Expr, bool] = {}
+    for n in e.postorder():
+        has_const[n] = isinstance(n, (Identity, Ones, Zeros)) or any(has_const[k] for k in n.children)
 
     def rebuild(n: Expr) -> Expr:
         if isinstance(n, Identity):
@@ -58,13 +62,9 @@ def unpinned(e: Expr) -> set[Expr]:
             dims = (probe.stand_in(n.dims[0]), probe.stand_in(n.dims[1]))
             stand_ins.append((n, _vars(*dims)))
             return type(n)(dims)
-        if not n.children:
+        if not n.children or not has_const[n]:
             return n
-        if n in memo:
-            return memo[n]
-        out = n.rebuild([rebuild(k) for k in n.children])
-        memo[n] = out
-        return out
+        return n.rebuild([rebuild(k) for k in n.children])
 
     try:
         with inferring(probe):

@@ -576,7 +576,13 @@ def n_kron(c: Canon, e: Kron) -> Expr:
     return e
 
 
+def n_matpow(c: Canon, e: MatPow) -> Expr:
+    """Iᵏ = I."""
+    return e.base if isinstance(e.base, Identity) else e
+
+
 NORMALISERS: dict[type, Callable[[Canon, Expr], Expr]] = {
+    MatPow: n_matpow,  # type: ignore[dict-item]
     Transpose: n_transpose,  # type: ignore[dict-item]
     MatMul: n_matmul,  # type: ignore[dict-item]
     Hadamard: n_hadamard,  # type: ignore[dict-item]
