@@ -35,6 +35,8 @@ FOUND = [
     ("tr(I) + (alpha) ⊙ (logdet(I + (I) (I)'))", "alpha"),
     # Iᵏ = I; and one subtree occurring twice, pinned in one place and hidden (⊗) in another
     ("sin((X) ((I)^2))", "X"),
+    # norm bars cannot nest: an outer norm of an inner one prints as norm(…)
+    ("norm(1 + ((x) (norm(1 + (x) .^ 2))) .^ 2)", "x"),
 ]
 
 

@@ -232,7 +232,8 @@ class TextPrinter:
         fn = e.fn
         if fn.key == "inv":
             return (f"{self._base(e.args[0])}^-1" if self.ascii else f"{self._base(e.args[0])}⁻¹"), POSTFIX
-        if fn.key == "norm" and not self.ascii:
+        nested = any(isinstance(n, Call) and n.fn.key == "norm" for n in e.args[0].walk())
+        if fn.key == "norm" and not self.ascii and not nested:  # bars cannot nest: ‖…‖x‖…‖
             return f"‖{self.doprint(e.args[0])}‖", ATOM
         name = fn.name if self.ascii or not fn.unicode else fn.unicode
         return f"{name}({self._args(e.args)})", ATOM
