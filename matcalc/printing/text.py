@@ -37,12 +37,14 @@ _TO_SUBSCRIPT = str.maketrans(_TO_SUBSCRIPT_CHARS, "ₐₑₒₓₕₖₗₘₙ�
 
 
 class TextPrinter:
-    def __init__(self, ascii: bool = False):
+    def __init__(self, ascii: bool = False, sizes: bool = True):
+        """``sizes=False``: never write Iₙ, 𝟏ₙ, 𝟎_{m,n} (for sort keys, which are printed
+        node by node with one printer and must not depend on which node came first)."""
         self.ascii = ascii
         self._memo: dict[int, tuple[str, int]] = {}
         self._keep: list[Expr] = []
         self._sized: set[Expr] = set()  # constants printed with their size: Iₙ (see sizes.py)
-        self._analysed = False
+        self._analysed = not sizes
 
     def doprint(self, e: Expr) -> str:
         if not self._analysed:  # the root: find the constants whose size the text would hide

@@ -12,7 +12,7 @@
 
 Function arguments are normalised without distributing sums, so ``σ′(W (x + y))`` keeps
 the argument as written.  The normal form does not depend on the order of terms or of
-commutative factors (``tests/test_confluence.py``).
+commutative factors (the confluence tests in ``tests/test_engine.py``).
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ class Canon:
         self._keys: dict[Expr, str] = shared._keys if shared else {}
         self._sizes: dict[Expr, int] = shared._sizes if shared else {}
         self._diffs: dict[Expr, bool] = shared._diffs if shared else {}
-        self._printer = shared._printer if shared else TextPrinter(ascii=True)
+        self._printer = shared._printer if shared else TextPrinter(ascii=True, sizes=False)
 
     # -- driver ------------------------------------------------------------------------
     def simplify(self, e: Expr) -> Expr:
