@@ -90,7 +90,7 @@ def _dims(n: Expr) -> tuple[Any, ...]:
     return tuple(out)
 
 
-def _positive_vars(*trees: Expr) -> set[str]:
+def positive_variables(*trees: Expr) -> set[str]:
     """Variables that appear under log, sqrt, logdet or a fractional power."""
     out: set[str] = set()
     for tree in trees:
@@ -234,7 +234,7 @@ def _check(expr: Expr, wrt: Var, claimed: Expr, timeout: float, points: int, see
     # at random rational points, exactly, evaluated to 30 digits; abstract functions get
     # concrete formulas, in the expression before SymPy differentiates it
     rng = random.Random(seed)
-    positive = _positive_vars(expr, claimed)
+    positive = positive_variables(expr, claimed)
     symbols = sorted({s for m in env.values() for s in m.free_symbols}, key=str)
     concrete: dict[Any, Any] = {}
     for k in range(points):
@@ -302,4 +302,4 @@ def _describe_point(env: dict[str, sp.Matrix], point: dict, sizes: dict[str, int
     return ", ".join(parts)
 
 
-__all__ = ["CheckResult", "check_derivative", "instantiate_sizes", "size_of"]
+__all__ = ["CheckResult", "check_derivative", "instantiate_sizes", "positive_variables", "size_of"]

@@ -18,10 +18,11 @@ from typing import Any
 import numpy as np
 
 from . import api
+from .declare import FuncDecl
 from .errors import MatcalcError, ParseError
 from .evaluate import evaluate
-from .nodes import Apply, Call, Expr, Power, Transpose, Var
-from .oracle import CheckResult, check_derivative, instantiate_sizes
+from .nodes import Expr, Transpose, Var
+from .oracle import CheckResult, check_derivative, instantiate_sizes, positive_variables
 from .printing.sympy import size_of
 from .rules.canon import canonical
 from .shapes import shape_str
@@ -195,20 +196,20 @@ Evaluator = Callable[[Expr, int], np.ndarray]
 
 def _evaluator(e: api.Expression, x: Var, symmetric: bool = False) -> Evaluator:
     """Evaluate trees at random points (the same point for the same seed)."""
-    sizes = {d: 2 + i for i, d in enumerate(sorted(_size_names(e.tree)))}
-    positive = _positive(e.tree)
+    sizes = instantiate_sizes(e.tree)
+    positive = positive_variables(e.tree)
 
     def values(seed: int) -> dict[str, Any]:
         rng = np.random.default_rng(seed)
         out: dict[str, Any] = {}
         for v in _variables(e.tree):
-            r, c = _size(v.shape[0], sizes), _size(v.shape[1], sizes)
+            r, c = size_of(v.shape[0], sizes), size_of(v.shape[1], sizes)
             a = rng.uniform(0.5, 2.0, (r, c)) if v.name in positive else rng.normal(size=(r, c))
             if v.symmetric or (symmetric and r == c and v.name != x.name):
                 a = (a + a.T) / 2
             out[v.name] = a
         for name, decl in e.functions.items():
-            out.update(_concrete_functions(name, decl.kind, sizes, e))
+            out.update(_concrete_functions(name, decl, sizes))
         return out
 
     def ev(tree: Expr, seed: int) -> np.ndarray:
@@ -217,46 +218,22 @@ def _evaluator(e: api.Expression, x: Var, symmetric: bool = False) -> Evaluator:
     return ev
 
 
-def _concrete_functions(name: str, kind: str, sizes: dict[str, int], e: api.Expression) -> dict[str, Any]:
-    if kind == "scalar":
+def _concrete_functions(name: str, decl: FuncDecl, sizes: dict[str, int]) -> dict[str, Any]:
+    if decl.kind == "scalar":
         return {name: lambda y: float(np.sum(np.sin(y)) + 0.5 * np.sum(np.asarray(y) ** 2)),
                 f"grad_{name}": lambda y: np.cos(y) + y}
-    if kind == "elementwise":
+    if decl.kind == "elementwise":
         return {name: np.tanh, f"{name}_prime": lambda y: 1 - np.tanh(y) ** 2}
+    out = size_of(decl.out, sizes)  # parse records the size of a vector function's values
     m = np.random.default_rng(11).normal(size=(16, 16))
 
     def g(y: Any) -> Any:
-        return m[: _out(name, e, sizes), : len(y)] @ np.sin(y)
+        return m[:out, : len(y)] @ np.sin(y)
 
     def jac(y: Any) -> Any:
-        return m[: _out(name, e, sizes), : len(y)] * np.cos(y)[None, :]
+        return m[:out, : len(y)] * np.cos(y)[None, :]
 
     return {name: g, f"jac_{name}": jac}
-
-
-def _out(name: str, e: api.Expression, sizes: dict[str, int]) -> int:
-    for n in e.tree.walk():
-        if isinstance(n, Apply) and n.name == name and n.out is not None:
-            return _size(n.out, sizes)
-    return 2
-
-
-def _size_names(tree: Expr) -> set[str]:
-    return set(instantiate_sizes(tree))
-
-
-def _size(d: Any, sizes: dict[str, int]) -> int:
-    return size_of(d, sizes)
-
-
-def _positive(tree: Expr) -> set[str]:
-    out: set[str] = set()
-    for n in tree.walk():
-        if (isinstance(n, Call) and n.fn.key in ("log", "sqrt", "logdet")) or (
-            isinstance(n, Power) and getattr(n.exponent, "value", 1).denominator != 1
-        ):
-            out.update(v.name for v in n.walk() if isinstance(v, Var))
-    return out
 
 
 def _same(ev: Evaluator, a: Expr, b: Expr, seeds: tuple[int, ...] = (1, 2, 3)) -> bool:
@@ -293,6 +270,6 @@ def _counterexample_shapes(e: api.Expression, claim: Expr, answer: Expr) -> str:
     at = ", ".join(f"{k}={v}" for k, v in sizes.items())
 
     def concrete(t: Expr) -> str:
-        return f"{_size(t.shape[0], sizes)}×{_size(t.shape[1], sizes)}"
+        return f"{size_of(t.shape[0], sizes)}×{size_of(t.shape[1], sizes)}"
 
     return f"at {at}, the claim is {concrete(claim)} but the answer is {concrete(answer)}"
