@@ -9,11 +9,19 @@ imported by checks and conversions.
 """
 
 from .api import LAYOUTS, Derivative, Expression, Step, check, diff, parse
-from .errors import DeclarationError, DiffError, EvaluationError, MatcalcError, ParseError, ShapeError
+from .errors import (
+    DeclarationError,
+    DiffError,
+    EvaluationError,
+    MatcalcError,
+    ParseError,
+    ShapeError,
+    TimeLimitError,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
     "parse", "diff", "check", "Expression", "Derivative", "Step", "LAYOUTS",
-    "MatcalcError", "ParseError", "ShapeError", "DeclarationError", "DiffError", "EvaluationError",
+    "MatcalcError", "ParseError", "ShapeError", "DeclarationError", "DiffError", "EvaluationError", "TimeLimitError",
 ]

@@ -59,3 +59,9 @@ class DiffError(MatcalcError):
 
 class EvaluationError(MatcalcError):
     kind = "evaluation error"
+
+
+class TimeLimitError(MatcalcError):
+    """The work inside :func:`matcalc.limits.deadline` ran out of time."""
+
+    kind = "time limit"

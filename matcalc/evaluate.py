@@ -18,7 +18,9 @@ from typing import Any
 import numpy as np
 
 from .errors import EvaluationError
+from .limits import MAX_ENTRIES
 from .nodes import Diff, Expr, Var
+from .printing.text import to_text
 from .shapes import DimProd, Shape
 
 
@@ -94,8 +96,13 @@ class Evaluator:
         for n in e.postorder():
             if n in self.memo:
                 continue
-            out = np.asarray(getattr(self, f"_ev_{type(n).__name__}")(n), dtype=float)
             want = (self.size(n.shape[0]), self.size(n.shape[1]))
+            if want[0] * want[1] > MAX_ENTRIES:  # checked before anything is allocated
+                raise EvaluationError(
+                    f"{_describe(n)} would have {want[0]:,}×{want[1]:,} = {want[0] * want[1]:,} entries; "
+                    f"evaluate builds arrays of at most {MAX_ENTRIES:,} entries", n.span,
+                )
+            out = np.asarray(getattr(self, f"_ev_{type(n).__name__}")(n), dtype=float)
             if out.size != want[0] * want[1]:
                 raise EvaluationError(f"{type(n).__name__} gave shape {out.shape}, expected {want}")
             self.memo[n] = out.reshape(want)
@@ -186,6 +193,12 @@ class Evaluator:
         for c, v in zip(e.children, self._kids(e), strict=True):
             out.append(float(v[0, 0]) if c.is_scalar else v.ravel() if c.shape[1] == 1 else v)
         return out
+
+
+def _describe(n: Expr) -> str:
+    """A node, for an error message: its text if it is short."""
+    text = to_text(n)
+    return f"'{text}'" if len(text) <= 60 else f"a {type(n).__name__.lower()} in the expression"
 
 
 def commutation_matrix(m: int, n: int) -> np.ndarray:

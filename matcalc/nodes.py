@@ -390,7 +390,7 @@ class Power(Expr):
 
 @node
 class MatPow(Expr):
-    """The matrix power ``Xᵏ`` = X X ⋯ X of a square matrix (k ≥ 2)."""
+    """The matrix power ``Xᵏ`` = X X ⋯ X of a square matrix (k ≥ 2), or X⁰ = I."""
 
     base: Expr
     k: int

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from ..nodes import Call, Expr, Hadamard, Kron, MatMul, MatPow, Num, Ones, Power, Transpose, Var, Zeros
 from ..shapes import dim_str
-from .text import ATOM, NEG, POSTFIX, PRODUCT, SUM
+from .text import ATOM, NEG, POSTFIX, PRODUCT, SUM, _digits
 
 _GREEK = {
     "alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa", "lambda",
@@ -80,8 +80,8 @@ class LatexPrinter:
         if v < 0:
             return f"-{self._print(Num(-v))[0]}", NEG
         if v.denominator == 1:
-            return str(v.numerator), ATOM
-        return rf"\frac{{{v.numerator}}}{{{v.denominator}}}", ATOM
+            return _digits(v.numerator), ATOM
+        return rf"\frac{{{_digits(v.numerator)}}}{{{_digits(v.denominator)}}}", ATOM
 
     def _print_Identity(self, e: Expr) -> tuple[str, int]:
         return f"I_{{{dim_str(e.n)}}}", ATOM  # type: ignore[attr-defined]

@@ -71,12 +71,24 @@ def unpinned(e: Expr) -> set[Expr]:
             rebuild(e)
     except (Mismatch, ShapeError):  # when in doubt, print every size
         return {n for n in e.walk() if isinstance(n, (Identity, Ones, Zeros))}
-    out: set[Expr] = set()
+    out: set[Expr] = {n for n in e.walk() if _has_hidden_one(n)}
     for const, variables in stand_ins:
         for v in variables:
             if v in probe.hidden or isinstance(probe.resolve(v), DimVar):
                 out.add(const)
     return out
+
+
+def _has_hidden_one(n: Expr) -> bool:
+    """A constant with a size 1 that its bare notation does not say: 𝟎 of n×1, I of 1×1,
+    𝟏 of 1×1.  (𝟏 is a column and 𝟏ᵀ a row: that 1 is said.)  The parser decides at
+    once between readings that depend on whether a size is 1 (diag of a vector or of a
+    matrix, ⊙ or a product by a scalar), before anything could pin it: print the size."""
+    if isinstance(n, (Zeros, Identity)):
+        return 1 in n.shape
+    if isinstance(n, Ones):
+        return n.shape == (1, 1)
+    return False
 
 
 def _vars(*dims: Any) -> tuple[DimVar, ...]:

@@ -8,6 +8,7 @@ Each method returns the text and its precedence (how tightly it binds).
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 from fractions import Fraction
 
 from ..nodes import (
@@ -78,8 +79,8 @@ class TextPrinter:
         if v < 0:
             return f"{self._minus()}{self._print(Num(-v))[0]}", NEG
         if v.denominator == 1:
-            return str(v.numerator), ATOM
-        return f"{v.numerator}/{v.denominator}", PRODUCT
+            return _digits(v.numerator), ATOM
+        return f"{_digits(v.numerator)}/{_digits(v.denominator)}", PRODUCT
 
     def _minus(self) -> str:
         return "-" if self.ascii else "−"
@@ -160,9 +161,9 @@ class TextPrinter:
         if c == 1:
             return body, PRODUCT
         if c.denominator == 1:
-            return f"{c.numerator} {body}", PRODUCT
-        head = body if c.numerator == 1 else f"{c.numerator} {body}"
-        return f"{head} / {c.denominator}", PRODUCT
+            return f"{_digits(c.numerator)} {body}", PRODUCT
+        head = body if c.numerator == 1 else f"{_digits(c.numerator)} {body}"
+        return f"{head} / {_digits(c.denominator)}", PRODUCT
 
     def _factor(self, f: Expr, i: int) -> str:
         text, prec = self._print(f)
@@ -207,6 +208,8 @@ class TextPrinter:
         if _is_inverse(a):
             inner = self._base(a.args[0])  # type: ignore[attr-defined]
             return (f"{inner}^-T" if self.ascii else f"{inner}⁻ᵀ"), POSTFIX
+        if isinstance(a, Num):  # (1)ᵀ: written 1ᵀ it would be the vector of ones
+            return self._transposed(f"({self._print(a)[0]})"), POSTFIX
         return self._transposed(self._base(a)), POSTFIX
 
     def _print_Power(self, e: Power) -> tuple[str, int]:
@@ -214,14 +217,14 @@ class TextPrinter:
         p = e.exponent
         if e.base.is_scalar:
             if isinstance(p, Num) and p.value.denominator == 1:
-                k = str(p.value.numerator)
+                k = _digits(p.value.numerator)
                 return (f"{base}^{k}" if self.ascii else f"{base}{k.translate(_SUPERSCRIPT)}"), POSTFIX
             return f"{base}^{self._exponent(p)}", POSTFIX
         return f"{base}.^{self._exponent(p)}", POSTFIX
 
     def _exponent(self, p: Expr) -> str:
         if isinstance(p, Num) and p.value.denominator == 1:
-            return str(p.value.numerator)
+            return _digits(p.value.numerator)
         return f"({self.doprint(p)})"
 
     def _print_MatPow(self, e: Expr) -> tuple[str, int]:
@@ -266,6 +269,15 @@ class TextPrinter:
         if isinstance(a, Var):
             return f"d{a.name}", ATOM
         return f"d({self.doprint(a)})", ATOM
+
+
+def _digits(n: int) -> str:
+    """All the digits, also past Python's limit on int → str (4,300 digits), which a
+    product of numbers within the input bounds can pass (1e300 ⋯ 1e300)."""
+    try:
+        return str(n)
+    except ValueError:
+        return str(Decimal(n))
 
 
 def _is_num(e: Expr, value: int) -> bool:

@@ -97,8 +97,13 @@ def d_power(e: Power, ds: tuple[Expr, ...]) -> Expr:
 
 
 def d_matpow(e: MatPow, ds: tuple[Expr, ...]) -> Expr:
-    """d(Xᵏ) = Σᵢ Xⁱ dX Xᵏ⁻¹⁻ⁱ (product rule)."""
+    """d(Xᵏ) = Σᵢ Xⁱ dX Xᵏ⁻¹⁻ⁱ (product rule; k terms, k ≤ MAX_MATRIX_POWER as parsed);
+    d(X⁰) = d(I) = 0;  for a 1×1 base, d(sᵏ) = k sᵏ⁻¹ ds."""
     x, k = e.base, e.k
+    if k == 0:
+        return zero(e.shape)
+    if x.is_scalar:
+        return mul(num(k), x if k == 2 else Power(x, num(k - 1)), ds[0])
 
     def pw(i: int) -> Expr:
         return Identity(x.shape[0]) if i == 0 else x if i == 1 else MatPow(x, i)

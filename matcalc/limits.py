@@ -1,0 +1,197 @@
+"""Bounds on every resource a user can name, in one place, and the time limit.
+
+Each bound has a clean error beyond it (never a hang, a traceback or an allocation that
+takes the machine down); the README's "Limits" section lists them.  The numbers are
+generous for anything written by hand and small enough that the work they allow is
+bounded.  What each costs at the bound (measured on the 2-core development machine,
+CPython 3.11, while other work ran):
+
+- a flat sum of 25,000 terms (100,000 characters, ``MAX_INPUT_CHARS``) parses in 2.6 s, a
+  flat product of 20,000 factors in 1.7 s, a ⊙ of 20,000 in 1 s (all linear now);
+- ``MAX_NESTING`` = 1,000 nested brackets, calls, signs or primes parse and differentiate
+  in well under a second; a 400-layer network ``tanh(W tanh(W … x))`` parses in 0.1 s (its
+  derivative is bounded by the time limit: canonicalisation grows faster than linearly);
+- a literal of ``MAX_DIGITS`` digits or with ``e±MAX_DECIMAL_EXPONENT`` is read exactly in
+  a millisecond; ``1e999999999`` is refused in 0.1 ms (it hung);
+- ``tr(X^64)`` and the Jacobian of ``X^64`` (``MAX_MATRIX_POWER``) take 0.07 s;
+- ``evaluate`` refuses an array of more than ``MAX_ENTRIES`` entries before allocating it
+  (10⁷ float64 entries are 80 MB and evaluate in about 1 s).
+
+:func:`deadline` bounds the time of everything done inside it (parse, diff,
+canonicalisation, evaluate) with ``SIGALRM``.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from .errors import TimeLimitError
+
+#: characters in one expression, claim or declaration string
+MAX_INPUT_CHARS = 100_000
+#: bytes read from an identity-table file (``check --table``)
+MAX_TABLE_BYTES = 2_000_000
+#: brackets open at once: ( [ { ‖, and calls f(
+MAX_NESTING = 1_000
+#: digits in one number literal (before and after the point)
+MAX_DIGITS = 50
+#: the power of ten in a literal written with an exponent (``1e300``)
+MAX_DECIMAL_EXPONENT = 300
+#: a whole-number matrix power Xᵏ: |k| at most this
+MAX_MATRIX_POWER = 64
+#: a size written in the input (``I_{n}``, ``x: 5``) or given to ``evaluate``
+MAX_SIZE = 1_000_000
+#: entries of one array that ``evaluate`` or a numerical check may build
+MAX_ENTRIES = 10_000_000
+#: entries of one variable instantiated as a matrix of SymPy symbols by the check (a
+#: declared 20×20 matrix is checked entry by entry; beyond, the check is "unchecked")
+MAX_CHECK_ENTRIES = 400
+#: the time limit of one command (seconds): its default and its largest value
+DEFAULT_TIMEOUT = 10.0
+MAX_TIMEOUT = 3600.0
+
+
+# ======================================================================================
+# The time limit
+# ======================================================================================
+
+
+class _Budget:
+    """One active :func:`deadline`: when it ends, and whether it has already fired."""
+
+    __slots__ = ("seconds", "ends", "what", "fired")
+
+    def __init__(self, seconds: float, what: str):
+        self.seconds = seconds
+        self.ends = time.monotonic() + seconds
+        self.what = what
+        self.fired = False
+
+
+#: the active deadlines of the main thread, outermost first
+_STACK: list[_Budget] = []
+#: the handler and timer that were in force before the outermost deadline
+_SAVED: list[tuple[Any, float, float]] = []
+
+
+def _arm() -> None:
+    """Set the timer to the earliest end among the deadlines that have not fired."""
+    live = [b.ends for b in _STACK if not b.fired]
+    if not live:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        return
+    signal.setitimer(signal.ITIMER_REAL, max(min(live) - time.monotonic(), 1e-4))
+
+
+#: how many :func:`uninterrupted` blocks are open, and an alarm that came meanwhile
+_HELD: list[Any] = [0, None]
+
+
+def _on_alarm(signum: int, frame: Any) -> None:
+    if _HELD[0]:  # inside uninterrupted(): raised on leaving it
+        _HELD[1] = frame
+        return
+    _fire()
+
+
+def _fire() -> None:
+    now = time.monotonic()
+    due = [b for b in _STACK if not b.fired and b.ends <= now + 1e-3]
+    if not due:  # a timer left from an outer deadline: re-arm for the next one
+        _arm()
+        return
+    budget = min(due, key=lambda b: b.ends)
+    for b in due:
+        b.fired = True
+    _arm()
+    raise TimeLimitError(time_limit_message(budget.what, budget.seconds))
+
+
+def time_limit_message(what: str, seconds: float) -> str:
+    """What ran out, and how to give more time."""
+    return (
+        f"{what} did not finish within the time limit of {seconds:g} s; "
+        f"give it more time with --timeout SECONDS (at most {MAX_TIMEOUT:g})"
+    )
+
+
+def valid_timeout(seconds: object) -> float:
+    """``seconds`` as a time limit, or a ValueError saying why it is not one."""
+    try:
+        value = float(seconds)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValueError(f"the time limit must be a number of seconds, not {seconds!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"the time limit must be a positive number of seconds, not {seconds!r}")
+    if value > MAX_TIMEOUT:
+        raise ValueError(f"the time limit is at most {MAX_TIMEOUT:g} seconds, not {seconds!r}")
+    return value
+
+
+def _can_alarm() -> bool:
+    return hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+
+
+@contextmanager
+def deadline(seconds: float | None, what: str = "the computation") -> Iterator[None]:
+    """Bound the time of everything done inside: past ``seconds``, raise
+    :class:`~matcalc.errors.TimeLimitError` wherever the work is.
+
+    Deadlines nest (the earliest end wins; leaving an inner one restores the outer one's
+    timer); on leaving the outermost one, the ``SIGALRM`` handler and interval timer that
+    were in force before are restored (a timer that would have gone off meanwhile goes off
+    at once).  ``seconds=None`` means no limit.  Outside the main thread, or where the
+    platform has no ``setitimer`` (Windows), this does nothing: the work is not bounded.
+
+    >>> with deadline(5):
+    ...     _ = sum(range(10))
+    """
+    if seconds is None or not _can_alarm():
+        yield
+        return
+    budget = _Budget(valid_timeout(seconds), what)
+    if not _STACK:
+        before = signal.getitimer(signal.ITIMER_REAL)
+        _SAVED.append((signal.signal(signal.SIGALRM, _on_alarm), before[0], time.monotonic()))
+    _STACK.append(budget)
+    try:
+        _arm()
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)  # nothing fires while the stack changes
+        _STACK.remove(budget)
+        if _STACK:
+            _arm()
+        else:
+            handler, left, since = _SAVED.pop()
+            signal.signal(signal.SIGALRM, handler)
+            if left > 0:
+                signal.setitimer(signal.ITIMER_REAL, max(left - (time.monotonic() - since), 1e-4))
+
+
+def remaining() -> float | None:
+    """Seconds left before the earliest active deadline, or None without one."""
+    live = [b.ends for b in _STACK if not b.fired]
+    return max(min(live) - time.monotonic(), 0.0) if live else None
+
+
+@contextmanager
+def uninterrupted() -> Iterator[None]:
+    """Hold off the time limit while inside (for work that must not be cut in the middle,
+    such as killing and joining a child process); an alarm that came meanwhile is raised
+    on leaving, if the deadline is still active."""
+    _HELD[0] += 1
+    try:
+        yield
+    finally:
+        _HELD[0] -= 1
+        if not _HELD[0] and _HELD[1] is not None:
+            _HELD[1] = None
+            if _STACK:
+                _fire()

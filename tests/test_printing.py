@@ -1,0 +1,159 @@
+"""Printed text means what the tree means: it re-parses, with the expression's
+declarations, to the same tree and shape — in Unicode and in ASCII, for parsed
+expressions and for the results of ``diff``.  Zeros, identities and ones are printed with
+their size wherever the text would otherwise hide it; a computed 1 is never printed as
+the literal ``1`` of ``1ᵀ``."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, note, settings
+from hypothesis import strategies as st
+
+import matcalc
+from matcalc.nodes import Expr, MatMul, Ones, Transpose, Zeros
+from matcalc.parse import parse_tree
+from matcalc.printing.text import to_text
+
+from generate import WHERE, expression
+
+COMMON = dict(deadline=None, derandomize=True, database=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+
+def _reparse(tree: Expr, where: str, ascii: bool) -> Expr:
+    return parse_tree(to_text(tree, ascii), where, expect=tree.shape).tree
+
+
+def assert_same_tree(tree: Expr, where: str) -> None:
+    """The printed text re-parses to the same tree (and so the same shape)."""
+    for ascii in (False, True):
+        again = _reparse(tree, where, ascii)
+        assert again == tree, f"{to_text(tree, ascii)!r} re-parses as {to_text(again, ascii)!r}: {again!r}"
+        assert again.shape == tree.shape
+
+
+def assert_text_fixpoint(tree: Expr, where: str) -> None:
+    """The printed text re-parses to a tree of the same shape that prints the same.  (A
+    parsed tree may hold a ⊙ whose operands only turned out 1×1 later in the parse; its
+    text re-parses as the product it means, so the trees differ but the text does not.)"""
+    for ascii in (False, True):
+        again = _reparse(tree, where, ascii)
+        assert again.shape == tree.shape
+        assert to_text(again, ascii) == to_text(tree, ascii)
+
+
+def assert_results_same_tree(r: matcalc.Derivative) -> None:
+    where = r.expression.where()
+    for part in (r.differential, r.gradient, r.jacobian):
+        if part is not None:
+            assert_same_tree(part.tree, where)
+
+
+# -- the cases of issue 8 --------------------------------------------------------------
+
+
+def test_a_zero_vector_inside_diag_prints_its_size():
+    r = matcalc.diff("A diag(exp(y - y))", "A")
+    assert str(r.differential) == "dA diag(exp(𝟎_{n,1}))"
+    assert r.differential.text(ascii=True) == "dA diag(exp(zeros_{n,1}))"
+    assert_results_same_tree(r)
+
+
+def test_a_zero_row_inside_a_scalar_factor_prints_its_size():
+    r = matcalc.diff("(sin(y' - y') x) X", "X")
+    assert "𝟎_{1,m}" in str(r.differential)
+    assert_results_same_tree(r)
+
+
+def test_a_computed_one_is_not_the_ones_vector():
+    e = matcalc.parse("(2 * 0.5)' x")
+    assert e.shape == ("m", 1)  # a number times x, not 𝟏ᵀ x
+    assert str(e) == "(1)ᵀ x"
+    assert_same_tree(e.tree, e.where())
+    assert matcalc.parse("(0.5+0.5)' x").shape == ("m", 1)
+    assert matcalc.parse("(1)' x").shape == ("m", 1)
+
+
+def test_the_literal_one_before_a_transpose_is_the_ones_vector():
+    for text in ("1' x", "1ᵀ x", "1^T x", "1^{T} x"):
+        e = matcalc.parse(text)
+        assert e.shape == (1, 1), text
+        (ones,) = [n for n in e.tree.walk() if isinstance(n, Ones)]
+        assert ones.shape == ("m", 1)
+    e = matcalc.parse("b 1ᵀ")
+    assert isinstance(e.tree, MatMul) and e.tree.factors[1] == Transpose(Ones(("n", 1)))
+
+
+def test_a_one_by_one_ones_prints_its_size():
+    r = matcalc.diff("norm(1ᵀ ⊙ (3 z))", "z")  # 1ᵀ of length 1 (z is a scalar)
+    assert "𝟏₁" in str(r.gradient)
+    assert_results_same_tree(r)
+
+
+@pytest.mark.parametrize("text, wrt", [("norm(1ᵀ ⊙ (3 z))", "z"), ("inv(softmax(-W ./ W))", "W")])
+def test_fuzzed_tracebacks_are_answers(text, wrt):
+    """Both built an empty product while canonicalising a ⊙ whose factors were 1×1."""
+    r = matcalc.diff(text, wrt)
+    assert r.text()
+    assert_results_same_tree(r)
+
+
+def test_x_to_the_zero_prints_and_reparses():
+    e = matcalc.parse("X^0 A")
+    assert str(e) == "X⁰ A" and e.text(ascii=True) == "X^0 A"
+    assert_same_tree(e.tree, e.where())
+
+
+# -- constants with and without their size ---------------------------------------------------
+
+CONSTANTS = [
+    ("x' I x", "x"), ("A + zeros", "A"), ("kron(I, A) x", "x"),
+    ("b 1'", "b"), ("1' y", "y"), ("tr(I) x' x", "x"), ("A (x - x)", "x"),
+    ("diag(y - y) A", "A"), ("sum(exp(A - A))", "A"), ("(x - x)' A", "A"), ("I_3 x", "x"),
+    ("ones_3' y", "y"), ("tr(I) + x' x", "x"), ("zeros_{m,n} + X", "X"),
+    ("x' (y - y)", "x"), ("tr(A - A) B", "B"), ("(x' (y - y)) A", "A"), ("A ⊙ (B - B)", "A"),
+    ("X^0 B", "B"), ("unvec_{m,n}(a) + X", "X"), ("diag(x - x)", "x"),
+]
+
+
+@pytest.mark.parametrize("text, wrt", CONSTANTS)
+def test_constants_round_trip(text, wrt):
+    e = matcalc.parse(text)
+    assert_text_fixpoint(e.tree, e.where())
+    assert_results_same_tree(matcalc.diff(text, wrt))
+
+
+def test_zeros_print_their_size_where_the_text_hides_it():
+    z = Zeros(("n", 1))
+    assert to_text(z) == "𝟎_{n,1}"  # alone, nothing tells its size
+    assert to_text(z, ascii=True) == "zeros_{n,1}"
+
+
+# -- random expressions -------------------------------------------------------------------------
+
+
+def _picker(data):
+    return lambda options: data.draw(st.sampled_from(list(options)))
+
+
+#: constants in contexts that do (or do not) fix their size, spliced into random expressions
+CONSTANT_TERMS = {
+    ("n", "1"): ["(x - x)", "(A - A) x", "I x", "zeros", "ones_n", "(y - y)", "diag(a - a) x"],
+    ("n", "p"): ["zeros", "(X - X)", "I X", "ones_n ones_p'", "A^0 X"],
+    ("1", "1"): ["tr(A - A)", "x' (a - a)", "sin(x' - x') a", "(2 * 0.5)' alpha", "1' x", "tr(I)"],
+}
+
+
+@settings(max_examples=60, **COMMON)
+@given(st.data())
+def test_random_expressions_print_and_reparse_to_the_same_tree(data):
+    expr, wrt = expression(_picker(data), depth=2)
+    shape = {(1, 1): ("1", "1"), ("n", 1): ("n", "1"), ("n", "p"): ("n", "p")}.get(
+        matcalc.parse(expr, WHERE).shape)
+    if shape is not None and data.draw(st.booleans()):
+        expr = f"{expr} + {data.draw(st.sampled_from(CONSTANT_TERMS[shape]))}"
+    note(f"d/d{wrt} [{expr}]")
+    e = matcalc.parse(expr, WHERE)
+    assert_text_fixpoint(e.tree, e.where())
+    assert_results_same_tree(matcalc.diff(expr, wrt, WHERE))
