@@ -1,46 +1,82 @@
 """The SymPy oracle: is a claimed gradient or Jacobian right, entry by entry?
 
-Every size is instantiated with a small number, pairwise distinct (m=2, n=3, p=4, …) so
-that a transposed or mis-shaped answer cannot pass by accident; every variable becomes a
-matrix of entry symbols (a symmetric one with X_ij = X_ji); abstract functions become
-SymPy ``Function``s.  The expression is computed entry by entry, each entry is
+Every symbolic size is instantiated with a number **at least 3**, pairwise distinct
+(m=3, n=4, p=5, …): distinct, so that a transposed or mis-shaped answer cannot pass by
+accident; at least 3, so that an identity true only for 2×2 matrices cannot pass either
+(Cayley–Hamilton makes adj(X) = tr(X) I − X at n=2, and so ``tr(X) I − Xᵀ`` "is" the
+gradient of det X there).  Sizes declared as numbers stay as declared.  Every variable
+becomes a matrix of entry symbols (a symmetric one with X_ij = X_ji); abstract functions
+become SymPy functions whose partial derivatives are distinct functions
+(:mod:`matcalc.printing.sympy`).  The expression is computed entry by entry, each entry is
 differentiated by SymPy with respect to each entry of the variable, and the claim is
 compared with the result:
 
 * **exactly** where SymPy can cancel every difference to 0 within the time budget;
 * otherwise **at random rational points**, evaluated to 30 digits (abstract functions are
-  then given concrete formulas).
+  then given concrete formulas, and their derivatives the derivatives of those formulas).
 
-The check is time-bounded: past the budget it stops and says so (``ok is None``).
+Before that, the sizes and points are chosen where the *expression* is defined: log det(XᵀX)
+with X m×n is undefined when m < n, so other assignments of the same distinct sizes to the
+size symbols are tried (a bounded number), and other random points.  Where the
+expression is defined but the *claim* is not (a singular matrix inverted), the claim is
+wrong.
+
+A check has three outcomes (:attr:`CheckResult.status`): ``verified``, ``wrong``, or
+``unchecked`` — no verdict: the time budget ran out, SymPy failed, the declared sizes are
+too large to instantiate, or the expression is undefined at every size and point tried.
 For a symmetric variable S the claim is sym(G): ∂f/∂s_ii = G_ii and ∂f/∂s_ij = 2 G_ij.
 """
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 import random
+import signal
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import sympy as sp
-from sympy.core.function import AppliedUndef
 
-from .nodes import Call, Expr, Power, Var
-from .printing.sympy import SympyConverter, size_of, symbol_matrix, vec
+from .errors import MatcalcError
+from .limits import MAX_CHECK_ENTRIES, uninterrupted, valid_timeout
+from .nodes import Call, Expr, MatPow, Power, Var
+from .printing.sympy import SympyConverter, UndefinedValue, concrete, size_of, symbol_matrix, vec
 from .shapes import DimProd
 
-SIZES = (2, 3, 4, 5, 6, 7)
+#: the values given to symbolic sizes, in alphabetical order of the size names (3 and up:
+#: no coincidence of 2×2 matrices can pass)
+SIZES = (3, 4, 5, 6, 7, 8, 9)
 #: differences larger than this (in SymPy operations) are compared at points, not cancelled
 EXACT_OPS_LIMIT = 300
+#: entries of F larger than this are not differentiated symbolically (a symbolic inverse)
+DIFF_OPS_LIMIT = 20 * EXACT_OPS_LIMIT
+#: assignments of the sizes to the size symbols tried when the expression is undefined
+MAX_ASSIGNMENTS = 6
+#: random points tried per assignment, and per comparison point, to find a defined one
+MAX_POINT_TRIES = 8
+#: CPU seconds one exact comparison may take (in the child process) before it is left
+#: to the random points; and the exact comparisons stop at half the time budget
+EXACT_SLICE = 0.25
+#: entries compared, and entries of any intermediate matrix, in one check
+MAX_CHECK_PAIRS = 25 * MAX_CHECK_ENTRIES
 #: functions whose argument is kept positive at random points
 _POSITIVE_ARGS = {"log", "sqrt", "logdet"}
+
+STATUS = {True: "verified", False: "wrong", None: "unchecked"}
 
 
 @dataclass(frozen=True)
 class CheckResult:
     """What a check found.  ``ok``: True (the claim is right), False (it is not), or
-    None (the time budget ran out before a verdict)."""
+    None (unchecked: no verdict, ``detail`` says why).
+
+    >>> str(CheckResult(None, "timeout", {"m": 3}, 10.0, "the SymPy check ran out of time after 10.0 s"))
+    'unchecked: the SymPy check ran out of time after 10.0 s'
+    """
 
     ok: bool | None
     method: str
@@ -50,33 +86,86 @@ class CheckResult:
     entries: int = 0
     mismatch: dict[str, Any] | None = field(default=None)
 
+    @property
+    def status(self) -> str:
+        """``verified``, ``wrong`` or ``unchecked``."""
+        return STATUS[self.ok]
+
     def sizes_text(self) -> str:
         return ", ".join(f"{k}={v}" for k, v in self.sizes.items()) or "the sizes given"
 
     def __str__(self) -> str:
         if self.ok:
-            return f"✓ checked with SymPy at {self.sizes_text()} ({self.method}, {self.entries} entries, {self.seconds:.2f} s)"
+            return (f"✓ checked with SymPy at {self.sizes_text()} ({self.method}, {self.entries} entries, "
+                    f"{self.seconds:.2f} s)")
         if self.ok is None:
-            return f"? SymPy check stopped: {self.detail} ({self.seconds:.1f} s)"
+            return f"unchecked: {self.detail}"
         return f"✗ SymPy check failed at {self.sizes_text()}: {self.detail}"
 
     def __bool__(self) -> bool:
         return self.ok is True
 
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: status, ok, method, sizes, seconds, entries, detail."""
+        return {"status": self.status, "ok": self.ok, "method": self.method, "sizes": dict(self.sizes),
+                "seconds": round(self.seconds, 3), "entries": self.entries, "detail": self.detail}
 
-def instantiate_sizes(*trees: Expr) -> dict[str, int]:
-    """Every symbolic size gets a different small number, in alphabetical order."""
+
+# ------------------------------------------------------------------------------ sizes
+
+
+def _size_names(*trees: Expr) -> list[str]:
+    """The symbolic sizes: first those of square matrices that a function takes whole
+    (a non-linear function of a square matrix — inv, det, logdet, adj — or a power: their
+    SymPy entries grow fastest with the size, so they get the smallest sizes), then the
+    others, each group in alphabetical order."""
     names: set[str] = set()
+    square: set[str] = set()
     for tree in trees:
         for n in tree.walk():
             for d in _dims(n):
-                for s in d.syms if isinstance(d, DimProd) else (d,):
-                    if isinstance(s, str):
-                        names.add(s)
-    ordered = sorted(names)
-    if len(ordered) > len(SIZES):
-        return {s: 2 + i for i, s in enumerate(ordered)}
-    return {s: SIZES[i] for i, s in enumerate(ordered)}
+                names.update(_symbols(d))
+            if (isinstance(n, Call) and not (n.fn.elementwise or n.fn.linear)) or isinstance(n, MatPow):
+                for a in n.children:
+                    if a.shape[0] == a.shape[1]:
+                        square.update(_symbols(a.shape[0]))
+    return sorted(names & square) + sorted(names - square)
+
+
+def _symbols(d: Any) -> list[str]:
+    return [s for s in (d.syms if isinstance(d, DimProd) else (d,)) if isinstance(s, str)]
+
+
+def _values(count: int) -> tuple[int, ...]:
+    return SIZES[:count] if count <= len(SIZES) else tuple(range(3, 3 + count))
+
+
+def instantiate_sizes(*trees: Expr) -> dict[str, int]:
+    """Every symbolic size gets a different number, 3 and up: the sizes of inverted (and
+    other wholly used) square matrices first, then in alphabetical order.
+
+    >>> from matcalc import parse
+    >>> instantiate_sizes(parse("tr(A X B)", "X: n×p").tree)
+    {'m': 3, 'n': 4, 'p': 5}
+    """
+    names = _size_names(*trees)
+    return dict(sorted(zip(names, _values(len(names)), strict=True)))
+
+
+def size_assignments(*trees: Expr) -> Iterator[dict[str, int]]:
+    """The alphabetical assignment, then the reversed one (every pair of sizes in the
+    other order), then other permutations of the same values: at most MAX_ASSIGNMENTS."""
+    names = _size_names(*trees)
+    values = _values(len(names))
+    seen: set[tuple[int, ...]] = set()
+    candidates = itertools.chain([values, values[::-1]], itertools.permutations(values))
+    for perm in candidates:
+        if perm in seen:
+            continue
+        seen.add(perm)
+        yield dict(sorted(zip(names, perm, strict=True)))
+        if len(seen) >= MAX_ASSIGNMENTS:
+            return
 
 
 def _dims(n: Expr) -> tuple[Any, ...]:
@@ -103,18 +192,38 @@ def positive_variables(*trees: Expr) -> set[str]:
     return out
 
 
-def _concrete(fn: Any, args: tuple[Any, ...]) -> Any:
-    """A concrete stand-in for an abstract function, for evaluation at points."""
-    k = sum(ord(ch) for ch in str(fn.func)) % 5 + 1
-    total = sum(sp.sin(a * k / 3) + a**2 / 2 for a in args)
-    total += sum(args[i] * args[i + 1] / 3 for i in range(len(args) - 1))
-    return total
+def _variables(*trees: Expr) -> dict[str, Var]:
+    seen: dict[str, Var] = {}
+    for tree in trees:
+        for n in tree.walk():
+            if isinstance(n, Var):
+                seen.setdefault(n.name, n)
+    return seen
 
 
-def _concretise(e: Any) -> Any:
-    if not e.has(AppliedUndef):
-        return e
-    return e.replace(lambda x: isinstance(x, AppliedUndef), lambda x: _concrete(x, x.args)).doit()
+def _entries(shape: tuple[Any, Any], sizes: dict[str, int]) -> int:
+    return size_of(shape[0], sizes) * size_of(shape[1], sizes)
+
+
+def too_large(expr: Expr, wrt: Var, claimed: Expr, sizes: dict[str, int]) -> str | None:
+    """Why the check cannot instantiate these sizes entry by entry, or None: a variable of
+    more than MAX_CHECK_ENTRIES entries (a declared 100000×100000 matrix), or more than
+    MAX_CHECK_PAIRS entries in an intermediate matrix or in the comparison."""
+    for v in _variables(expr, claimed, wrt).values():
+        k = _entries(v.shape, sizes)
+        if k > MAX_CHECK_ENTRIES:
+            r, c = size_of(v.shape[0], sizes), size_of(v.shape[1], sizes)
+            return (f"the declared sizes are too large to check entry by entry ({v.name} is {r}×{c}: {k} entries, "
+                    f"at most {MAX_CHECK_ENTRIES} per variable); check at symbolic sizes instead")
+    biggest = max(_entries(n.shape, sizes) for tree in (expr, claimed) for n in tree.walk())
+    pairs = _entries(wrt.shape, sizes) * (1 if expr.is_scalar else _entries(expr.shape, sizes))
+    if max(biggest, pairs) > MAX_CHECK_PAIRS:
+        return (f"the declared sizes are too large to check entry by entry (a matrix of {max(biggest, pairs)} "
+                f"entries, at most {MAX_CHECK_PAIRS}); check at symbolic sizes instead")
+    return None
+
+
+# ------------------------------------------------------------------------------ the check
 
 
 def check_derivative(
@@ -127,59 +236,146 @@ def check_derivative(
     The check runs in a child process that is stopped at ``timeout`` seconds, so that no
     SymPy computation can outlive its budget (where the platform cannot fork, it runs
     here, with the budget checked between entries)."""
+    try:
+        timeout = valid_timeout(timeout)
+    except ValueError as exc:
+        raise MatcalcError(str(exc)) from None
+    sizes = instantiate_sizes(expr, claimed, wrt)
+    reason = too_large(expr, wrt, claimed, sizes)
+    if reason:
+        return CheckResult(None, "too large", sizes, 0.0, reason)
+    args = (expr, wrt, claimed, timeout, points, seed, name)
     if "fork" not in multiprocessing.get_all_start_methods():  # pragma: no cover - not Linux/macOS
-        return _check(expr, wrt, claimed, timeout, points, seed, name)
+        return _run(*args)
     start = time.perf_counter()
     ctx = multiprocessing.get_context("fork")
     receive, send = ctx.Pipe(duplex=False)
-    child = ctx.Process(target=_child, args=(send, expr, wrt, claimed, timeout, points, seed, name), daemon=True)
+    child = ctx.Process(target=_child, args=(send, *args), daemon=True)
     child.start()
     send.close()
     try:
         if receive.poll(timeout + 0.5):
             result = receive.recv()
         else:
-            result = _timeout(instantiate_sizes(expr, claimed), time.perf_counter() - start,
-                              "SymPy was still computing")
+            result = _timeout(sizes, timeout, "SymPy was still computing")
     except EOFError:  # the child died
-        result = CheckResult(None, "error", instantiate_sizes(expr, claimed), time.perf_counter() - start,
-                             "the SymPy check stopped unexpectedly")
+        result = CheckResult(None, "error", sizes, time.perf_counter() - start,
+                             "the SymPy check failed: its process stopped unexpectedly")
     finally:
-        if child.is_alive():
-            child.kill()
-        child.join()
-        receive.close()
+        with uninterrupted():  # a time limit reached now is raised after the child is gone
+            if child.is_alive():
+                child.kill()
+            child.join()
+            receive.close()
     return result
 
 
-def _child(send: Any, *args: Any) -> None:
+class _SliceOver(BaseException):
+    """An exact comparison ran out of its slice (a BaseException: SymPy catches Exception)."""
+
+
+def _on_slice(signum: int, frame: Any) -> None:
+    raise _SliceOver
+
+
+@contextmanager
+def _slice(seconds: float) -> Iterator[None]:
+    """Raise _SliceOver after ``seconds`` of CPU time, in the check's child process (where
+    _child installed the handler; SIGVTALRM, not the SIGALRM of limits.deadline)."""
+    if not hasattr(signal, "SIGVTALRM") or signal.getsignal(signal.SIGVTALRM) is not _on_slice:
+        yield  # pragma: no cover - in-process, on a platform without fork
+        return
+    signal.setitimer(signal.ITIMER_VIRTUAL, seconds)
     try:
-        result = _check(*args)
-        if result.mismatch:
-            result = CheckResult(result.ok, result.method, result.sizes, result.seconds, result.detail,
-                                 result.entries, {k: str(v) for k, v in result.mismatch.items()})
-    except Exception as exc:  # reported, never raised across the process boundary
-        result = CheckResult(None, "error", {}, 0.0, f"SymPy failed: {type(exc).__name__}: {exc}")
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_VIRTUAL, 0)
+
+
+def _child(send: Any, *args: Any) -> None:
+    signal.signal(signal.SIGVTALRM, _on_slice)
+    result = _run(*args)
+    if result.mismatch:
+        result = CheckResult(result.ok, result.method, result.sizes, result.seconds, result.detail,
+                             result.entries, {k: str(v) for k, v in result.mismatch.items()})
     send.send(result)
     send.close()
 
 
-def _check(expr: Expr, wrt: Var, claimed: Expr, timeout: float, points: int, seed: int, name: str) -> CheckResult:
+def _run(expr: Expr, wrt: Var, claimed: Expr, timeout: float, points: int, seed: int, name: str) -> CheckResult:
+    """The check; an exception in SymPy is reported as what it was, never raised."""
+    progress: dict[str, Any] = {"sizes": instantiate_sizes(expr, claimed, wrt)}
+    start = time.perf_counter()
+    try:
+        return _check(expr, wrt, claimed, timeout, points, seed, name, progress)
+    except Exception as exc:  # reported, never raised across the process boundary
+        return CheckResult(None, "error", progress["sizes"], time.perf_counter() - start,
+                           f"the SymPy check failed ({type(exc).__name__}: {_one_line(str(exc))})")
+
+
+def _random_point(env: dict[str, sp.Matrix], positive: set[str], rng: random.Random) -> dict[Any, Any]:
+    point: dict[Any, Any] = {}
+    for var_name, m in env.items():
+        for s in sorted(m.free_symbols, key=str):
+            den = rng.randint(2, 7)
+            lo = 1 if var_name in positive else -2 * den
+            num = rng.randint(lo, 2 * den)
+            point[s] = sp.Rational(num if num != 0 else 1, den)
+    return point
+
+
+def _undefined_at(tree: Expr, sizes: dict[str, int], env: dict[str, sp.Matrix], point: dict[Any, Any]) -> str | None:
+    """Why ``tree`` has no finite value at ``point``, or None where it has one."""
+    try:
+        m = SympyConverter(sizes, {k: v.xreplace(point) for k, v in env.items()}).convert(tree)
+    except UndefinedValue as exc:
+        return str(exc)
+    for v in m:
+        if not _finite(_value(concrete(v))):
+            return "its value is not finite"
+    return None
+
+
+def _check(expr: Expr, wrt: Var, claimed: Expr, timeout: float, points: int, seed: int, name: str,
+           progress: dict[str, Any]) -> CheckResult:
     start = time.perf_counter()
     deadline = start + timeout
-    sizes = instantiate_sizes(expr, claimed)
+    rng = random.Random(seed)
+    positive = positive_variables(expr, claimed)
+    variables = _variables(expr, claimed, wrt)
 
     def elapsed() -> float:
         return time.perf_counter() - start
 
-    env: dict[str, sp.Matrix] = {}
-    for tree in (expr, claimed):
-        for n in tree.walk():
-            if isinstance(n, Var) and n.name not in env:
-                env[n.name] = symbol_matrix(n, sizes)
+    # sizes, and a first point, where the expression is defined
+    tried: list[str] = []
+    chosen: dict[str, int] | None = None
+    for sizes in size_assignments(expr, claimed, wrt):
+        progress["sizes"] = sizes
+        env = {n: symbol_matrix(v, sizes) for n, v in variables.items()}
+        for _ in range(MAX_POINT_TRIES):
+            if time.perf_counter() > deadline:
+                return _timeout(sizes, elapsed(), "looking for sizes where the expression is defined")
+            why = _undefined_at(expr, sizes, env, _random_point(env, positive, rng))
+            if why is None:
+                chosen = sizes
+                break
+        if chosen is not None:
+            break
+        tried.append(f"{_sizes_text(sizes)}: {why}")
+    if chosen is None:
+        return CheckResult(None, "undefined", progress["sizes"], elapsed(),
+                           f"the expression is undefined at every size and random point tried ({'; '.join(tried)})")
+    sizes = chosen
+
     conv = SympyConverter(sizes, env)
     f = conv.convert(expr)
-    c = conv.convert(claimed)
+    try:
+        c = conv.convert(claimed)
+    except UndefinedValue as exc:  # undefined for every value of the variables
+        return CheckResult(False, "undefined", sizes, elapsed(),
+                           f"{name} is undefined at {_sizes_text(sizes)} for every value of the variables, where "
+                           f"the expression is defined: {exc}")
     x = env[wrt.name]
     scalar = expr.is_scalar
     if scalar:
@@ -190,83 +386,194 @@ def _check(expr: Expr, wrt: Var, claimed: Expr, timeout: float, points: int, see
         return CheckResult(False, "shape", sizes, elapsed(),
                            f"{name} is {c.rows}×{c.cols} but should be {want[0]}×{want[1]}")
 
-    # the pairs to compare: (description, claimed entry, entry of F, entry of X)
-    pairs: list[tuple[str, Any, Any, Any]] = []
+    # the pairs to compare: a claimed entry (times 2 off the diagonal of a symmetric X)
+    # and ∂(entry of F)/∂(entry of X)
+    pairs: list[_Pair] = []
     if scalar:
         for j in range(x.cols):
             for i in range(x.rows):
                 if wrt.symmetric and i > j:
                     continue
-                claim = c[i, j] if (i == j or not wrt.symmetric) else 2 * c[i, j]
+                factor = 1 if (i == j or not wrt.symmetric) else 2
                 label = f"entry ({i + 1}, {j + 1})" if not wrt.is_scalar else "the value"
                 if wrt.symmetric and i != j:
                     label += f" (∂f/∂{x[i, j]} = 2 × entry ({i + 1}, {j + 1}) of sym(G))"
-                pairs.append((label, claim, f[0, 0], x[i, j]))
+                pairs.append(_Pair(label, (i, j), factor, (0, 0), x[i, j]))
     else:
-        for a, fa in enumerate(vec(f)):
+        for a in range(f.rows * f.cols):
             for b, xb in enumerate(vec(x)):
-                pairs.append((f"Jacobian entry ({a + 1}, {b + 1}) = ∂(vec F)_{a + 1}/∂(vec X)_{b + 1}",
-                              c[a, b], fa, xb))
+                pairs.append(_Pair(f"Jacobian entry ({a + 1}, {b + 1}) = ∂(vec F)_{a + 1}/∂(vec X)_{b + 1}",
+                                   (a, b), 1, (a % f.rows, a // f.rows), xb))
 
-    # exact: cancel each difference, when it is small enough for that to be quick
+    # exact: cancel each difference, when it is small enough for that to be quick — first
+    # with every function application a symbol of its own (fast, and enough almost
+    # always), then, where a random point says the difference is 0, as it is
     unproven = []
     large: dict[Any, bool] = {}
+    opaque = _Opaque()
+    probe = _random_point(env, positive, rng)
+    exact_until = start + timeout / 2
     for pair in pairs:
-        label, claim, fe, xe = pair
         if time.perf_counter() > deadline:
             return _timeout(sizes, elapsed(), "comparing exactly")
+        fe = f[pair.f_index]
         if fe not in large:
-            large[fe] = sp.count_ops(fe) > EXACT_OPS_LIMIT
+            large[fe] = sp.count_ops(opaque(fe)) > DIFF_OPS_LIMIT
         if large[fe]:  # e.g. the entries of a symbolic inverse: compare at points instead
             unproven.append(pair)
             continue
-        d = (claim - sp.diff(fe, xe)).doit()
-        if d == 0:
+        if time.perf_counter() > exact_until:  # the rest at points
+            unproven.append(pair)
             continue
         try:
-            if sp.count_ops(d) > EXACT_OPS_LIMIT or sp.cancel(d) != 0:
-                unproven.append(pair)
-        except (sp.PolynomialError, TypeError, ValueError):  # pragma: no cover - sympy corner cases
+            with _slice(EXACT_SLICE):
+                d = (pair.factor * c[pair.c_index] - sp.diff(fe, pair.x)).doit()
+                flat = opaque(d)
+                proven = _cancels(flat) or (flat is not d and _zero_at(d, probe) and _cancels(d))
+        except _SliceOver:  # SymPy's cancel can take very long: compare at points instead
+            proven = False
+        if not proven:
             unproven.append(pair)
     if not unproven:
         return CheckResult(True, "exact", sizes, elapsed(), entries=len(pairs))
 
-    # at random rational points, exactly, evaluated to 30 digits; abstract functions get
-    # concrete formulas, in the expression before SymPy differentiates it
-    rng = random.Random(seed)
-    positive = positive_variables(expr, claimed)
-    symbols = sorted({s for m in env.values() for s in m.free_symbols}, key=str)
-    concrete: dict[Any, Any] = {}
+    # at random rational points where the expression and its derivative are defined,
+    # exactly (30 digits where not rational).  The trees are converted again with every
+    # entry a number, but the one differentiated by: small expressions, not the symbolic
+    # ones.  Abstract functions get concrete formulas before SymPy differentiates.
+    method = f"at {points} random rational points"
     for k in range(points):
-        point = {}
-        for s in symbols:
-            den = rng.randint(2, 7)
-            lo = 1 if str(s).split("_")[0] in positive else -2 * den
-            num = rng.randint(lo, 2 * den)
-            point[s] = sp.Rational(num if num != 0 else 1, den)
-        for label, claim, fe, xe in unproven:
+        found: tuple[dict[Any, Any], sp.Matrix | UndefinedValue, list[Any]] | None = None
+        for _ in range(MAX_POINT_TRIES):
             if time.perf_counter() > deadline:
                 return _timeout(sizes, elapsed(), f"evaluating at point {k + 1} of {points}")
-            if fe not in concrete:
-                concrete[fe] = _concretise(fe)
-            cv = _value(_concretise(claim).xreplace(point))
-            # fix every other entry first: SymPy then differentiates a function of one variable
-            others = {k: v for k, v in point.items() if k != xe}
-            tv = _value(sp.diff(concrete[fe].xreplace(others), xe).xreplace({xe: point[xe]}))
+            point = _random_point(env, positive, rng)
+            if _undefined_at(expr, sizes, env, point) is not None:
+                continue
+            true = _derivatives_at(expr, sizes, env, point, unproven)
+            if true is None:  # the derivative is not defined here: another point
+                continue
+            try:
+                claimed_at: sp.Matrix | UndefinedValue = SympyConverter(sizes, _at(env, point)).convert(claimed)
+            except UndefinedValue as exc:
+                claimed_at = exc
+            found = (point, claimed_at, true)
+            break
+        if found is None:
+            return CheckResult(None, "undefined", sizes, elapsed(),
+                               f"no random point was found where the expression and its derivative are defined "
+                               f"(at {_sizes_text(sizes)}, {MAX_POINT_TRIES} points tried)")
+        point, claimed_at, true = found
+        where = _describe_point(env, point)
+        for pair, tv in zip(unproven, true, strict=True):
+            cv = (sp.zoo if isinstance(claimed_at, UndefinedValue)
+                  else _value(pair.factor * concrete(claimed_at[pair.c_index])))
+            if not _finite(cv):
+                why = f": {claimed_at}" if isinstance(claimed_at, UndefinedValue) else ""
+                detail = (f"{name} is undefined at {where}, where the expression is defined: its {pair.label} has "
+                          f"no finite value{why}, and the derivative there is {_short(tv)}")
+                return CheckResult(False, "undefined", sizes, elapsed(), detail, len(pairs),
+                                   {"entry": pair.label, "claimed": cv, "true": tv, "point": where})
             if not _equal(cv, tv):
-                values = _describe_point(env, point, sizes)
-                detail = (f"{label} differs: {name} gives {_short(cv)} but the derivative is {_short(tv)}, "
-                          f"at {values}")
-                return CheckResult(False, f"at {points} random rational points", sizes, elapsed(), detail,
-                                   len(pairs), {"entry": label, "claimed": cv, "true": tv, "point": values})
-    return CheckResult(True, f"exact where SymPy simplified, else at {points} random rational points",
-                       sizes, elapsed(), entries=len(pairs))
+                detail = (f"{pair.label} differs: {name} gives {_short(cv)} but the derivative is {_short(tv)}, "
+                          f"at {where}")
+                return CheckResult(False, method, sizes, elapsed(), detail, len(pairs),
+                                   {"entry": pair.label, "claimed": cv, "true": tv, "point": where})
+    return CheckResult(True, f"exact where SymPy simplified, else {method}", sizes, elapsed(), entries=len(pairs))
+
+
+@dataclass(frozen=True)
+class _Pair:
+    """One comparison: ``factor`` × entry ``c_index`` of the claim against
+    ∂(entry ``f_index`` of F)/∂``x``."""
+
+    label: str
+    c_index: tuple[int, int]
+    factor: int
+    f_index: tuple[int, int]
+    x: Any
+
+
+def _at(env: dict[str, sp.Matrix], values: dict[Any, Any]) -> dict[str, sp.Matrix]:
+    return {k: v.xreplace(values) for k, v in env.items()}
+
+
+def _derivatives_at(expr: Expr, sizes: dict[str, int], env: dict[str, sp.Matrix], point: dict[Any, Any],
+                    pairs: list[_Pair]) -> list[Any] | None:
+    """∂(entry of F)/∂x at ``point`` for each pair, or None where one is not finite.  F is
+    converted with every entry but x a number, so SymPy differentiates a function of one
+    variable."""
+    by_x: dict[Any, sp.Matrix] = {}
+    out = []
+    for pair in pairs:
+        if pair.x not in by_x:
+            others = {s: v for s, v in point.items() if s != pair.x}
+            by_x[pair.x] = SympyConverter(sizes, _at(env, others)).convert(expr)
+        fe = concrete(by_x[pair.x][pair.f_index])
+        tv = _value(sp.diff(fe, pair.x).xreplace({pair.x: point[pair.x]}))
+        if not _finite(tv):
+            return None
+        out.append(tv)
+    return out
+
+
+def _cancels(d: Any) -> bool:
+    """d is 0 after ``cancel`` (tried only when d is small enough for that to be quick)."""
+    if d == 0:
+        return True
+    try:
+        return sp.count_ops(d) <= EXACT_OPS_LIMIT and sp.cancel(d) == 0
+    except (sp.PolynomialError, TypeError, ValueError):  # pragma: no cover - sympy corner cases
+        return False
+
+
+def _zero_at(d: Any, point: dict[Any, Any]) -> bool:
+    """d is 0 at ``point`` to 30 digits (a cheap test before a slow cancel)."""
+    try:
+        v = _value(concrete(d).xreplace(point))
+    except (ValueError, TypeError, ZeroDivisionError):  # pragma: no cover
+        return False
+    return _finite(v) and _equal(v, sp.Integer(0))
+
+
+class _Opaque:
+    """Each application of a function — an abstract function, one of its partial
+    derivatives, or exp, log, sin, … — as a symbol of its own, the same symbol for the same
+    application.  A difference that cancels then is 0 whatever the functions are (sound:
+    it vanishes for independent values of the applications), SymPy does not count the
+    arguments' operations once per application, and ``cancel`` works on a rational
+    function (fast) instead of expanding exponentials."""
+
+    def __init__(self) -> None:
+        self.symbols: dict[Any, sp.Dummy] = {}
+
+    def __call__(self, e: Any) -> Any:
+        apps = e.atoms(sp.Function)
+        if not apps:
+            return e
+        for a in apps:
+            if a not in self.symbols:
+                self.symbols[a] = sp.Dummy(type(a).__name__, real=True)
+        return e.xreplace(self.symbols)
+
+
+def _one_line(message: str, width: int = 200) -> str:
+    text = " ".join(message.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _sizes_text(sizes: dict[str, int]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in sizes.items()) or "the sizes given"
 
 
 def _value(v: Any) -> Any:
     """Exact where the value is rational (rational functions are), else 30 digits."""
     v = sp.sympify(v)
     return v if v.is_Rational else sp.N(v, 30)
+
+
+def _finite(v: Any) -> bool:
+    return bool(v.is_number) and not v.has(sp.zoo, sp.nan, sp.oo, sp.S.NegativeInfinity)
 
 
 def _equal(a: Any, b: Any) -> bool:
@@ -276,7 +583,8 @@ def _equal(a: Any, b: Any) -> bool:
 
 
 def _timeout(sizes: dict[str, int], seconds: float, stage: str) -> CheckResult:
-    return CheckResult(None, "timeout", sizes, seconds, f"the time budget ran out while {stage}")
+    return CheckResult(None, "timeout", sizes, seconds,
+                       f"the SymPy check ran out of time after {seconds:.1f} s ({stage}, at {_sizes_text(sizes)})")
 
 
 def _short(v: Any) -> str:
@@ -289,7 +597,7 @@ def _short(v: Any) -> str:
     return str(sp.N(v, 8))
 
 
-def _describe_point(env: dict[str, sp.Matrix], point: dict, sizes: dict[str, int]) -> str:
+def _describe_point(env: dict[str, sp.Matrix], point: dict) -> str:
     parts = []
     for name, m in env.items():
         vals = m.xreplace(point)
@@ -302,4 +610,5 @@ def _describe_point(env: dict[str, sp.Matrix], point: dict, sizes: dict[str, int
     return ", ".join(parts)
 
 
-__all__ = ["CheckResult", "check_derivative", "instantiate_sizes", "positive_variables", "size_of"]
+__all__ = ["CheckResult", "check_derivative", "instantiate_sizes", "positive_variables", "size_assignments",
+           "size_of", "too_large"]

@@ -4,8 +4,13 @@ The verdict comes from the SymPy oracle (:mod:`matcalc.oracle`), which different
 expression itself, entry by entry — not from matcalc's own answer.  When the claim is
 wrong, matcalc's answer is used to say *how* it is wrong, in words: the transpose (a
 layout mix-up), a constant factor, right only for symmetric matrices (the missing
-symmetric part), or the wrong shape; and the right answer is always shown, with a small
-concrete counterexample.
+symmetric part), the wrong shape, or undefined where the expression is defined; and the
+right answer is always shown, with a small concrete counterexample.
+
+When the oracle reaches no verdict (out of time, a SymPy failure, sizes too large to
+instantiate) the verdict is *unchecked* (``correct`` is None, exit code 3): comparing the
+claim with matcalc's own answer numerically is reported as a note, never as a verdict,
+since matcalc's answer is not an independent oracle.
 """
 
 from __future__ import annotations
@@ -19,10 +24,11 @@ import numpy as np
 
 from . import api
 from .declare import FuncDecl
-from .errors import MatcalcError, ParseError
+from .errors import EvaluationError, MatcalcError, ParseError
 from .evaluate import evaluate
-from .nodes import Expr, Transpose, Var
-from .oracle import CheckResult, check_derivative, instantiate_sizes, positive_variables
+from .limits import MAX_ENTRIES
+from .nodes import Expr, Num, Transpose, Var, Zeros
+from .oracle import STATUS, CheckResult, check_derivative, instantiate_sizes, positive_variables
 from .printing.sympy import size_of
 from .rules.canon import canonical
 from .shapes import shape_str
@@ -32,9 +38,12 @@ OTHER = {"denominator": "numerator", "numerator": "denominator"}
 
 @dataclass
 class Verdict:
-    """The answer to "is CLAIM the derivative of EXPR with respect to WRT?"."""
+    """The answer to "is CLAIM the derivative of EXPR with respect to WRT?".
 
-    correct: bool
+    ``correct`` is True (verified by the SymPy oracle), False (wrong), or None (unchecked:
+    the oracle reached no verdict; ``check`` says why)."""
+
+    correct: bool | None
     expression: api.Expression
     wrt: str
     claim: api.Expression
@@ -45,8 +54,24 @@ class Verdict:
     counterexample: str | None = None
 
     @property
+    def status(self) -> str:
+        """``verified``, ``wrong`` or ``unchecked``."""
+        return STATUS[self.correct]
+
+    @property
     def exit_code(self) -> int:
-        return 0 if self.correct else 1
+        """0 verified, 1 wrong, 3 unchecked (the command line's exit codes)."""
+        return {True: 0, False: 1, None: 3}[self.correct]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: status, correct, expression, wrt, claim, answer, layout, diagnosis,
+        counterexample, check."""
+        return {
+            "status": self.status, "correct": self.correct, "expression": self.expression.text(),
+            "wrt": self.wrt, "claim": self.claim.text(), "answer": self.answer.text(), "layout": self.layout,
+            "diagnosis": list(self.diagnosis), "counterexample": self.counterexample,
+            "check": self.check.to_dict() if self.check is not None else None,
+        }
 
     def text(self, ascii: bool = False) -> str:
         what = "gradient" if self.expression.is_scalar else "derivative"
@@ -59,6 +84,12 @@ class Verdict:
             lines.extend(f"  {d}" for d in self.diagnosis)
             if self.check is not None:
                 lines.append(f"  {self.check}")
+        elif self.correct is None:
+            lines.append(f"? unchecked: whether {self.claim.text(ascii)} is the {what} {head} is not known")
+            if self.check is not None:
+                lines.append(f"  {self.check}")
+            lines.extend(f"  {d}" for d in self.diagnosis)
+            lines.append(f"  matcalc's {what} is {self.answer.text(ascii)}    [{shape_str(self.answer.shape, ascii)}]")
         else:
             lines.append(f"✗ not right: {self.claim.text(ascii)} is not the {what} {head}")
             lines.extend(f"  {d}" for d in self.diagnosis)
@@ -87,6 +118,8 @@ def check(expr: str | api.Expression, wrt: str, claim: str, where: str | Mapping
         c = api.parse(claim, e.where(), expect=r.derivative.shape)
     except MatcalcError as err:
         raise type(err)(f"in the claim: {err.message}", err.span, claim) from None
+    if isinstance(c.tree, Num) and c.tree.value == 0 and r.derivative.shape != (1, 1):  # "0": the zero matrix
+        c = api.Expression(Zeros(r.derivative.shape), claim, c.decls, c._shapes, c.functions)
     extra = sorted(set(c.shapes) - set(e.shapes))
     if extra:
         raise ParseError(f"the claim uses {', '.join(extra)}, which {'is' if len(extra) == 1 else 'are'} not in "
@@ -106,7 +139,7 @@ def check(expr: str | api.Expression, wrt: str, claim: str, where: str | Mapping
     got = c.shape
     if got != want:
         flipped = (got[1], got[0])
-        if flipped == want and _same(_evaluator(e, x), Transpose(c.tree), answer.tree):
+        if flipped == want and _same_at_points(e, x, Transpose(c.tree), answer.tree):
             verdict.diagnosis.append(
                 f"The claim is the transpose of the answer: a layout mix-up. It follows the {OTHER[layout]} layout "
                 f"({_layout_words(OTHER[layout], scalar, wrt)}); in {layout} layout "
@@ -122,17 +155,36 @@ def check(expr: str | api.Expression, wrt: str, claim: str, where: str | Mapping
 
     result = check_derivative(e.tree, x, as_gradient(c.tree), timeout=timeout)
     verdict.check = result
-    if result.ok is None:  # out of time: fall back to NumPy at random points, and say so
-        ok = _same(_evaluator(e, x), c.tree, answer.tree)
-        verdict.correct = ok
-        verdict.diagnosis.append("The SymPy check ran out of time; this verdict compares numerically at random points.")
+    if result.ok is None:  # no verdict: say so; matcalc's own answer is not an oracle
+        verdict.correct = None
+        verdict.diagnosis.extend(_numeric_note(e, x, c.tree, answer.tree, result.sizes))
         return verdict
     if result.ok:
         verdict.correct = True
         return verdict
-    verdict.diagnosis.extend(_diagnose(e, x, c.tree, answer.tree, layout, scalar, wrt))
+    if result.method == "undefined":
+        verdict.diagnosis.append(result.detail[:1].upper() + result.detail[1:] + ".")
+        return verdict
+    verdict.diagnosis.extend(_diagnose(e, x, c.tree, answer.tree, layout, scalar, wrt, result.sizes))
     verdict.counterexample = f"at {result.sizes_text()}, {result.detail} (SymPy, {result.method})"
     return verdict
+
+
+def _numeric_note(e: api.Expression, x: Var, claim: Expr, answer: Expr, sizes: dict[str, int]) -> list[str]:
+    """What NumPy says about the claim against matcalc's answer: a note, not a verdict."""
+    try:
+        ev = _evaluator(e, x, sizes=sizes)
+        same = _same(ev, claim, answer, strict=True)
+    except (MatcalcError, ValueError, FloatingPointError, ZeroDivisionError):
+        return []
+    at = f"at {_sizes_words(sizes)} and 3 random points"
+    if same:
+        return [f"Numerically, {at}, the claim agrees with matcalc's answer; this is not a verification."]
+    return [f"Numerically, {at}, the claim differs from matcalc's answer; this is not a verification."]
+
+
+def _sizes_words(sizes: dict[str, int]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in sizes.items()) or "the sizes given"
 
 
 # ----------------------------------------------------------------------- diagnosis
@@ -144,19 +196,30 @@ def _layout_words(layout: str, scalar: bool, wrt: str) -> str:
     return "∂F/∂X is the transpose of the Jacobian" if layout == "denominator" else "∂F/∂X is the Jacobian DF"
 
 
-def _diagnose(e: api.Expression, x: Var, claim: Expr, answer: Expr, layout: str, scalar: bool, wrt: str) -> list[str]:
-    ev = _evaluator(e, x)
+def _diagnose(e: api.Expression, x: Var, claim: Expr, answer: Expr, layout: str, scalar: bool, wrt: str,
+              sizes: dict[str, int] | None = None) -> list[str]:
+    try:
+        return _diagnosis(e, x, claim, answer, layout, scalar, wrt, sizes)
+    except (MatcalcError, ValueError, FloatingPointError, ZeroDivisionError):  # cannot evaluate at points
+        return ["The claim differs from the answer."]
+
+
+def _diagnosis(e: api.Expression, x: Var, claim: Expr, answer: Expr, layout: str, scalar: bool, wrt: str,
+               sizes: dict[str, int] | None) -> list[str]:
+    ev = _evaluator(e, x, sizes=sizes)
     ratio = _constant_ratio(ev, claim, answer)
     if ratio is not None:
         if ratio == -1:
             return ["The claim has the wrong sign: it is minus the answer."]
+        if abs(ratio) < 1e-12:
+            return ["The claim is zero, but the derivative is not."]
         return [f"The claim differs by a constant factor: it is {_fmt(ratio)} times the answer."]
     square = [v for v in _variables(e.tree) if v.name != x.name and v.shape[0] == v.shape[1]
               and v.shape != (1, 1) and not v.symmetric]
     if square:
         names = ", ".join(v.name for v in square)
         are = "is" if len(square) == 1 else "are"
-        sym_ev = _evaluator(e, x, symmetric=True)
+        sym_ev = _evaluator(e, x, symmetric=True, sizes=sizes)
         sym = api.diff(e.text(), wrt, _symmetric_where(e, square), layout=layout).derivative
         if _same(sym_ev, claim, answer):
             return [f"The claim is right only when {names} {are} symmetric: it is missing the symmetric part. "
@@ -194,10 +257,16 @@ def _fmt(v: float) -> str:
 Evaluator = Callable[[Expr, int], np.ndarray]
 
 
-def _evaluator(e: api.Expression, x: Var, symmetric: bool = False) -> Evaluator:
-    """Evaluate trees at random points (the same point for the same seed)."""
-    sizes = instantiate_sizes(e.tree)
+def _evaluator(e: api.Expression, x: Var, symmetric: bool = False, sizes: dict[str, int] | None = None) -> Evaluator:
+    """Evaluate trees at random points (the same point for the same seed), at ``sizes``
+    (by default the oracle's).  Refuses (EvaluationError) when the variables would have
+    more than MAX_ENTRIES entries in all."""
+    sizes = dict(sizes) if sizes else instantiate_sizes(e.tree)
     positive = positive_variables(e.tree)
+    total = sum(size_of(v.shape[0], sizes) * size_of(v.shape[1], sizes) for v in _variables(e.tree))
+    if total > MAX_ENTRIES:
+        raise EvaluationError(f"the declared sizes are too large to evaluate at random points ({total} entries, "
+                              f"at most {MAX_ENTRIES})")
 
     def values(seed: int) -> dict[str, Any]:
         rng = np.random.default_rng(seed)
@@ -220,8 +289,14 @@ def _evaluator(e: api.Expression, x: Var, symmetric: bool = False) -> Evaluator:
 
 def _concrete_functions(name: str, decl: FuncDecl, sizes: dict[str, int]) -> dict[str, Any]:
     if decl.kind == "scalar":
-        return {name: lambda y: float(np.sum(np.sin(y)) + 0.5 * np.sum(np.asarray(y) ** 2)),
-                f"grad_{name}": lambda y: np.cos(y) + y}
+        # L(Y) = Σ w ⊙ sin(Y) + ½ Σ Y², with weights w that differ from entry to entry: ∇L of
+        # a symmetric argument is then not symmetric, as it need not be (L(X + Xᵀ))
+        def weights(y: Any) -> Any:
+            y = np.asarray(y, dtype=float)
+            return (1 + np.arange(y.size) % 5 / 4).reshape(y.shape, order="F")
+
+        return {name: lambda y: float(np.sum(weights(y) * np.sin(y)) + 0.5 * np.sum(np.asarray(y) ** 2)),
+                f"grad_{name}": lambda y: weights(y) * np.cos(y) + y}
     if decl.kind == "elementwise":
         return {name: np.tanh, f"{name}_prime": lambda y: 1 - np.tanh(y) ** 2}
     out = size_of(decl.out, sizes)  # parse records the size of a vector function's values
@@ -236,7 +311,9 @@ def _concrete_functions(name: str, decl: FuncDecl, sizes: dict[str, int]) -> dic
     return {name: g, f"jac_{name}": jac}
 
 
-def _same(ev: Evaluator, a: Expr, b: Expr, seeds: tuple[int, ...] = (1, 2, 3)) -> bool:
+def _same(ev: Evaluator, a: Expr, b: Expr, seeds: tuple[int, ...] = (1, 2, 3), strict: bool = False) -> bool:
+    """Equal at the random points of ``seeds``; an error evaluating either is "not the
+    same", or (``strict``) raised."""
     try:
         for s in seeds:
             va, vb = ev(a, s), ev(b, s)
@@ -244,6 +321,16 @@ def _same(ev: Evaluator, a: Expr, b: Expr, seeds: tuple[int, ...] = (1, 2, 3)) -
                 return False
         return True
     except (MatcalcError, ValueError, FloatingPointError):
+        if strict:
+            raise
+        return False
+
+
+def _same_at_points(e: api.Expression, x: Var, a: Expr, b: Expr) -> bool:
+    """Equal at random points at the oracle's sizes; False where they cannot be evaluated."""
+    try:
+        return _same(_evaluator(e, x), a, b)
+    except EvaluationError:
         return False
 
 
@@ -267,9 +354,10 @@ def _constant_ratio(ev: Evaluator, a: Expr, b: Expr) -> float | None:
 
 def _counterexample_shapes(e: api.Expression, claim: Expr, answer: Expr) -> str:
     sizes = instantiate_sizes(e.tree, claim, answer)
-    at = ", ".join(f"{k}={v}" for k, v in sizes.items())
+    at = "".join(f"{k}={v}, " for k, v in sizes.items())
+    at = f"at {at}" if at else ""
 
     def concrete(t: Expr) -> str:
         return f"{size_of(t.shape[0], sizes)}×{size_of(t.shape[1], sizes)}"
 
-    return f"at {at}, the claim is {concrete(claim)} but the answer is {concrete(answer)}"
+    return f"{at}the claim is {concrete(claim)} but the answer is {concrete(answer)}"

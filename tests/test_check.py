@@ -16,14 +16,14 @@ from matcalc.verify import check
 SEED_002 = sorted(glob.glob(str(Path(__file__).resolve().parents[2] / "shared" / "seeds" / "002_*")))
 
 
-def test_sizes_are_pairwise_distinct():
+def test_sizes_are_pairwise_distinct_and_at_least_3():
     e = matcalc.parse("tr(A X B)", "X: n×p")
-    assert instantiate_sizes(e.tree) == {"m": 2, "n": 3, "p": 4}
+    assert instantiate_sizes(e.tree) == {"m": 3, "n": 4, "p": 5}
 
 
 def test_check_reports_sizes_and_method():
     r = matcalc.diff("tr(A X B)", "X", "X: n×p").check()
-    assert r.ok and "m=2, n=3, p=4" in str(r) and r.method == "exact"
+    assert r.ok and "m=3, n=4, p=5" in str(r) and r.method == "exact"
 
 
 def test_check_catches_a_wrong_answer_and_names_the_entry():
@@ -38,13 +38,14 @@ def test_check_catches_a_transposed_answer_by_shape():
     r = matcalc.diff("tr(A X B)", "X")
     wrong = matcalc.parse("B A", r.expression.where()).tree
     result = check_derivative(r.expression.tree, r.wrt, wrong)
-    assert result.ok is False and "3×4" in result.detail or "4×3" in result.detail
+    assert result.ok is False and result.method == "shape" and "is 5×4 but should be 4×5" in result.detail
 
 
 def test_check_is_time_bounded():
     r = matcalc.diff("L(σ(W3 σ(W2 σ(W1 x + b1) + b2) + b3))", "W1")
     result = r.check(timeout=0.001)
-    assert result.ok is None and "time budget" in str(result)
+    assert result.ok is None and result.status == "unchecked"
+    assert str(result).startswith("unchecked: the SymPy check ran out of time after ")
 
 
 def test_symmetric_convention_is_checked():
@@ -113,11 +114,11 @@ def test_claim_with_a_new_variable_is_bad_input():
 
 
 @pytest.mark.parametrize("cell, text", [
-    (r"$\mathbf{a}^T \mathbf{x}$", "a ' x"),
-    (r"$(A + A^T)\mathbf{x}$", "( A + A ') x"),
-    (r"$\text{tr}(ABA^T)$", "tr( A B A ')"),
-    (r"$\log \det(A)$", "logdet( A )"),
-    (r"$\text{diag}(\sigma’(\mathbf{x}))$", "diag( σ′( x ))"),
+    (r"$\mathbf{a}^T \mathbf{x}$", "a' x"),
+    (r"$(A + A^T)\mathbf{x}$", "(A + A') x"),
+    (r"$\text{tr}(ABA^T)$", "tr(A B A')"),
+    (r"$\log \det(A)$", "logdet(A)"),
+    (r"$\text{diag}(\sigma’(\mathbf{x}))$", "diag(σ′(x))"),
 ])
 def test_latex_cells(cell, text):
     assert latex_to_matcalc(cell) == text
@@ -143,7 +144,7 @@ def test_seed_002_tables():
     rows = check_table(Path(SEED_002[0]).read_text(encoding="utf-8"), layout="denominator")
     assert len(rows) == 14
     wrong = [r for r in rows if not r.correct]
-    assert [r.expression for r in wrong] == ["A x", "tr( A B A ')"]
+    assert [r.expression for r in wrong] == ["A x", "tr(A B A')"]
     assert all("numerator layout" in r.text() for r in wrong)
 
 
@@ -167,6 +168,164 @@ def test_cli_check_table(capsys, tmp_path):
 
 def test_cli_diff_runs_the_check_by_default(capsys):
     assert main(["diff", "tr(A X B)", "X"]) == 0
-    assert "✓ checked with SymPy at m=2, n=3, p=4" in capsys.readouterr().out
+    assert "✓ checked with SymPy at m=3, n=4, p=5" in capsys.readouterr().out
     assert main(["diff", "tr(A X B)", "X", "--no-check"]) == 0
     assert "SymPy" not in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------- trust (issue 8)
+
+from matcalc import oracle  # noqa: E402
+from matcalc.limits import MAX_CHECK_ENTRIES  # noqa: E402
+
+
+def test_a_scalar_claim_true_only_at_size_2_is_rejected():
+    """adj(X) = tr(X) I − X holds for 2×2 matrices only (Cayley–Hamilton): at n=2 the claim
+    is the gradient of det X, at the check's sizes (≥ 3) it is not."""
+    assert check("det(X)", "X", "tr(X) I - X'", "X: 2×2").correct is True  # the coincidence is real
+    v = check("det(X)", "X", "tr(X) I - X'")
+    assert v.correct is False and v.exit_code == 1 and "m=3" in v.text(), v.text()
+    # diff's own check goes through the same oracle
+    r = matcalc.diff("det(X)", "X")
+    coincidence = matcalc.parse("tr(X) I - X'", r.expression.where()).tree
+    assert check_derivative(r.expression.tree, r.wrt, coincidence).ok is False
+    assert r.check().ok is True and "m=3" in str(r.check())
+
+
+def test_a_matrix_claim_true_only_at_size_2_is_rejected():
+    """adj(X) = det(X) X⁻¹; at n=2 adj(X) = tr(X) I − X, whose Jacobian is the constant
+    vec(I) vec(I)ᵀ − I.  At n=2 the check accepts that claim, at n=4 (declared) and at
+    the default sizes it does not: adj is quadratic in X for n=3, cubic for n=4."""
+    two = check("det(X) inv(X)", "X", "vec(I_2) vec(I_2)' - kron(I_2, I_2)", "X: 2×2")
+    assert two.correct is True, two.text()
+    four = check("det(X) inv(X)", "X", "vec(I_4) vec(I_4)' - kron(I_4, I_4)", "X: 4×4")
+    assert four.correct is False
+    v = check("det(X) inv(X)", "X", "vec(I_m) vec(I_m)' - kron(I_m, I_m)")
+    assert v.correct is False and "Jacobian entry" in v.text() and "m=3" in v.text(), v.text()
+
+
+def test_a_table_row_true_only_at_size_2_is_rejected():
+    table = ("| $f(X)$ | $\\frac{\\partial f}{\\partial X}$ |\n|---|---|\n"
+             "| $\\det(X)$ | $\\text{tr}(X) I - X^T$ |\n")
+    (row,) = check_table(table)
+    assert row.correct is False
+
+
+@pytest.mark.parametrize("expr", ["L(W' W)", "L(W W')", "L(X + X')"])
+def test_abstract_functions_of_symmetric_arguments_check(expr):
+    """SymPy merged ∂ᵢL and ∂ⱼL when the i-th and j-th arguments coincide (Subs form):
+    every partial derivative is now a function of its own."""
+    wrt = expr[2]
+    r = matcalc.diff(expr, wrt)
+    result = r.check()
+    assert result.ok is True and result.method == "exact", str(result)
+    assert main(["diff", expr, wrt]) == 0
+
+
+@pytest.mark.parametrize("expr, wrt, claim, where", [
+    ("L(X + X')", "X", "2 ∇L(X + X')", None),
+    ("L(X + X')", "X", "∇L(X + X') + ∇L(X + X')'", "X: m×m"),  # right: kept as the control
+    ("L(W' W)", "W", "2 W ∇L(W' W)", None),
+    ("sum(f(X + X'))", "X", "f'(X + X')", "f: elementwise"),  # half the answer 2 f′(X + Xᵀ)
+    ("L(g(vec(X + X')))", "X", "2 unvec_{n,n}(∂g(vec(X + X'))' ∇L(g(vec(X + X'))))", "g: vector function m"),
+])
+def test_claims_with_abstract_functions_of_symmetric_arguments(expr, wrt, claim, where):
+    v = check(expr, wrt, claim, where)
+    right = claim == "∇L(X + X') + ∇L(X + X')'"
+    assert v.correct is right, v.text()
+    if not right:
+        # the numerical stand-ins do not hide the error either: no false "transpose" diagnosis
+        assert "layout mix-up" not in v.text() and "Counterexample" in v.text(), v.text()
+
+
+def test_elementwise_and_vector_abstract_functions_of_symmetric_arguments():
+    for expr, where in [("sum(f(X + X'))", "f: elementwise"), ("L(f(X + X'))", "f: elementwise"),
+                        ("L(g(vec(X + X')))", "g: vector function m")]:
+        assert matcalc.diff(expr, "X", where).check().ok is True, expr
+
+
+def test_check_result_api():
+    r = matcalc.diff("tr(A X B)", "X").check()
+    d = r.to_dict()
+    assert d["status"] == r.status == "verified" and d["ok"] is True
+    assert set(d) == {"status", "ok", "method", "sizes", "seconds", "entries", "detail"}
+    assert d["sizes"] == {"m": 3, "n": 4, "p": 5} and d["entries"] == 20
+
+
+def test_an_unchecked_claim_is_not_a_verdict():
+    v = check("L(σ(W3 σ(W2 σ(W1 x + b1) + b2) + b3))", "W1", "W1 * 0", timeout=0.001)
+    assert v.correct is None and v.status == "unchecked" and v.exit_code == 3
+    text = v.text()
+    assert text.startswith("? unchecked:") and "✓" not in text and "✗" not in text
+    assert "unchecked: the SymPy check ran out of time after" in text
+    assert "not a verification" in text  # the NumPy comparison with matcalc's answer is a note only
+    d = v.to_dict()
+    assert d["status"] == "unchecked" and d["correct"] is None and d["check"]["status"] == "unchecked"
+    assert set(d) >= {"status", "correct", "claim", "answer", "layout", "diagnosis", "counterexample", "check"}
+    assert check("x' x", "x", "2 x").to_dict()["status"] == "verified"
+    assert check("x' x", "x", "x").to_dict()["status"] == "wrong"
+
+
+def test_a_sympy_error_is_reported_as_an_error_not_a_time_out(monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(oracle, "_check", broken)
+    r = matcalc.diff("x' x", "x")
+    result = check_derivative(r.expression.tree, r.wrt, r.gradient.tree)
+    assert result.ok is None and result.method == "error"
+    assert str(result) == "unchecked: the SymPy check failed (RuntimeError: boom)"
+    assert "out of time" not in str(result)
+
+
+def test_sizes_where_the_expression_is_defined_are_chosen():
+    """log det(XᵀX) is undefined for X m×n with m < n (XᵀX singular): the check picks m > n."""
+    result = matcalc.diff("log(det(X' X))", "X").check()
+    assert result.ok is True and result.sizes["m"] > result.sizes["n"], str(result)
+    # the first assignment (m=3, n=4, alphabetical) is singular here: another is tried
+    e = matcalc.parse("logdet(X' X) + logdet(A)", "X: m×n, A: m×m")
+    assert instantiate_sizes(e.tree) == {"m": 3, "n": 4}
+    r = matcalc.diff("logdet(X' X) + logdet(A)", "X", "X: m×n, A: m×m")
+    assert r.check().ok is True and r.check().sizes == {"m": 4, "n": 3}
+    # declared sizes where it is undefined: no verdict, and why
+    stuck = matcalc.diff("log(det(X' X))", "X", "X: 2×3").check()
+    assert stuck.ok is None and "undefined at every size and random point tried" in str(stuck)
+
+
+def test_a_claim_undefined_where_the_expression_is_defined_is_wrong():
+    v = check("det(u u')", "u", "2 det(u u') inv(u u') u")
+    assert v.correct is False and v.exit_code == 1
+    assert "The claim is undefined" in v.text() and "(u uᵀ)⁻¹" in v.text(), v.text()
+    # undefined at the random points only (not symbolically): also wrong
+    v = check("x' x", "x", "2 x + x / (x' x - x' x)")
+    assert v.correct is False and "undefined at x = [" in v.text(), v.text()
+
+
+def test_the_gradient_of_an_identically_zero_determinant():
+    assert check("det(u u')", "u", "0 u").correct is True  # det(u uᵀ) ≡ 0 for n ≥ 2
+    assert matcalc.diff("det(u u')", "u").check().ok is True
+
+
+def test_huge_declared_sizes_are_unchecked_without_allocating():
+    import time as _time
+
+    start = _time.perf_counter()
+    v = check("x' A x", "x", "2 A x", "A: 100000×100000")
+    assert v.correct is None and v.exit_code == 3
+    assert "too large to check entry by entry" in v.text()
+    assert _time.perf_counter() - start < 10
+    result = matcalc.diff("x' A x", "x", "A: 100000×100000").check()
+    assert result.ok is None and result.method == "too large"
+    # a declared size within the bound is checked entry by entry
+    assert matcalc.diff("x' x", "x", f"x: {MAX_CHECK_ENTRIES}").check(timeout=60).ok is True
+    assert matcalc.diff("x' x", "x", f"x: {MAX_CHECK_ENTRIES + 1}").check().method == "too large"
+    assert main(["check", "x' A x", "x", "2 A x", "--where", "A: 100000×100000"]) == 3
+
+
+def test_size_assignments_are_bounded_and_distinct():
+    e = matcalc.parse("tr(A X B C D)")
+    tried = list(oracle.size_assignments(e.tree))
+    assert len(tried) == oracle.MAX_ASSIGNMENTS
+    assert len({tuple(a.values()) for a in tried}) == len(tried)
+    assert all(sorted(a.values()) == [3, 4, 5, 6, 7] for a in tried)
+    assert tried[1] == {k: 10 - v for k, v in tried[0].items()}  # the reversed assignment second

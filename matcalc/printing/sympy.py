@@ -1,9 +1,16 @@
 """Conversion to SymPy: a tree, with every size a number, as an explicit SymPy Matrix.
 
 Variables become matrices of real entry symbols (``X_12``; a symmetric matrix has
-``X_12 = X_21``), abstract functions become SymPy ``Function``s of all the entries of
-their argument, and their derivatives ``Subs(Derivative(L(ξ…), ξᵢ), ξ, y)`` — the form
-in which SymPy's own chain rule writes them, so that results compare exactly.
+``X_12 = X_21``).  An abstract function becomes a SymPy ``Function`` of all the entries of
+its argument, and each of its partial derivatives a *distinct* function of the same
+arguments: SymPy differentiates ``L(y₁, …, yₖ)`` into ``∂₁L(y…) dy₁ + … + ∂ₖL(y…) dyₖ``
+(:meth:`Abstract.fdiff`), and ``∇L(y)`` converts to the same ``∂ᵢL(y…)``.  (SymPy's own
+form, ``Subs(Derivative(L(ξ…), ξᵢ), ξ, y)``, is not safe: SymPy merges ∂ᵢL and ∂ⱼL when
+yᵢ and yⱼ are the same entry, as in ``L(Wᵀ W)``.)  Partial derivatives of every order
+are named by their sorted argument indices, so mixed partials are equal.
+
+:func:`concrete` gives every abstract function a concrete formula, and each partial
+derivative the derivative of that formula, for evaluation at points.
 
 This module imports SymPy; nothing imports it at ``import matcalc`` time.
 """
@@ -17,6 +24,76 @@ import sympy as sp
 
 from ..nodes import Expr, Var
 from ..shapes import DimProd
+from .text import to_text
+
+
+class UndefinedValue(ValueError):
+    """A function of the tree has no value here: a singular matrix inverted, say.
+    ``node`` is the call that failed and ``reason`` SymPy's words."""
+
+    def __init__(self, node: Expr, reason: str):
+        super().__init__(f"{to_text(node)} is undefined (SymPy: {reason.rstrip('.')})")
+        self.node = node
+        self.reason = reason
+
+
+class Abstract(sp.Function):
+    """An abstract function or one of its partial derivatives: ``L`` (``index`` ()) or
+    ∂ᵢ∂ⱼL (``index`` (i, j), sorted).  Subclasses are made by :class:`AbstractFamily`."""
+
+    family: AbstractFamily
+    index: tuple[int, ...] = ()
+
+    def fdiff(self, argindex: int = 1) -> Any:
+        """∂/∂(argument k) of ∂_index L is ∂_(index + k) L at the same arguments."""
+        return self.family.partial(self.index + (argindex - 1,))(*self.args)
+
+    def _eval_is_real(self) -> bool:
+        return True
+
+
+class AbstractFamily:
+    """``L`` and all its partial derivatives, as SymPy function classes made on first use."""
+
+    def __init__(self, name: str, nargs: int):
+        self.name = name
+        self.nargs = nargs
+        self._classes: dict[tuple[int, ...], type] = {}
+
+    def partial(self, index: tuple[int, ...]) -> Any:
+        index = tuple(sorted(index))
+        if index not in self._classes:
+            label = self.name if not index else "∂" + ",".join(str(i + 1) for i in index) + " " + self.name
+            self._classes[index] = type(label, (Abstract,), {"family": self, "index": index, "nargs": self.nargs})
+        return self._classes[index]
+
+
+def _formula(name: str, args: tuple[Any, ...]) -> Any:
+    """The concrete stand-in for the abstract function ``name``: smooth, not polynomial,
+    coupling neighbouring arguments, and different for different names."""
+    k = sum(ord(ch) for ch in name) % 5 + 1
+    total = sum(sp.sin(a * k / 3) + a**2 / 2 for a in args)
+    return total + sum(args[i] * args[i + 1] / 3 for i in range(len(args) - 1))
+
+
+def concrete(e: Any) -> Any:
+    """``e`` with every abstract function replaced by its concrete formula, and every
+    partial derivative ∂_index L by the same derivative of L's formula — so the values are
+    consistent with SymPy differentiating L's formula."""
+    if not e.has(Abstract):
+        return e
+    memo: dict[tuple[str, int, tuple[int, ...]], tuple[tuple[Any, ...], Any]] = {}
+
+    def value(f: Abstract) -> Any:
+        key = (f.family.name, len(f.args), f.index)
+        if key not in memo:
+            xi = sp.symbols(f"xi_1:{len(f.args) + 1}", real=True)
+            formula = _formula(f.family.name, xi)
+            memo[key] = (xi, sp.diff(formula, *[xi[i] for i in f.index]) if f.index else formula)
+        xi, formula = memo[key]
+        return formula.xreplace(dict(zip(xi, f.args, strict=True)))
+
+    return e.replace(lambda x: isinstance(x, Abstract), value)
 
 
 def size_of(d: Any, sizes: Mapping[str, int]) -> int:
@@ -33,14 +110,16 @@ def size_of(d: Any, sizes: Mapping[str, int]) -> int:
 
 
 def symbol_matrix(var: Var, sizes: Mapping[str, int]) -> sp.Matrix:
+    """The entries of ``var`` as real symbols ``X[1,2]``, ``x[3]``, ``s`` (brackets cannot
+    occur in a name, so two variables never share a symbol: ``x[1]`` is not ``x_1``)."""
     r, c = size_of(var.shape[0], sizes), size_of(var.shape[1], sizes)
     if (r, c) == (1, 1):
         return sp.Matrix([[sp.Symbol(var.name, real=True)]])
     if c == 1:
-        return sp.Matrix(r, 1, lambda i, j: sp.Symbol(f"{var.name}_{i + 1}", real=True))
+        return sp.Matrix(r, 1, lambda i, j: sp.Symbol(f"{var.name}[{i + 1}]", real=True))
     if var.symmetric:
-        return sp.Matrix(r, c, lambda i, j: sp.Symbol(f"{var.name}_{min(i, j) + 1}{max(i, j) + 1}", real=True))
-    return sp.Matrix(r, c, lambda i, j: sp.Symbol(f"{var.name}_{i + 1}{j + 1}", real=True))
+        return sp.Matrix(r, c, lambda i, j: sp.Symbol(f"{var.name}[{min(i, j) + 1},{max(i, j) + 1}]", real=True))
+    return sp.Matrix(r, c, lambda i, j: sp.Symbol(f"{var.name}[{i + 1},{j + 1}]", real=True))
 
 
 def commutation(m: int, n: int) -> sp.Matrix:
@@ -60,23 +139,25 @@ def kron(a: sp.Matrix, b: sp.Matrix) -> sp.Matrix:
 
 
 class SympyConverter:
-    """Tree → SymPy Matrix.  ``env`` maps variable names to matrices; ``functions``
-    maps abstract-function names to SymPy function classes (made on first use)."""
+    """Tree → SymPy Matrix.  ``env`` maps variable names to matrices (of symbols, or of
+    numbers); ``families`` maps abstract-function names (``g_2`` for the second component
+    of a vector function g) to their :class:`AbstractFamily`, made on first use."""
 
     def __init__(self, sizes: Mapping[str, int], env: Mapping[str, sp.Matrix]):
         self.sizes = sizes
         self.env = dict(env)
-        self.functions: dict[str, Any] = {}
+        self.families: dict[tuple[str, int], AbstractFamily] = {}
         self.memo: dict[Expr, sp.Matrix] = {}
 
     def size(self, d: Any) -> int:
         return size_of(d, self.sizes)
 
-    def function(self, name: str, index: int | None = None) -> Any:
-        key = name if index is None else f"{name}_{index + 1}"
-        if key not in self.functions:
-            self.functions[key] = sp.Function(key, real=True)
-        return self.functions[key]
+    def function(self, name: str, nargs: int, index: tuple[int, ...] = (), component: int | None = None) -> Any:
+        """The SymPy class of ∂_index name (of component ``component`` of a vector function)."""
+        key = name if component is None else f"{name}_{component + 1}"
+        if (key, nargs) not in self.families:
+            self.families[key, nargs] = AbstractFamily(key, nargs)
+        return self.families[key, nargs].partial(index)
 
     def convert(self, e: Expr) -> sp.Matrix:
         for n in e.postorder():
@@ -142,15 +223,34 @@ class SympyConverter:
         return base.applyfunc(lambda v: v ** p[0, 0])
 
     def _c_MatPow(self, e: Any) -> sp.Matrix:
-        return self._kids(e)[0] ** e.k
+        """Xᵏ by repeated squaring with plain products (SymPy's ``**`` simplifies every
+        product it forms, which is slow on symbolic entries); X⁻ᵏ = (X⁻¹)ᵏ, X⁰ = I."""
+        base = self._kids(e)[0]
+        if e.k < 0:
+            try:
+                base = base.inv()
+            except (ValueError, ZeroDivisionError) as exc:
+                raise UndefinedValue(e, str(exc) or type(exc).__name__) from None
+        out, k = sp.eye(base.rows), abs(e.k)
+        while k:
+            if k & 1:
+                out = out * base
+            k >>= 1
+            if k:
+                base = base * base
+        return out
 
     def _c_Call(self, e: Any) -> sp.Matrix:
+        """Every built-in function through its row's SymPy implementation."""
+        if e.fn.sympy is None:
+            raise ValueError(f"{e.fn.name} has no SymPy implementation")
         (a,) = self._kids(e)
-        if e.fn.elementwise:
-            return a.applyfunc(lambda v: e.fn.sympy(sp, v))
-        if e.fn.key == "inv":
-            return a.inv(method="LU")
-        return e.fn.sympy(sp, a)
+        try:
+            if e.fn.elementwise:
+                return a.applyfunc(lambda v: e.fn.sympy(sp, v))
+            return e.fn.sympy(sp, a)
+        except (ValueError, ZeroDivisionError) as exc:  # e.g. NonInvertibleMatrixError
+            raise UndefinedValue(e, str(exc) or type(exc).__name__) from None
 
     def _c_Unvec(self, e: Any) -> sp.Matrix:
         (a,) = self._kids(e)
@@ -160,35 +260,30 @@ class SympyConverter:
     def _c_Apply(self, e: Any) -> sp.Matrix:
         args = [v for m in self._kids(e) for v in _entries(m)]
         if e.kind == "scalar":
-            return sp.Matrix([[self.function(e.name)(*args)]])
+            return sp.Matrix([[self.function(e.name, len(args))(*args)]])
         if e.kind == "elementwise":
-            f = self.function(e.name)
+            f = self.function(e.name, 1)
             return self._kids(e)[0].applyfunc(f)
         out = self.size(e.out)
-        return sp.Matrix([[self.function(e.name, i)(*args)] for i in range(out)])
-
-    def _partial(self, f: Any, args: list[Any], k: int) -> Any:
-        """∂f/∂(argument k) at args, as SymPy's chain rule writes it."""
-        xi = sp.symbols(f"xi_1:{len(args) + 1}", real=True)
-        return sp.Subs(sp.Derivative(f(*xi), xi[k]), xi, args)
+        return sp.Matrix([[self.function(e.name, len(args), component=i)(*args)] for i in range(out)])
 
     def _c_Grad(self, e: Any) -> sp.Matrix:
-        (y,) = self._kids(e)
-        args = _entries(y)
-        f = self.function(e.name)
-        grads = [self._partial(f, args, k) for k in range(len(args))]
+        """∇L(y): entry k is ∂ₖL(y…), the function SymPy's chain rule gives for L(y…)."""
+        kids = self._kids(e)
+        args = [v for m in kids for v in _entries(m)]
+        y = kids[0]
+        grads = [self.function(e.name, len(args), (k,))(*args) for k in range(y.rows * y.cols)]
         return sp.Matrix(y.rows, y.cols, lambda i, j: grads[j * y.rows + i])
 
     def _c_Deriv(self, e: Any) -> sp.Matrix:
         (y,) = self._kids(e)
-        f = self.function(e.name)
-        return y.applyfunc(lambda v: self._partial(f, [v], 0))
+        return y.applyfunc(self.function(e.name, 1, (0,)))
 
     def _c_Jac(self, e: Any) -> sp.Matrix:
         (y,) = self._kids(e)
         args = _entries(y)
         out = self.size(e.out)
-        return sp.Matrix(out, len(args), lambda i, k: self._partial(self.function(e.name, i), args, k))
+        return sp.Matrix(out, len(args), lambda i, k: self.function(e.name, len(args), (k,), component=i)(*args))
 
     def _c_Diff(self, e: Any) -> sp.Matrix:
         raise ValueError("differentials are not converted to SymPy")
