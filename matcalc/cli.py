@@ -1,7 +1,17 @@
 """The ``matcalc`` command: a thin layer over the public API.
 
-Exit codes: 0 success, 1 a check that failed, 2 bad input (parse, shape or
-declaration errors, unknown options) or a derivative matcalc has no rule for.
+Exit codes: 0 success (``diff``: the answer is checked, or ``--no-check`` was asked;
+``check``: the claim is right); 1 wrong (a claim, or ``diff``'s own check); 2 bad input,
+a derivative matcalc has no rule for, a bound or the time limit — a one-paragraph
+message, never a traceback; 3 an answer printed whose check reached no verdict
+(unchecked).  ``check --table``: 1 if a row is wrong, else 2 if a row is unreadable,
+else 3 if a row is unchecked, else 0.
+
+Positionals (EXPR, WRT, CLAIM) may start with any character, ``-`` included: before
+argparse sees the command line, every token that is not exactly one of the subcommand's
+option strings (or ``--option=value``) is marked as a positional, and the value after an
+option that takes one is joined to it (``--where=…``), so argparse cannot read either as
+an option.  ``--`` still ends the options.
 """
 
 from __future__ import annotations
@@ -10,187 +20,321 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
 
-from . import api
-from .errors import MatcalcError
+from . import api, limits
+from .errors import MatcalcError, TimeLimitError
 from .printing.text import ascii_words
 from .shapes import shape_str
 
 EXAMPLES = """examples:
   matcalc diff "L(W x + b)" W
   matcalc diff "x' A x" x --steps
+  matcalc diff "-sum(log(σ(X w)))" w           (a leading minus is fine)
   matcalc diff "tr(A X B)" X --where "X: n×p" --format latex
   matcalc diff "A X B" X                      (a Jacobian: Bᵀ ⊗ A)
   matcalc diff "logdet(S)" S --where "S: n×n symmetric"
   matcalc parse "W x + b" --where "W: p×n"
   matcalc check "x' A x" x "2 A x"           (is this my gradient? exit 0 yes, 1 no)
   matcalc check --table notes.md             (every row of a Markdown identity table)
+
+exit codes: 0 success, 1 wrong, 2 bad input / no rule / a limit / the time limit,
+            3 an answer that could not be checked (unchecked)
 """
 
+#: marks a command-line token as a positional; removed again after parsing
+_MARK = "\ue000"
+#: seconds kept back from the SymPy check's budget, so that it stops on its own
+#: (and says "unchecked") before the command's time limit stops everything
+_CHECK_MARGIN = 0.75
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its error messages free of the positional marks; exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        message = message.replace(repr(_MARK)[1:-1], "").replace(_MARK, "")
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _seconds(text: str) -> float:
+    """--timeout: a finite number of seconds, 0 < t ≤ limits.MAX_TIMEOUT."""
+    try:
+        return limits.valid_timeout(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+#: subcommand → option string → the argparse Action (public: option_strings, nargs)
+Options = dict[str, dict[str, argparse.Action]]
+
+
+def _parser() -> tuple[argparse.ArgumentParser, Options]:
+    p = _Parser(
         prog="matcalc",
+        allow_abbrev=False,
         description="Matrix calculus: differentials, gradients and Jacobians in textbook form.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    options: Options = {}
 
-    def common(q: argparse.ArgumentParser) -> None:
-        q.add_argument("--where", "-w", default=None, metavar="DECLS",
-                       help='declarations, e.g. "A: m×n, x: n, s: scalar, S: n×n symmetric, f: elementwise"')
-        q.add_argument("--format", "-f", choices=("text", "ascii", "latex", "json"), default="text",
-                       help="output format (default: text, in Unicode)")
+    def command(name: str, help: str) -> Callable[..., argparse.Action]:
+        q = sub.add_parser(name, help=help, epilog=EXAMPLES, allow_abbrev=False,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        table = options[name] = {}
+        table["-h"] = table["--help"] = argparse.Action(["-h", "--help"], "help", nargs=0)  # argparse adds it
 
-    q = sub.add_parser("parse", help="print an expression back with every variable's shape")
-    q.add_argument("expr", metavar="EXPR")
-    common(q)
+        def add(*flags: str, **kw: Any) -> argparse.Action:
+            action = q.add_argument(*flags, **kw)
+            for flag in action.option_strings:
+                table[flag] = action
+            return action
 
-    q = sub.add_parser("diff", help="differential, gradient or Jacobian of EXPR with respect to WRT",
-                       epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    q.add_argument("expr", metavar="EXPR")
-    q.add_argument("wrt", metavar="WRT", help="the variable to differentiate with respect to")
-    q.add_argument("--layout", "-l", choices=api.LAYOUTS, default="denominator",
-                   help="denominator (default): gradients have the shape of WRT; numerator: the transpose, "
-                        "and Jacobians as DF")
-    q.add_argument("--steps", "-s", action="store_true", help="show the derivation step by step")
-    q.add_argument("--check", dest="check", action="store_true", default=True,
-                   help="check the answer with SymPy (the default)")
-    q.add_argument("--no-check", dest="check", action="store_false",
-                   help="skip the SymPy check of the answer")
-    q.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS",
-                   help="time budget of the SymPy check (default 10)")
-    common(q)
+        return add
 
-    q = sub.add_parser("check", help="is CLAIM the gradient (or derivative) of EXPR with respect to WRT?",
-                       epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    q.add_argument("expr", metavar="EXPR", nargs="?")
-    q.add_argument("wrt", metavar="WRT", nargs="?")
-    q.add_argument("claim", metavar="CLAIM", nargs="?", help="your derivative, in the same notation")
-    q.add_argument("--table", metavar="FILE", help="check every row of the Markdown identity tables in FILE")
-    q.add_argument("--layout", "-l", choices=api.LAYOUTS, default="denominator",
-                   help="the layout the claim is written in (default: denominator)")
-    q.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS",
-                   help="time budget of each SymPy check (default 10)")
-    q.add_argument("--where", "-w", default=None, metavar="DECLS", help="declarations, as for diff")
-    q.add_argument("--format", "-f", choices=("text", "ascii", "json"), default="text")
-    return p
+    def common(add: Callable[..., argparse.Action], formats: tuple[str, ...]) -> None:
+        add("--where", "-w", default=None, metavar="DECLS",
+            help='declarations, e.g. "A: m×n, x: n, s: scalar, S: n×n symmetric, f: elementwise"')
+        add("--format", "-f", choices=formats, default="text",
+            help="output format (default: text, in Unicode)")
+        add("--timeout", type=_seconds, default=limits.DEFAULT_TIMEOUT, metavar="SECONDS",
+            help=f"time limit of the whole command, SymPy check included (default {limits.DEFAULT_TIMEOUT:g}, "
+                 f"at most {limits.MAX_TIMEOUT:g}); with --table, of each row")
+
+    add = command("parse", "print an expression back with every variable's shape")
+    add("expr", metavar="EXPR")
+    common(add, ("text", "ascii", "latex", "json"))
+
+    add = command("diff", "differential, gradient or Jacobian of EXPR with respect to WRT")
+    add("expr", metavar="EXPR")
+    add("wrt", metavar="WRT", help="the variable to differentiate with respect to")
+    add("--layout", "-l", choices=api.LAYOUTS, default="denominator",
+        help="denominator (default): gradients have the shape of WRT; numerator: the transpose, "
+             "and Jacobians as DF")
+    add("--steps", "-s", action="store_true", help="show the derivation step by step")
+    add("--check", dest="check", action="store_true", default=True,
+        help="check the answer with SymPy (the default)")
+    add("--no-check", dest="check", action="store_false", help="skip the SymPy check of the answer")
+    common(add, ("text", "ascii", "latex", "json"))
+
+    add = command("check", "is CLAIM the gradient (or derivative) of EXPR with respect to WRT?")
+    add("expr", metavar="EXPR", nargs="?")
+    add("wrt", metavar="WRT", nargs="?")
+    add("claim", metavar="CLAIM", nargs="?", help="your derivative, in the same notation")
+    add("--table", metavar="FILE", help="check every row of the Markdown identity tables in FILE")
+    add("--layout", "-l", choices=api.LAYOUTS, default="denominator",
+        help="the layout the claim is written in (default: denominator)")
+    common(add, ("text", "ascii", "json"))
+    return p, options
 
 
-def _cmd_parse(args: argparse.Namespace) -> int:
-    e = api.parse(args.expr, args.where)
-    ascii = args.format == "ascii"
-    if args.format == "json":
-        print(json.dumps({"expression": e.text(), "ascii": e.text(ascii=True), "latex": e.latex(),
-                          "shape": shape_str(e.shape), "shapes": e.shapes}, ensure_ascii=False, indent=2))
-        return 0
-    if args.format == "latex":
-        print(e.latex())
-        return 0
-    print(f"{e.text(ascii)}    [{shape_str(e.shape, ascii)}]")
-    width = max((len(n) for n in e.shapes), default=0)
-    for name, shape in e.shapes.items():
-        print(f"  {name:<{width}} : {shape.replace('×', 'x') if ascii else shape}")
-    for name, decl in e.functions.items():
-        kind = {"scalar": "scalar function", "elementwise": "elementwise function",
-                "vector": "vector function"}[decl.kind]
-        print(f"  {name:<{width}} : {kind}")
+def _mark_positionals(argv: list[str], options: Options) -> list[str]:
+    """Make every positional unmistakable to argparse (see the module docstring)."""
+    if not argv or argv[0] not in options:
+        return argv  # no subcommand: argparse reports it (or prints the help)
+    known = options[argv[0]]
+    out = [argv[0]]
+    i, only_positionals = 1, False
+    while i < len(argv):
+        token = argv[i]
+        i += 1
+        if only_positionals:
+            out.append(_MARK + token)
+        elif token == "--":
+            only_positionals = True
+        elif token in known:
+            action = known[token]
+            if action.nargs != 0 and i < len(argv):  # the value, whatever it starts with
+                long = next((f for f in action.option_strings if f.startswith("--")), token)
+                out.append(f"{long}={argv[i]}")
+                i += 1
+            else:
+                out.append(token)
+        elif token.startswith("--") and token.split("=", 1)[0] in known and "=" in token:
+            out.append(token)
+        else:
+            out.append(_MARK + token)
+    return out
+
+
+def _unmark(value: Any) -> Any:
+    return value[len(_MARK):] if isinstance(value, str) and value.startswith(_MARK) else value
+
+
+class _Clock:
+    """The command's time limit: the deadline around the work, and what is left of it."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.ends = time.monotonic() + seconds
+
+    def remaining(self) -> float:
+        return self.ends - time.monotonic()
+
+    def check_budget(self) -> float:
+        """The SymPy check's own budget: the time left, less a margin."""
+        left = self.remaining()
+        return max(0.05, min(left - _CHECK_MARGIN, left * 0.9))
+
+
+def _unchecked_line(detail: str, ascii: bool = False) -> str:
+    line = f"unchecked: {detail}; the answer above has not been verified"
+    return ascii_words(line) if ascii else line
+
+
+def _cmd_parse(args: argparse.Namespace, clock: _Clock) -> int:
+    with limits.deadline(clock.seconds, "parsing the expression"):
+        e = api.parse(args.expr, args.where)
+        ascii = args.format == "ascii"
+        if args.format == "json":
+            out = json.dumps({"expression": e.text(), "ascii": e.text(ascii=True), "latex": e.latex(),
+                              "shape": shape_str(e.shape), "shapes": e.shapes,
+                              "functions": {n: f"abstract {d.kind} function" for n, d in e.functions.items()},
+                              "assumptions": e.assumptions}, ensure_ascii=False, indent=2)
+        elif args.format == "latex":
+            out = e.latex()
+        else:
+            lines = [f"{e.text(ascii)}    [{shape_str(e.shape, ascii)}]"]
+            width = max((len(n) for n in e.shapes), default=0)
+            for name, shape in e.shapes.items():
+                lines.append(f"  {name:<{width}} : {shape.replace('×', 'x') if ascii else shape}")
+            for name, decl in e.functions.items():
+                lines.append(f"  {name:<{width}} : abstract {decl.kind} function")
+            lines.extend(f"  {ascii_words(a) if ascii else a}" for a in e.assumptions)
+            out = "\n".join(lines)
+    print(out)
     return 0
 
 
-def _cmd_diff(args: argparse.Namespace) -> int:
-    r = api.diff(args.expr, args.wrt, args.where, layout=args.layout)
-    verdict = r.check(timeout=args.timeout) if args.check else None
+def _run_check(r: api.Derivative, clock: _Clock) -> tuple[dict[str, Any], Any]:
+    """diff's own check within what is left of the time limit: (its JSON, the result or None)."""
+    left = clock.remaining()
+    if left > 0.05:
+        try:
+            with limits.deadline(left, "the SymPy check"):
+                result = r.check(timeout=clock.check_budget())
+            return result.to_dict(), result
+        except TimeLimitError:
+            pass
+    detail = f"the time limit of {clock.seconds:g} s ran out before the check finished"
+    return {"status": "unchecked", "ok": None, "method": "time limit", "sizes": {},
+            "seconds": round(clock.seconds - max(clock.remaining(), 0.0), 3), "entries": 0,
+            "detail": detail}, None
+
+
+def _cmd_diff(args: argparse.Namespace, clock: _Clock) -> int:
+    ascii = args.format == "ascii"
+    with limits.deadline(clock.seconds, "differentiating"):
+        r = api.diff(args.expr, args.wrt, args.where, layout=args.layout)
+        if args.format == "json":
+            data = r.to_dict()
+        elif args.format == "latex":
+            lines = [r.latex()]
+            if args.steps:
+                lines += [f"  &= {s.latex()} && \\text{{{s.rule}}} \\\\" for s in r.steps]
+            answer = "\n".join(lines)
+        else:
+            answer = r.text(ascii=ascii, steps=args.steps)
+    if args.format != "json":  # the answer first: it stands whatever the check finds
+        print(answer, flush=True)
+    if not args.check:
+        check: dict[str, Any] = {"status": "not run"}
+        line = "not checked: --no-check was given, so the answer above has not been verified"
+    else:
+        check, result = _run_check(r, clock)
+        if check["status"] == "unchecked":
+            line = _unchecked_line(check["detail"] or "the check reached no verdict", ascii)
+        else:
+            line = ascii_words(str(result)) if ascii else str(result)
     if args.format == "json":
-        data = r.to_dict()
-        if verdict is not None:
-            data["check"] = {"ok": verdict.ok, "method": verdict.method, "sizes": verdict.sizes,
-                             "seconds": round(verdict.seconds, 3), "detail": verdict.detail}
+        data["check"] = check
         print(json.dumps(data, ensure_ascii=False, indent=2))
     elif args.format == "latex":
-        print(r.latex())
-        if args.steps:
-            for s in r.steps:
-                print(f"  &= {s.latex()} && \\text{{{s.rule}}} \\\\")
+        print(f"% {line}")
     else:
-        ascii = args.format == "ascii"
-        print(r.text(ascii=ascii, steps=args.steps))
-        if verdict is not None:
-            print()
-            print(ascii_words(str(verdict)) if ascii else verdict)
-    return 1 if verdict is not None and verdict.ok is False else 0
+        print()
+        print(line)
+    return {"verified": 0, "wrong": 1, "unchecked": 3}.get(check["status"], 0)
 
 
-def _cmd_check(args: argparse.Namespace) -> int:
-    from . import tables, verify  # these import SymPy
+def _cmd_check(args: argparse.Namespace, clock: _Clock) -> int:
+    from . import tables, verify  # these import SymPy, which `import matcalc` must not
 
     ascii = args.format == "ascii"
     if args.table:
         if args.expr or args.wrt or args.claim:
             raise MatcalcError("give either EXPR WRT CLAIM or --table FILE, not both")
-        try:
-            text = open(args.table, encoding="utf-8").read()
-        except OSError as exc:
-            raise MatcalcError(f"cannot read {args.table}: {exc.strerror}") from None
+        text = tables.read_table_file(args.table)
         rows = tables.check_table(text, args.layout, args.where, args.timeout)
         if not rows:
             raise MatcalcError(f"no derivative table found in {args.table} (a header like "
-                               "| $f(x)$ | $\\frac{\\partial f}{\\partial x}$ |)")
+                               "| $f(x)$ | $\\frac{\\partial f}{\\partial x}$ | followed by |---|---|)")
         if args.format == "json":
-            print(json.dumps([{"line": r.line, "expression": r.expression, "wrt": r.wrt, "claim": r.claim,
-                               "correct": r.correct, "error": r.error,
-                               "diagnosis": [d for v in r.verdicts for d in v.diagnosis]} for r in rows],
-                             ensure_ascii=False, indent=2))
+            print(json.dumps([r.to_dict() for r in rows], ensure_ascii=False, indent=2))
         else:
             for r in rows:
                 print(ascii_words(r.text(ascii)) if ascii else r.text())
                 print()
-            bad = [r for r in rows if not r.correct]
-            print(f"{len(rows) - len(bad)} of {len(rows)} rows correct in {args.layout} layout"
-                  + (f"; wrong or unchecked: lines {', '.join(str(r.line) for r in bad)}" if bad else ""))
-        return 0 if all(r.correct for r in rows) else 1
-    if not (args.expr and args.wrt and args.claim):
+            print(tables.summary(rows, args.layout))
+        return tables.exit_code(rows)
+    if args.expr is None or args.wrt is None or args.claim is None:
         raise MatcalcError("check needs EXPR WRT CLAIM (or --table FILE)")
-    v = verify.check(args.expr, args.wrt, args.claim, args.where, layout=args.layout, timeout=args.timeout)
-    if args.format == "json":
-        print(json.dumps({"correct": v.correct, "claim": str(v.claim), "answer": str(v.answer),
-                          "layout": v.layout, "diagnosis": v.diagnosis, "counterexample": v.counterexample,
-                          "check": str(v.check) if v.check else None}, ensure_ascii=False, indent=2))
-    else:
-        print(ascii_words(v.text(ascii)) if ascii else v.text())
+    with limits.deadline(clock.seconds, "checking the claim"):
+        v = verify.check(args.expr, args.wrt, args.claim, args.where, layout=args.layout,
+                         timeout=clock.check_budget())
+        out = (json.dumps(v.to_dict(), ensure_ascii=False, indent=2) if args.format == "json"
+               else ascii_words(v.text(ascii)) if ascii else v.text())
+    print(out)
     return v.exit_code
 
 
+COMMANDS: dict[str, Callable[[argparse.Namespace, _Clock], int]] = {
+    "parse": _cmd_parse, "diff": _cmd_diff, "check": _cmd_check,
+}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = _parser()
+    parser, options = _parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv:
-        parser.print_help()
+        parser.print_help(sys.stderr)
         return 2
     try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # argparse has printed its message
-        return int(exc.code or 0) if exc.code in (0, None) else 2
-    try:
-        if args.command == "parse":
-            return _cmd_parse(args)
-        if args.command == "diff":
-            return _cmd_diff(args)
-        if args.command == "check":
-            return _cmd_check(args)
-        parser.print_help()
+        args = parser.parse_args(_mark_positionals(argv, options))
+    except SystemExit as exc:  # argparse has printed its message (or the help: exit 0)
+        return 0 if exc.code in (0, None) else 2
+    for name in ("expr", "wrt", "claim"):
+        if hasattr(args, name):
+            setattr(args, name, _unmark(getattr(args, name)))
+    if args.command not in COMMANDS:
+        parser.print_help(sys.stderr)
         return 2
+    try:
+        return COMMANDS[args.command](args, _Clock(args.timeout))
     except MatcalcError as err:
         print(err.pretty(), file=sys.stderr)
         return 2
     except RecursionError:
         print("error: the expression is nested too deeply for matcalc", file=sys.stderr)
         return 2
+    except MemoryError:
+        print("error: matcalc ran out of memory: the expression (or its derivative) is too large", file=sys.stderr)
+        return 2
     except BrokenPipeError:  # the reader went away (matcalc … | head): stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug in matcalc: still one paragraph, never a traceback
+        print(f"internal error: {type(exc).__name__}: {exc}\n  this is a bug in matcalc, not in your input; "
+              "please report it with the command line that caused it", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -120,3 +120,174 @@ def test_import_does_not_import_sympy():
     code = "import sys, matcalc; matcalc.diff('x\\' A x', 'x'); print('sympy' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == "False", done.stderr
+
+
+# ------------------------------------------------------------ issue 8: arguments, time limit, exit codes
+
+
+def no_traceback(err):
+    return "Traceback" not in err and "internal error" not in err
+
+
+@pytest.mark.parametrize("argv, first", [
+    (("diff", "-sum(log(σ(X w)))", "w", "--no-check"), "∂f/∂w = Xᵀ (σ(X w) − 𝟏)"),
+    (("diff", "-log(σ(z))", "z", "--layout", "numerator", "--no-check"), "DF = −diag(𝟏 − σ(z))"),
+    (("diff", "-x' x", "x", "-s", "--no-check"), "∂f/∂x = −2 x"),
+    (("diff", "--no-check", "--", "-x' x", "x"), "∂f/∂x = −2 x"),          # -- still ends the options
+    (("diff", "-x' x", "--no-check", "x"), "∂f/∂x = −2 x"),                # options between positionals
+    (("diff", "--x' x", "x", "--no-check"), "∂f/∂x = 2 x"),                # -(-x'x)
+    (("parse", "-x' A x"), "−xᵀ A x"),
+    (("parse", "-W x", "-w", "W: p×n"), "−W x"),                            # -w is --where; the value is read
+    (("parse", "-W x", "--where=W: p×n", "--format=ascii"), "-W x"),
+])
+def test_positionals_may_start_with_a_minus(capsys, argv, first):
+    code, out, err = run(capsys, *argv)
+    assert code == 0, err
+    assert out.splitlines()[0].startswith(first)
+
+
+def test_check_with_leading_minus_claim(capsys):
+    code, out, err = run(capsys, "check", "-x' x", "x", "-2 x")
+    assert code == 0 and out.startswith("✓ correct: −2 x"), err
+
+
+def test_option_value_starting_with_a_minus(capsys):
+    """The value after an option that takes one is that option's value, whatever it starts with."""
+    code, out, err = run(capsys, "parse", "x", "--where", "-x: n")
+    assert code == 2 and "declaration error" in err and no_traceback(err)
+
+
+@pytest.mark.parametrize("value, fragment", [
+    ("nan", "positive number"), ("inf", "positive number"), ("-inf", "positive number"),
+    ("-1", "positive number"), ("0", "positive number"), ("1e12", "at most 3600"),
+    ("3601", "at most 3600"), ("abc", "number of seconds"), ("", "number of seconds"),
+])
+def test_bad_timeout_is_a_clean_error(capsys, value, fragment):
+    for command in (("diff", "x' x", "x"), ("check", "x' x", "x", "2 x"), ("parse", "x")):
+        code, out, err = run(capsys, *command, "--timeout", value)
+        assert code == 2 and fragment in err and "--timeout" in err and no_traceback(err), (command, err)
+        assert not out
+
+
+def test_timeout_bounds_the_differentiation(capsys):
+    code, out, err = run(capsys, "diff", "tr(X^64)", "X", "--timeout", "0.01", "--no-check")
+    assert code == 2 and err.startswith("time limit:") and "--timeout" in err and not out
+
+
+def _unchecked(*args, **kwargs):
+    from matcalc.oracle import CheckResult
+    return CheckResult(None, "timeout", {"m": 3}, 1.0, "the SymPy check ran out of time after 1.0 s")
+
+
+def test_diff_unchecked_answer_exits_3(capsys, monkeypatch):
+    from matcalc import oracle
+    monkeypatch.setattr(oracle, "check_derivative", _unchecked)
+    code, out, err = run(capsys, "diff", "x' A x", "x")
+    assert code == 3 and not err
+    assert out.startswith("∂f/∂x = (A + Aᵀ) x")  # the answer is given
+    last = out.strip().splitlines()[-1]
+    assert last.startswith("unchecked: the SymPy check ran out of time") and "not been verified" in last
+    assert "?" not in last and "✓" not in out
+    code, out, err = run(capsys, "diff", "x' A x", "x", "--format", "json")
+    data = json.loads(out)
+    assert code == 3 and data["check"]["status"] == "unchecked" and data["check"]["ok"] is None
+    assert data["gradient"]["text"] == "(A + Aᵀ) x"
+    code, out, _ = run(capsys, "diff", "x' A x", "x", "--format", "ascii")
+    assert code == 3 and out.isascii() and "unchecked" in out
+    code, out, _ = run(capsys, "diff", "x' A x", "x", "--format", "latex")
+    assert code == 3 and out.strip().splitlines()[-1].startswith("% unchecked:")
+
+
+def test_check_unchecked_verdict_exits_3(capsys, monkeypatch):
+    from matcalc import verify
+    monkeypatch.setattr(verify, "check_derivative", _unchecked)
+    code, out, err = run(capsys, "check", "x' A x", "x", "(A + A') x")
+    assert code == 3 and "unchecked" in out and "✓ correct" not in out, err
+    code, out, _ = run(capsys, "check", "x' A x", "x", "(A + A') x", "--format", "json")
+    data = json.loads(out)
+    assert code == 3 and data["status"] == "unchecked" and data["correct"] is None
+    assert data["check"]["status"] == "unchecked"
+
+
+def test_a_real_time_out_is_unchecked_or_a_time_limit(capsys):
+    """A check that cannot finish within --timeout: the answer and "unchecked" (exit 3), or,
+    if even differentiating took the time, a time-limit error (exit 2); never ✓, never long."""
+    import time
+    start = time.monotonic()
+    code, out, err = run(capsys, "diff", "tr(inv(A X B + C) D X E)", "X", "--timeout", "1.5")
+    assert time.monotonic() - start < 4
+    assert code in (2, 3) and no_traceback(err)
+    if code == 3:
+        assert out.startswith("∂f/∂X =") and out.strip().splitlines()[-1].startswith("unchecked:")
+    else:
+        assert err.startswith("time limit:")
+
+
+def test_no_check_says_so(capsys):
+    code, out, _ = run(capsys, "diff", "x' A x", "x", "--no-check")
+    assert code == 0 and out.strip().splitlines()[-1].startswith("not checked: --no-check")
+    code, out, _ = run(capsys, "diff", "x' A x", "x", "--no-check", "--format", "json")
+    assert code == 0 and json.loads(out)["check"] == {"status": "not run"}
+
+
+def test_diff_json_carries_the_check(capsys):
+    code, out, _ = run(capsys, "diff", "x' A x", "x", "--format", "json")
+    check = json.loads(out)["check"]
+    assert code == 0 and check["status"] == "verified" and check["ok"] is True
+    assert set(check) >= {"status", "ok", "method", "sizes", "seconds", "entries", "detail"}
+
+
+def test_check_json_is_the_verdict(capsys):
+    code, out, _ = run(capsys, "check", "x' A x", "x", "2 A x", "--format", "json")
+    data = json.loads(out)
+    assert code == 1 and data["status"] == "wrong" and data["correct"] is False
+    assert data["answer"] == "(A + Aᵀ) x" and data["diagnosis"] and data["check"]["status"] == "wrong"
+
+
+@pytest.mark.parametrize("argv", [
+    (), ("bogus",), ("dif", "x", "x"), ("-x",), ("--where", "x: n"), ("diff",), ("diff", "x"),
+    ("diff", "x", "x", "y"), ("diff", "x", "x", "--where"), ("diff", "x", "x", "--steps=yes"),
+    ("diff", "x", "x", "--lay", "numerator"), ("diff", "x", "x", "--layout", "-x"),
+    ("check", "--format", "latex", "x", "x", "I"), ("parse", "x", "--format", "docx"),
+    ("check", "--table", "t.md", "x"), ("check", "x", "x"),
+])
+def test_bad_command_lines_exit_2(capsys, argv):
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and err and no_traceback(err), err
+    assert "\ue000" not in err and "\\ue000" not in err  # the positional marks never show
+
+
+def test_help_exits_0(capsys):
+    for argv in (("-h",), ("--help",), ("diff", "-h"), ("check", "--help"), ("parse", "-h")):
+        code, out, _ = run(capsys, *argv)
+        assert code == 0 and "usage:" in out
+    assert "exit codes" in run(capsys, "--help")[1]
+
+
+@pytest.mark.parametrize("command", [("parse", "x' A x"), ("diff", "x' A x", "x", "--no-check"),
+                                     ("check", "x' A x", "x", "(A + A') x")])
+def test_every_format_of_every_command(capsys, command):
+    formats = ("text", "ascii", "json") + (() if command[0] == "check" else ("latex",))
+    for fmt in formats:
+        code, out, err = run(capsys, *command, "--format", fmt)
+        assert code == 0 and out.strip() and not err, (fmt, err)
+        if fmt == "json":
+            json.loads(out)
+        if fmt == "ascii":
+            assert out.isascii(), out
+
+
+@pytest.mark.parametrize("where", [
+    "x: n" * 30_000, "x: " + "9" * 5000, "x: n×n×n", "x: \x00", "x: n; A: m", "💥: n", "x: symetric",
+    "x:", ":", ",,,", "x: n, x: m", "x: 0", "x: -3", "x: 1e9999", "x: (n)", "x: n\nA: m",
+])
+def test_odd_declarations_are_clean(capsys, where):
+    code, out, err = run(capsys, "diff", "A x", "x", "--where", where, "--no-check")
+    assert code in (0, 2) and no_traceback(err), err
+    if code == 2:
+        assert err.split(":")[0] in {"declaration error", "parse error", "shape error", "error"}
+
+
+def test_very_long_expression_is_clean(capsys):
+    code, out, err = run(capsys, "parse", "x + " * 60_000 + "x")
+    assert code == 2 and no_traceback(err)

@@ -1,0 +1,348 @@
+"""`matcalc check --table`: reading Markdown identity tables as lecture notes write them.
+
+The file is read with a bound and as UTF-8 only; every cell is read strictly (a cell the
+reader does not understand is *unreadable*, with its line, never skipped or misread); and
+the verdicts on the rows are the SymPy oracle's.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from matcalc import limits
+from matcalc.cli import main
+from matcalc.errors import TimeLimitError
+from matcalc.tables import (
+    CellError,
+    TableError,
+    check_table,
+    decode_table,
+    exit_code,
+    latex_to_matcalc,
+    read_table_file,
+    split_row,
+    wrt_of,
+)
+
+HEADER = "| $f(\\mathbf{x})$ | $\\frac{\\partial f}{\\partial \\mathbf{x}}$ |\n|---|---|\n"
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def table_file(tmp_path, text, name="t.md"):
+    f = tmp_path / name
+    f.write_bytes(text.encode("utf-8") if isinstance(text, str) else text)
+    return str(f)
+
+
+# ---------------------------------------------------------------- the file
+
+
+def test_bom_and_crlf(tmp_path, capsys):
+    text = "\ufeff" + (HEADER + "| $\\mathbf{x}^T\\mathbf{x}$ | $2\\mathbf{x}$ |\n").replace("\n", "\r\n")
+    code, out, err = run(capsys, "check", "--table", table_file(tmp_path, text))
+    assert code == 0 and "1 of 1 rows correct" in out, err
+
+
+@pytest.mark.parametrize("data, fragment", [
+    (b"| a | b |\n\x00\x01\x02", "not a text file: a NUL byte at byte offset 10"),
+    ("| café | b |".encode("latin-1"), "not UTF-8 text: the byte 0xe9 at byte offset 5"),
+    (b"\xef\xbb\xbf| \xff |", "the byte 0xff at byte offset 5"),  # offsets count the BOM
+])
+def test_binary_and_non_utf8_files_are_clean_errors(tmp_path, capsys, data, fragment):
+    path = table_file(tmp_path, data)
+    with pytest.raises(TableError, match=fragment):
+        read_table_file(path)
+    code, out, err = run(capsys, "check", "--table", path)
+    assert code == 2 and fragment in err and path in err and "Traceback" not in err and not out
+
+
+def test_the_read_is_bounded(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(limits, "MAX_TABLE_BYTES", 100)
+    path = table_file(tmp_path, HEADER + "| $x$ | $1$ |\n" * 20)
+    code, _, err = run(capsys, "check", "--table", path)
+    assert code == 2 and "larger than 100 bytes" in err
+    code, _, err = run(capsys, "check", "--table", "/dev/zero")  # ends, with a clean error
+    assert code == 2 and "/dev/zero" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("path, fragment", [("/nonexistent/t.md", "No such file"), ("/", "Is a directory")])
+def test_unreadable_paths(capsys, path, fragment):
+    code, _, err = run(capsys, "check", "--table", path)
+    assert code == 2 and fragment in err and path in err
+
+
+def test_decode_table():
+    assert decode_table(b"\xef\xbb\xbfabc") == "abc"
+    assert decode_table("αβ".encode()) == "αβ"
+
+
+# ---------------------------------------------------------------- rows and cells
+
+
+def test_split_row_keeps_norm_bars_and_maths():
+    assert split_row(r"| $\|A\mathbf{x}-\mathbf{b}\|^2$ | $2A^T(A\mathbf{x}-\mathbf{b})$ |") == [
+        r"$\|A\mathbf{x}-\mathbf{b}\|^2$", r"$2A^T(A\mathbf{x}-\mathbf{b})$"]
+    assert split_row("| $||x||^2$ | $2x$ | note |") == ["$||x||^2$", "$2x$", "note"]
+    assert split_row("| a | | b |") == ["a", "", "b"]
+
+
+@pytest.mark.parametrize("cell, text", [
+    (r"$\|A\mathbf{x}-\mathbf{b}\|^2$", "norm(A x - b)^2"),
+    (r"$\lVert \mathbf{x} \rVert^2$", "norm(x)^2"),
+    (r"$\Vert X \Vert_F^2$", "norm(X)^2"),
+    (r"$\left\| A\mathbf{x} \right\|_2$", "norm(A x)"),
+    (r"$||\mathbf{x}||^2$", "norm(x)^2"),
+    (r"$\log\det X$", "logdet(X)"),
+    (r"$\log \det(X)$", "logdet(X)"),
+    (r"$\log\det(\boldsymbol{\Sigma})$", "logdet(Σ)"),
+    (r"$e^{\mathbf{x}}$", "exp(x)"),
+    (r"$e^{x}$", "exp(x)"),
+    (r"$e^{-\mathbf{a}^T\mathbf{x}}$", "exp(- a' x)"),
+    (r"$\exp(\mathbf{w}^\top\mathbf{x})$", "exp(w' x)"),
+    (r"$\mathrm{tr}(X^T A)$", "tr(X' A)"),
+    (r"$\operatorname{Tr}(AXB)$", "tr(A X B)"),
+    (r"$\mathbf{x}^\top A$", "x' A"),
+    (r"$A^\intercal$", "A'"),
+    (r"$A^{\top}$", "A'"),
+    (r"$A^{-\top}$", "A^-T"),
+    (r"$\boldsymbol{\Sigma}^{-1}\boldsymbol{\mu}$", "Σ^-1 μ"),
+    (r"$\lambda \mu \Sigma$", "λ μ Σ"),
+    (r"$\frac{1}{2}\mathbf{x}^T\mathbf{x}$", "(1/2) x' x"),
+    (r"$\mathbf{1}^T \mathbf{x}$", "𝟏' x"),
+    (r"$\sigma(\mathbf{x}) \odot (1 - \sigma(\mathbf{x}))$", "σ(x) ⊙ (1 - σ(x))"),
+    (r"$\nabla f(\mathbf{x})$", "∇f(x)"),
+    (r"$\hat{\mathbf{y}}$", "y_hat"),
+    (r"$\mathbf{x}_{1}^T \mathbf{x}_2$", "x_1' x_2"),
+    (r"x^T A x", "x' A x"),  # a cell without $ is read as maths too
+    (r"$A^{-T} = (A^{-1})^T$", "A^-T = (A^-1)'"),
+])
+def test_latex_cells(cell, text):
+    assert latex_to_matcalc(cell) == text
+
+
+@pytest.mark.parametrize("cell, fragment", [
+    (r"$\operatorname{erf}(x)$", r"\operatorname{erf} is not a function"),  # one word, never e r f x
+    (r"$\mathrm{softsign}(x)$", r"\mathrm{softsign} is not a function"),
+    (r"$|X|$", "single bar"),
+    (r"$\|x\|_1$", "‖…‖_1"),
+    (r"$\|x$", "not closed"),
+    (r"$\sum_i x_i$", r"\sum"),
+    (r"$\mathbb{R}^n$", "a set"),
+    (r"$A^*$", "conjugate"),
+    (r"$\sqrt[3]{x}$", "square root"),
+    (r"$(x$", "not closed"),
+    (r"$x)$", "closing bracket"),
+    (r"$x +$", "ends with"),
+    (r"$x$ where $x > 0$", "text outside the maths"),
+    (r"$x & y$", "character '&'"),
+    (r"$x", "$ is not closed"),
+    (r"$ $", "empty"),
+    (r"$A^-$", "superscript ^-"),
+])
+def test_unreadable_cells(cell, fragment):
+    with pytest.raises(CellError) as info:
+        latex_to_matcalc(cell)
+    assert fragment in info.value.message
+
+
+def test_declared_function_names_are_read():
+    assert latex_to_matcalc(r"$\operatorname{erf}(x)$", frozenset({"erf"})) == "erf(x)"
+
+
+@pytest.mark.parametrize("header, wrt", [
+    (r"$\frac{\partial f}{\partial \boldsymbol{\Sigma}}$", "Σ"),
+    (r"$\frac{\partial f}{\partial \mathbf{w}}$", "w"),
+    (r"$\frac{\partial \mathbf{f}}{\partial \mathbf{x}}$", "x"),
+    (r"$\dfrac{\partial f}{\partial X}$", "X"),
+    (r"$\nabla_{\mathbf{w}} f$", "w"),
+    (r"$\nabla_{\mathbf{x}} f(\mathbf{x})$", "x"),
+    (r"$\nabla_x f$", "x"),
+    (r"$\partial f / \partial X$", "X"),
+    (r"$\partial f/\partial \mathbf{x}$", "x"),
+    (r"$\frac{df}{dx}$", "x"),
+    (r"$\frac{\partial f}{\partial \mu}$", "μ"),
+    ("Gradient", None),
+    (r"$\frac{\partial f}{\partial (x y)}$", None),
+])
+def test_headers(header, wrt):
+    assert wrt_of(header) == wrt
+
+
+# ---------------------------------------------------------------- verdicts on small tables
+
+LECTURE_NOTES = r"""# Least squares and friends
+
+| $f(\mathbf{x})$ | $\nabla_{\mathbf{x}} f(\mathbf{x})$ |
+|---|---|
+| $\|A\mathbf{x}-\mathbf{b}\|^2$ | $2A^T(A\mathbf{x}-\mathbf{b})$ |
+| $\lVert \mathbf{x} \rVert^2$ | $2\mathbf{x}$ |
+| $\Vert A\mathbf{x} \Vert^2$ | $2 A^\intercal A \mathbf{x}$ |
+| $\left\| \mathbf{x} - \mathbf{b} \right\|^2$ | $2(\mathbf{x} - \mathbf{b})$ |
+| $e^{\mathbf{a}^\top\mathbf{x}}$ | $e^{\mathbf{a}^T\mathbf{x}} \mathbf{a}$ |
+| $\exp(\mathbf{a}^T\mathbf{x})$ | $\exp(\mathbf{a}^T\mathbf{x})\,\mathbf{a}$ |
+| $\mathbf{x}^T A \mathbf{x}$ | $2A\mathbf{x}$ |
+| $\mathbf{x}^T A \mathbf{x}$ (symmetric $A$) | $2A\mathbf{x}$ |
+
+| $f$ | $\frac{\partial f}{\partial \boldsymbol{\Sigma}}$ |
+|---|---|
+| $\log\det \boldsymbol{\Sigma}$ | $\boldsymbol{\Sigma}^{-T}$ |
+| $\log \det(\boldsymbol{\Sigma})$ | $(\boldsymbol{\Sigma}^{-1})^\top$ |
+| $\mathrm{tr}(\boldsymbol{\Sigma} S)$ | $S^T$ |
+| $\operatorname{Tr}(\boldsymbol{\Sigma}^{-1} S)$ | $-\boldsymbol{\Sigma}^{-T} S^T \boldsymbol{\Sigma}^{-T}$ |
+
+| $f$ | $\frac{\partial f}{\partial \mathbf{w}}$ |
+|---|---|
+| $\mathbf{w}^\top\mathbf{w}$ | $2\mathbf{w}$ |
+| $\lambda \mathbf{w}^T\mathbf{w}$ | $2\lambda\mathbf{w}$ |
+| $(\mathbf{w} - \boldsymbol{\mu})^T(\mathbf{w} - \boldsymbol{\mu})$ | $2(\mathbf{w}-\boldsymbol{\mu})$ |
+
+| $f$ | $\partial f / \partial X$ |
+|---|---|
+| $\operatorname{erf}(x)$ | $x$ |
+| $\mathrm{tr}(X)$ | $I$ |
+"""
+
+
+def test_lecture_note_latex_gives_the_right_verdicts(tmp_path, capsys):
+    path = table_file(tmp_path, LECTURE_NOTES)
+    code, out, err = run(capsys, "check", "--table", path, "--format", "json")
+    rows = json.loads(out)
+    got = {r["line"]: (r["expression"], r["claim"], r["status"]) for r in rows}
+    assert got == {
+        5: ("norm(A x - b)^2", "2 A' (A x - b)", "verified"),
+        6: ("norm(x)^2", "2 x", "verified"),
+        7: ("norm(A x)^2", "2 A' A x", "verified"),
+        8: ("norm(x - b)^2", "2 (x - b)", "verified"),
+        9: ("exp(a' x)", "exp(a' x) a", "verified"),
+        10: ("exp(a' x)", "exp(a' x) a", "verified"),
+        11: ("x' A x", "2 A x", "wrong"),
+        12: ("x' A x", "2 A x", "verified"),
+        16: ("logdet(Σ)", "Σ^-T", "verified"),
+        17: ("logdet(Σ)", "(Σ^-1)'", "verified"),
+        18: ("tr(Σ S)", "S'", "verified"),
+        19: ("tr(Σ^-1 S)", "- Σ^-T S' Σ^-T", "verified"),
+        23: ("w' w", "2 w", "verified"),
+        24: ("λ w' w", "2 λ w", "verified"),
+        25: ("(w - μ)' (w - μ)", "2 (w - μ)", "verified"),
+        29: (r"$\operatorname{erf}(x)$", "$x$", "unreadable"),
+        30: ("tr(X)", "I", "verified"),
+    }
+    assert code == 1  # a wrong row wins over an unreadable one
+    erf = next(r for r in rows if r["line"] == 29)
+    assert erf["error"].startswith(r"cannot read the cell '$\operatorname{erf}(x)$': \operatorname{erf}")
+    wrong = next(r for r in rows if r["line"] == 11)
+    assert set(wrong) >= {"line", "expression", "wrt", "claim", "status", "error", "diagnosis"}
+    assert any("symmetric part" in d for d in wrong["diagnosis"])
+    code, out, _ = run(capsys, "check", "--table", path)
+    assert "line 29:" in out and "unreadable: cannot read the cell" in out
+    assert out.strip().splitlines()[-1] == (
+        "15 of 17 rows correct in denominator layout; wrong: line 11; unreadable: line 29")
+
+
+def test_unreadable_rows_exit_2_with_their_line(tmp_path, capsys):
+    text = HEADER + "| $\\mathbf{x}^T\\mathbf{x}$ | $2\\mathbf{x}$ |\n| $\\mathbf{x}^T |x|$ | $2\\mathbf{x}$ |\n" \
+        "| $\\mathbf{x}^T\\mathbf{x}$ |\n| $x @ y$ | $1$ |\n| $\\mathbf{x}^T\\mathbf{x}$ | $2 \\mathbf{x} +$ |\n"
+    code, out, err = run(capsys, "check", "--table", table_file(tmp_path, text))
+    assert code == 2, err
+    assert "line 4:" in out and "single bar" in out
+    assert "line 5:" in out and "first two cells" in out
+    assert "line 6:" in out and "character '@'" in out
+    assert "line 7:" in out and "ends with '+'" in out
+    assert "1 of 5 rows correct" in out and "unreadable: lines 4, 5, 6, 7" in out
+
+
+def test_a_parse_error_names_the_cell_and_what_it_was_read_as(tmp_path):
+    rows = check_table(HEADER + "| $\\mathbf{x}^T\\mathbf{x}$ | $A B$ |\n| $x + * y$ | $1$ |\n")
+    assert [r.status for r in rows] == ["unreadable", "unreadable"]
+    assert rows[0].error.startswith("cannot read the cell '$A B$' (read as 'A B')")
+    assert rows[1].error.startswith("cannot read the cell '$x + * y$' (read as 'x + * y'): parse error")
+
+
+def test_an_unknown_header_of_a_derivative_table_is_reported(tmp_path, capsys):
+    text = ("| $f$ | $\\frac{\\partial f}{\\partial (\\mathbf{x} \\mathbf{y})}$ |\n|---|---|\n| $x$ | $1$ |\n\n"
+            "| $f$ | derivative |\n|---|---|\n| $\\mathbf{x}^T\\mathbf{x}$ | $2\\mathbf{x}$ |\n")
+    rows = check_table(text)
+    assert [(r.line, r.status) for r in rows] == [(1, "unreadable"), (5, "unreadable")]
+    assert "cannot read the header cell" in rows[0].error and "line 3" in rows[0].error
+    assert "(line 7) is not checked" in rows[1].error
+    code, out, _ = run(capsys, "check", "--table", table_file(tmp_path, text))
+    assert code == 2
+
+
+def test_prose_tables_and_code_fences_are_not_derivative_tables():
+    text = ("| Convention | Gradient of $f$ w.r.t. $\\mathbf{x}$ |\n|---|---|\n| Numerator | Row $\\mathbf{x}^T$ |\n\n"
+            "```\n" + HEADER + "| $\\mathbf{x}$ | nonsense @ |\n```\n")
+    assert check_table(text) == []
+
+
+def test_notes_declare_symmetry_and_other_notes_are_shown():
+    text = (HEADER
+            + "| $\\mathbf{x}^T \\boldsymbol{\\Sigma} \\mathbf{x}$ (symmetric $\\boldsymbol{\\Sigma}$) | "
+              "$2\\boldsymbol{\\Sigma}\\mathbf{x}$ |\n"
+            + "| $\\mathbf{x}^T\\mathbf{x}$ (for $\\mathbf{x} > 0$) | $2\\mathbf{x}$ |\n")
+    rows = check_table(text)
+    assert [r.status for r in rows] == ["verified", "verified"]
+    assert rows[1].notes == ["for $\\mathbf{x} > 0$"] and "note not used: for" in rows[1].text()
+
+
+def test_exit_code_rule(tmp_path):
+    from matcalc.tables import RowResult
+
+    def row(status):
+        r = RowResult(1, "x", "1", "x")
+        if status in ("unreadable", "unchecked"):
+            r.error, r.error_status = "why", status
+        else:
+            r.verdicts.append(type("V", (), {"status": status, "diagnosis": []})())
+        return r
+
+    assert exit_code([row("verified")]) == 0
+    assert exit_code([row("verified"), row("unchecked")]) == 3
+    assert exit_code([row("unchecked"), row("unreadable")]) == 2
+    assert exit_code([row("unreadable"), row("wrong"), row("unchecked")]) == 1
+
+
+def test_a_row_out_of_time_is_unchecked(tmp_path, capsys, monkeypatch):
+    import matcalc.tables as tables
+
+    def slow(*args, **kwargs):
+        raise TimeLimitError("checking line 3 did not finish within the time limit of 1 s")
+
+    monkeypatch.setattr(tables, "check", slow)
+    path = table_file(tmp_path, HEADER + "| $\\mathbf{x}^T\\mathbf{x}$ | $2\\mathbf{x}$ |\n")
+    code, out, _ = run(capsys, "check", "--table", path, "--format", "json")
+    assert code == 3 and json.loads(out)[0]["status"] == "unchecked"
+    assert "time limit" in json.loads(out)[0]["error"]
+
+
+def test_table_with_positionals_is_an_error(tmp_path, capsys):
+    code, _, err = run(capsys, "check", "x", "--table", table_file(tmp_path, HEADER))
+    assert code == 2 and "not both" in err
+    code, _, err = run(capsys, "check", "--table", table_file(tmp_path, "# no table here\n"))
+    assert code == 2 and "no derivative table" in err
+
+
+def test_where_applies_to_every_row_and_is_checked_first(tmp_path, capsys):
+    text = HEADER + "| $\\operatorname{erf}(\\mathbf{a}^T\\mathbf{x})$ | $\\mathbf{a}$ |\n"
+    path = table_file(tmp_path, text)
+    code, _, err = run(capsys, "check", "--table", path, "--where", "A: symetric")
+    assert code == 2 and "did you mean 'symmetric'" in err
+    rows = check_table(text, where="erf: function")
+    assert rows[0].expression == "erf(a' x)" and rows[0].status == "wrong"
+
+
+@pytest.mark.parametrize("kwargs", [{"timeout": float("nan")}, {"timeout": -1}, {"timeout": "a"},
+                                    {"layout": "num"}, {"where": 5}])
+def test_check_table_arguments_are_checked(kwargs):
+    from matcalc.errors import MatcalcError
+    with pytest.raises(MatcalcError):
+        check_table(HEADER + "| $x$ | $1$ |\n", **kwargs)
+    with pytest.raises(TableError, match="not bytes"):
+        check_table(HEADER.encode())
