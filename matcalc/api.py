@@ -11,11 +11,11 @@ from typing import Any
 
 from . import functions as F
 from .algebra import add, mul, transpose
-from .declare import Declarations
-from .errors import DiffError, MatcalcError, ParseError
+from .declare import Declarations, closest, may_be_abstract
+from .errors import DeclarationError, DiffError, MatcalcError, ParseError
 from .identify import gradient as identify_gradient
 from .identify import jacobian as identify_jacobian
-from .nodes import Diff, Expr, Num, Var
+from .nodes import Call, Diff, Expr, Num, Transpose, Var
 from .parse import parse_tree
 from .printing.latex import latex_name, to_latex
 from .printing.shared import share
@@ -40,12 +40,21 @@ class Expression:
     tr(A X B)
     """
 
-    def __init__(self, tree: Expr, text: str, decls: Declarations, var_shapes: dict[str, tuple], functions: dict):
+    def __init__(self, tree: Expr, text: str, decls: Declarations, var_shapes: dict[str, tuple], functions: dict,
+                 assumptions: list[str] | None = None):
         self.tree = tree
         self.source = text
         self.decls = decls
         self._shapes = var_shapes
         self.functions = functions
+        #: what the reading assumed that the expression did not force, in words
+        self.assumptions = list(assumptions or [])
+
+    def notes(self, ascii: bool = False) -> list[str]:
+        """What a reader must know to read the expression as matcalc did: its abstract
+        functions and its assumptions."""
+        out = [_function_note(name, decl, ascii) for name, decl in self.functions.items()]
+        return out + self.assumptions
 
     @property
     def shape(self) -> tuple:
@@ -86,7 +95,9 @@ class Expression:
             sym = next((n.symmetric for n in self.tree.walk() if isinstance(n, Var) and n.name == name), False)
             parts.append(f"{name}: {spec}{' symmetric' if sym else ''}")
         for name, decl in self.functions.items():
-            if decl.kind == "elementwise":
+            if decl.kind == "scalar" and not may_be_abstract(name):  # cosh(…) re-parses only declared
+                parts.append(f"{name}: function")
+            elif decl.kind == "elementwise":
                 parts.append(f"{name}: elementwise")
             elif decl.kind == "vector":
                 parts.append(f"{name}: vector function {decl.out}" if decl.out else f"{name}: vector function")
@@ -133,7 +144,16 @@ def parse(text: str, where: str | Mapping[str, object] | Declarations | None = N
     inferred.  Raises :class:`matcalc.ParseError` or :class:`matcalc.ShapeError`.
     """
     parsed = parse_tree(text, where, expect)
-    return Expression(parsed.tree, text, parsed.decls, parsed.shapes, parsed.functions)
+    return Expression(parsed.tree, text, parsed.decls, parsed.shapes, parsed.functions, parsed.assumptions)
+
+
+def _function_note(name: str, decl: Any, ascii: bool) -> str:
+    if decl.kind == "elementwise":
+        return f"{name}: abstract elementwise function ({name}{chr(39) if ascii else '′'} its derivative)"
+    if decl.kind == "vector":
+        out = f" with values in R^{decl.out}" if ascii else f" with values in ℝ^{decl.out}"
+        return f"{name}: abstract vector function{out if decl.out else ''} (jac {name} its Jacobian)"
+    return f"{name}: abstract scalar function ({'grad ' if ascii else '∇'}{name} its gradient)"
 
 
 class Derivation(list):
@@ -234,13 +254,16 @@ class Derivative:
             self._gradient = None
             self._jacobian = canonical(identify_jacobian(linear, wrt))
             self._derivative = self._jacobian if layout == "numerator" else canonical(transpose(self._jacobian))
+        self._conditions = _conditions(f, self._jacobian)
+        if not any(isinstance(n, Var) and n.name == wrt.name for n in f.walk()):
+            self._conditions.append(f"f does not depend on {wrt.name}: its derivative is zero")
 
     # -- results, as expressions (printable, evaluable, with the expression's declarations)
     def _wrap(self, tree: Expr | None) -> Expression | None:
         if tree is None:
             return None
         e = self.expression
-        return Expression(tree, to_text(tree), e.decls, e._shapes, e.functions)
+        return Expression(tree, to_text(tree), e.decls, e._shapes, e.functions, e.assumptions)
 
     @property
     def differential(self) -> Expression:
@@ -282,6 +305,16 @@ class Derivative:
         return result
 
     _checked: Any = None
+
+    # -- notes ---------------------------------------------------------------------------
+    @property
+    def notes(self) -> list[str]:
+        """What a reader must know about the answer: abstract functions, assumptions the
+        reading made, conditions under which the answer holds."""
+        return self.notes_text()
+
+    def notes_text(self, ascii: bool = False) -> list[str]:
+        return self.expression.notes(ascii) + self._conditions
 
     # -- names ---------------------------------------------------------------------------
     @property
@@ -365,6 +398,7 @@ class Derivative:
         for name, value in bindings:
             lines.append(f"  {name} = {pr(value)}")
         lines.append(f"  where {e.where(ascii)}")
+        lines.extend(f"  {ascii_words(n) if ascii else n}" for n in self.notes_text(ascii))
         if steps:
             lines.append("")
             lines.append("Derivation:")
@@ -400,6 +434,7 @@ class Derivative:
             if self.layout == "denominator":
                 rows.append(rf"\frac{{\partial F}}{{\partial {x}}} &= {to_latex(self._derivative)}"
                             r" && \text{(denominator layout: the transpose)}")
+        rows.extend(rf"& && \text{{{_latex_text(n)}}}" for n in self.notes)
         verdict = self.check()
         rows.append(rf"& && \text{{{_latex_text(str(verdict))}}}")
         return r"$\begin{aligned}" + r" \\ ".join(rows) + r"\end{aligned}$"
@@ -424,6 +459,9 @@ class Derivative:
             "jacobian": both(self._jacobian),
             "derivative": {**(both(self._derivative) or {}), "note": self.shape_note()},
             "steps": [{"rule": s.rule, "lhs": s.lhs, "text": s.text(), "latex": s.latex()} for s in self.steps],
+            "functions": {name: f"abstract {decl.kind} function" for name, decl in e.functions.items()},
+            "assumptions": e.assumptions,
+            "notes": self.notes,
         }
 
 
@@ -441,12 +479,39 @@ def diff(expr: str | Expression, wrt: str, where: str | Mapping[str, object] | N
     >>> print(diff("A X B", "X").jacobian)
     Bᵀ ⊗ A
     """
+    if isinstance(expr, Expression) and where is not None:
+        raise DeclarationError("the expression is already parsed with its declarations: pass where= to "
+                               "parse(), or pass the expression as a string", None)
     e = expr if isinstance(expr, Expression) else parse(expr, where)
+    if not isinstance(wrt, str):
+        raise DiffError(f"the variable to differentiate with respect to must be a name, not {wrt!r}", None)
+    if wrt in e.shapes:
+        return Derivative(e, e.variable(wrt), layout)
+    if wrt in e.decls.variables:  # declared but absent: f does not depend on it, the derivative is 0
+        return Derivative(e, parse(wrt, e.decls).tree, layout)
     names = sorted(e.shapes)
-    if wrt not in e.shapes:
-        hint = f" (the variables are {', '.join(names)})" if names else ""
-        raise DiffError(f"'{wrt}' is not a variable of {e}{hint}", None)
-    return Derivative(e, e.variable(wrt), layout)
+    near = closest(wrt, names)
+    hint = f" (the variables are {', '.join(names)}{f'; did you mean {near}?' if near else ''})" if names else ""
+    raise DiffError(f"'{wrt}' is not a variable of {e}{hint}; to differentiate with respect to a variable "
+                    f"f does not contain, declare it (--where \"{wrt}: m×n\")", None)
+
+
+def _conditions(f: Expr, answer: Expr) -> list[str]:
+    """Where an answer holds that f itself does not already require: the answer inverts a
+    matrix that f never inverts (det X has the gradient det(X) X⁻ᵀ where X is invertible,
+    adj(X)ᵀ everywhere)."""
+
+    def inverted(t: Expr) -> set[Expr]:
+        out = set()
+        for n in t.walk():
+            if isinstance(n, Call) and n.fn in (F.INV, F.LOGDET):
+                m = n.args[0]
+                out.add(m.arg if isinstance(m, Transpose) else m)
+        return out
+
+    needed = sorted(inverted(answer) - inverted(f), key=to_text)
+    return [f"holds where {to_text(m)} is invertible (adj({to_text(m)}) = det({to_text(m)}) {to_text(m)}⁻¹ there)"
+            for m in needed]
 
 
 def check(expr: str | Expression, wrt: str, claim: str, where: str | Mapping[str, object] | None = None,

@@ -20,12 +20,14 @@ Undeclared names get textbook defaults (see :func:`default_kind`).
 
 from __future__ import annotations
 
+import difflib
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Union
 
 from .errors import DeclarationError
+from .limits import MAX_SIZE
 from .shapes import DimProd, dim_mul
 
 #: a dimension as declared: a number, a symbol, or None for "infer it"
@@ -35,7 +37,7 @@ GREEK_NAMES = frozenset(
     "alpha beta gamma delta epsilon varepsilon zeta eta theta vartheta iota kappa lambda mu nu xi "
     "omicron pi rho sigma tau upsilon phi varphi chi psi omega".split()
 )
-_GREEK_LOWER = "αβγδεζηθικλμνξοπρστυφχψωϵϑϕς"
+_GREEK_LOWER = "αβγδεζηθικλμνξοπρστυφχψωϵϑϕςℓ"
 _GREEK_UPPER = "ΑΒΓΔΕΖΗΘΙΚΛΜΝΞΟΠΡΣΤΥΦΧΨΩ"
 
 
@@ -77,6 +79,26 @@ def base_name(name: str) -> str:
     return m.group(0) if m else name
 
 
+def may_be_abstract(name: str) -> bool:
+    """Can an undeclared name used as ``name(…)`` be an abstract function?  Only a single
+    letter, with a subscript or primes (``L``, ``f``, ``g``, ``ℓ``, ``φ``, ``phi``, ``L₁``,
+    ``L_1``): the way notes name an unspecified function.  A longer unknown name is far
+    more likely a built-in mistyped or one matcalc lacks (``trr``, ``cosh``, ``mean``);
+    it must be declared (``--where "mean: function"``) to be read as abstract."""
+    base = base_name(name).rstrip("'′")
+    return len(base) == 1 or base in GREEK_NAMES
+
+
+def closest(word: str, choices: Iterable[str], cutoff: float = 0.6) -> str | None:
+    """The choice nearest to ``word`` (for "did you mean …?"), or None."""
+    choices = list(choices)
+    found = difflib.get_close_matches(word, choices, n=1, cutoff=cutoff)
+    if not found:  # X for x: the same letter in the other case
+        lower = {c.lower(): c for c in choices}
+        found = [lower[w] for w in difflib.get_close_matches(word.lower(), list(lower), n=1, cutoff=cutoff)]
+    return found[0] if found else None
+
+
 def default_kind(name: str) -> str:
     """The textbook reading of an undeclared name: ``scalar``, ``vector`` or ``matrix``.
 
@@ -95,7 +117,7 @@ def default_kind(name: str) -> str:
 
 _DIM = r"(?:\d+|[A-Za-zα-ω][A-Za-z0-9_]*)"
 _TIMES = re.compile(r"\s*(?:×|\*|,|\bx\b|(?<=\d)x(?=\d)|(?<=\d)x\b|\bx(?=\d))\s*")
-_NAME = re.compile(r"[A-Za-zα-ωΑ-Ω][A-Za-z0-9α-ωΑ-Ω_]*[₀-₉]*$")
+_NAME = re.compile(r"[A-Za-zα-ωΑ-Ωℓ][A-Za-z0-9α-ωΑ-Ω_]*[₀-₉]*$")
 
 
 def _dim(text: str) -> DeclDim:
@@ -106,9 +128,9 @@ def _dim(text: str) -> DeclDim:
             out = dim_mul(out, _dim(part))
         return out
     if re.fullmatch(r"\d+", text):
+        if len(text) > 7 or not 1 <= int(text) <= MAX_SIZE:
+            raise ValueError(f"a size is a whole number from 1 to {MAX_SIZE:,} or a name, not {text}")
         value = int(text)
-        if value < 1:
-            raise ValueError("sizes must be positive")
         return value
     if re.fullmatch(_DIM, text):
         return text
@@ -133,6 +155,7 @@ def parse_spec(spec: object) -> VarDecl | FuncDecl:
         raise ValueError(f"{spec!r} is not a shape or kind")
     words = spec.strip()
     low = words.lower()
+    _reject_unknown_words(low)
     # functions
     if low in ("function", "scalar function", "scalar-valued", "scalar-valued function"):
         return FuncDecl("scalar")
@@ -182,6 +205,21 @@ def parse_spec(spec: object) -> VarDecl | FuncDecl:
     )
 
 
+#: the words a declaration may use besides sizes
+KEYWORDS = ("scalar", "vector", "matrix", "square", "symmetric", "function", "elementwise", "element-wise",
+            "column", "row", "valued", "scalar-valued", "vector-valued")
+
+
+def _reject_unknown_words(spec: str) -> None:
+    """A word close to a keyword but not one is a typo (``symetric``), not a size name."""
+    for word in re.findall(r"[a-z][a-z0-9_-]{2,}", spec):
+        if word in KEYWORDS or not re.fullmatch(r"[a-z-]+", word):  # n_1, rows2: size names
+            continue
+        near = closest(word, KEYWORDS, cutoff=0.8)
+        if near is not None:
+            raise ValueError(f"unknown word '{word}': did you mean '{near}'?")
+
+
 def parse_where(where: str | Mapping[str, object] | Declarations | None) -> Declarations:
     """Declarations from a ``where`` string or dict; errors point into the string."""
     if where is None:
@@ -205,8 +243,11 @@ def parse_where(where: str | Mapping[str, object] | Declarations | None) -> Decl
                 )
             name, spec = chunk.split(":", 1)
             items.append((name.strip(), spec.strip(), (start, start + len(chunk))))
-    else:
+    elif isinstance(where, Mapping):
         items = [(str(k), v, None) for k, v in where.items()]
+    else:
+        raise DeclarationError(f"declarations are a string such as \"A: m×n, x: n\" or a dict such as "
+                               f"{{\"A\": \"m×n\"}}, not {type(where).__name__}", None)
     variables: dict[str, VarDecl] = {}
     functions: dict[str, FuncDecl] = {}
     for name, spec, span in items:

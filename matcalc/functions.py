@@ -17,7 +17,7 @@ from fractions import Fraction
 from typing import Any
 
 from .algebra import add, had, mul, neg, power, transpose
-from .nodes import Call, Expr, Ones, num
+from .nodes import Call, Expr, Identity, Kron, MatMul, MatPow, Num, Ones, Transpose, Var, num
 from .shapes import SCALAR, Shape, Strict
 
 ShapeRule = Callable[[list[Shape], Strict], Shape]
@@ -78,11 +78,6 @@ def _same(shapes: list[Shape], u: Strict) -> Shape:
 def _vec(shapes: list[Shape], u: Strict) -> Shape:
     r, c = shapes[0]
     return (u.mul(r, c), 1)
-
-
-def _vector_to_vector(shapes: list[Shape], u: Strict) -> Shape:
-    u.unify(shapes[0][1], 1)
-    return shapes[0]
 
 
 def _vector_to_diagonal(shapes: list[Shape], u: Strict) -> Shape:
@@ -198,8 +193,9 @@ def _np_logdet(np: Any, a: Any) -> Any:
 
 
 def _np_softmax(np: Any, z: Any) -> Any:
-    e = np.exp(z - np.max(z))
-    return e / np.sum(e)
+    """Column by column (a vector is one column)."""
+    e = np.exp(z - np.max(z, axis=0, keepdims=True))
+    return e / np.sum(e, axis=0, keepdims=True)
 
 
 def _sp_vec(sp: Any, m: Any) -> Any:
@@ -207,8 +203,20 @@ def _sp_vec(sp: Any, m: Any) -> Any:
 
 
 def _sp_softmax(sp: Any, z: Any) -> Any:
+    """Column by column (a vector is one column)."""
     e = z.applyfunc(sp.exp)
-    return e / sum(e)
+    return sp.Matrix.hstack(*(e[:, j] / sum(e[:, j]) for j in range(e.cols)))
+
+
+def _d_softmax(c: Call, d: tuple[Expr, ...]) -> Expr:
+    """d softmax(z) = (diag(p) − p pᵀ) dz with p = softmax(z); for a matrix Z, column by
+    column: dS = S ⊙ dZ − S ⊙ (𝟏 𝟏ᵀ (S ⊙ dZ))."""
+    z = c.args[0]
+    if z.shape[1] == 1:
+        return mul(add(DIAG(c), neg(mul(c, transpose(c)))), d[0])
+    s_dz = had(c, d[0])
+    ones = Ones((z.shape[0], z.shape[0]))
+    return add(s_dz, neg(had(c, mul(ones, s_dz))))
 
 
 TRACE = _row(Function(
@@ -216,10 +224,52 @@ TRACE = _row(Function(
     d=lambda c, d: TRACE(d[0]), numpy=lambda np, a: np.trace(a), sympy=lambda sp, a: a.trace(),
     latex=r"\operatorname{tr}", linear=True, aliases=("trace",),
 ))
+def generically_invertible(x: Expr) -> bool:
+    """Is the square matrix ``x`` invertible for almost every value of its variables, by
+    its structure alone?  A square variable is; so are transposes, inverses, powers,
+    Kronecker products and products of such (scalars included).  Anything else may be
+    singular everywhere (u uᵀ, A B with a smaller inner size, X − Xᵀ of odd size), so it
+    is not assumed invertible."""
+    if isinstance(x, Var):
+        return x.shape[0] == x.shape[1]
+    if isinstance(x, Identity):
+        return True
+    if isinstance(x, Num):
+        return x.value != 0
+    if isinstance(x, (Transpose, MatPow)):
+        return generically_invertible(x.children[0])
+    if isinstance(x, Kron):
+        return all(generically_invertible(f) for f in x.children)
+    if isinstance(x, MatMul):
+        return all(f.is_scalar and not isinstance(f, Num) or generically_invertible(f) for f in x.factors)
+    if isinstance(x, Call) and x.fn.key in ("inv", "adj"):
+        return generically_invertible(x.args[0])
+    if isinstance(x, Call) and x.fn.key == "diag":
+        return isinstance(x.args[0], Var)
+    return False
+
+
+def _d_det(c: Call, d: tuple[Expr, ...]) -> Expr:
+    """d det X = tr(adj(X) dX) everywhere (Jacobi's formula; Magnus–Neudecker ch. 8), which is
+    det X · tr(X⁻¹ dX) where X is invertible: written so when X is invertible for almost
+    every value (a square variable), with the adjugate otherwise (det(u uᵀ) ≡ 0)."""
+    x = c.args[0]
+    if generically_invertible(x):
+        return mul(c, TRACE(mul(INV(x), d[0])))
+    return TRACE(mul(ADJ(x), d[0]))
+
+
+def _np_adj(np: Any, a: Any) -> Any:
+    """adj(A) = det(V) det(U) V adj(S) Uᵀ from the SVD A = U S Vᵀ, where adj(S) is the diagonal
+    of the products of the other singular values: right for singular A too."""
+    u, s, vt = np.linalg.svd(a)
+    others = np.array([np.prod(np.delete(s, i)) for i in range(len(s))])
+    return np.linalg.det(u) * np.linalg.det(vt) * (vt.T * others) @ u.T
+
+
 DET = _row(Function(
     key="det", name="det", shape=_square_to_scalar, requires="the argument must be a square matrix",
-    # d det X = det X · tr(X⁻¹ dX)   (Jacobi's formula; Magnus–Neudecker ch. 8)
-    d=lambda c, d: mul(c, TRACE(mul(INV(c.args[0]), d[0]))),
+    d=_d_det,
     numpy=lambda np, a: np.linalg.det(a), sympy=lambda sp, a: a.det(), latex=r"\det",
 ))
 LOGDET = _row(Function(
@@ -233,6 +283,12 @@ INV = _row(Function(
     # d(X⁻¹) = −X⁻¹ dX X⁻¹
     d=lambda c, d: neg(mul(c, d[0], c)),
     numpy=lambda np, a: np.linalg.inv(a), sympy=lambda sp, a: a.inv(), latex="",
+))
+ADJ = _row(Function(
+    key="adj", name="adj", shape=_square_to_square, requires="only a square matrix has an adjugate",
+    # the adjugate (classical adjoint): adj(X) X = det(X) I; its differential is not in the table
+    d=None, numpy=_np_adj, sympy=lambda sp, a: a.adjugate() if a.rows > 1 else sp.Matrix([[1]]),
+    latex=r"\operatorname{adj}", aliases=("adjugate",),
 ))
 VEC = _row(Function(
     key="vec", name="vec", shape=_vec, requires="one matrix argument",
@@ -263,9 +319,8 @@ NORM = _row(Function(
     sympy=lambda sp, a: sp.sqrt(sum(x**2 for x in a)), latex="",
 ))
 SOFTMAX = _row(Function(
-    key="softmax", name="softmax", shape=_vector_to_vector, requires="the argument must be a column vector",
-    # d softmax(z) = (diag(p) − p pᵀ) dz with p = softmax(z)
-    d=lambda c, d: mul(add(DIAG(c), neg(mul(c, transpose(c)))), d[0]),
+    key="softmax", name="softmax", shape=_same, requires="one argument (a vector, or a matrix column by column)",
+    d=_d_softmax,
     numpy=_np_softmax, sympy=_sp_softmax, latex=r"\operatorname{softmax}",
 ))
 
@@ -282,6 +337,11 @@ def vec_of(e: Expr) -> Expr:
 def lookup(name: str) -> Function | None:
     """The row a name typed by a user refers to (``trace`` → tr, ``σ`` → sigmoid)."""
     return _BY_NAME.get(name)
+
+
+def names() -> list[str]:
+    """Every name a user can call: the rows' names and aliases, and the other built-ins."""
+    return sorted({*_BY_NAME, "kron", "grad", "jac", "ones", "zeros", "unvec"})
 
 
 _BY_NAME: dict[str, Function] = {}

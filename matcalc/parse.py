@@ -32,8 +32,9 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from . import functions as F
 from .algebra import flatten_product
-from .declare import Declarations, FuncDecl, VarDecl, default_kind, parse_where
+from .declare import Declarations, FuncDecl, VarDecl, closest, default_kind, may_be_abstract, parse_where
 from .errors import MatcalcError, ParseError, ShapeError, Span
+from .limits import MAX_DECIMAL_EXPONENT, MAX_DIGITS, MAX_INPUT_CHARS, MAX_MATRIX_POWER, MAX_NESTING, MAX_SIZE
 from .nodes import (
     Add,
     Apply,
@@ -58,7 +59,17 @@ from .nodes import (
     Zeros,
     map_bottom_up,
 )
-from .shapes import DimProd, DimVar, Inference, Mismatch, describe_shape, dim_mul, inferring, shape_str
+from .shapes import (
+    DimProd,
+    DimVar,
+    Inference,
+    Mismatch,
+    describe_shape,
+    dim_mul,
+    inferring,
+    shape_error,
+    shape_str,
+)
 
 FRESH_NAMES = ("m", "n", "p", "q", "r", "s", "t", "k", "l", "u", "v", "w")
 
@@ -119,14 +130,19 @@ _FROM_SUBSCRIPT = str.maketrans("ₐₑₒₓₕₖₗₘₙₚₛₜ₀₁₂�
 class Builder(Transformer):
     """Maps each grammar alias to a node.  One instance per parse."""
 
-    def __init__(self, decls: Declarations, u: Inference):
+    def __init__(self, decls: Declarations, u: Inference, promoted: frozenset[str] = frozenset()):
         super().__init__()
         self.decls = decls
         self.u = u
+        #: undeclared names read as vectors although their default kind is scalar
+        self.promoted = promoted
+        #: undeclared names: their default kind and the shape they were given
+        self.defaults: dict[str, tuple[str, tuple[Any, Any]]] = {}
         self.var_shapes: dict[str, tuple[Any, Any]] = {}
         self.fn_kinds: dict[str, FuncDecl] = {}
         self.fn_out: dict[str, Any] = {}
         self.used_as: dict[str, str] = {}  # name -> "variable" | "function"
+        self.literal_ones: set[int] = set()  # the Nums written as the literal 1 (for 1ᵀ)
 
     # -- helpers -----------------------------------------------------------------------
     def _scalar(self, e: Expr) -> bool:
@@ -152,12 +168,22 @@ class Builder(Transformer):
         return (rows, cols)
 
     def _default_shape(self, name: str) -> tuple[Any, Any]:
-        kind = default_kind(name)
+        kind = "vector" if name in self.promoted else default_kind(name)
         if kind == "scalar":
-            return (1, 1)
-        if kind == "vector":
-            return (self.u.fresh(), 1)
-        return (self.u.fresh(), self.u.fresh())
+            shape: tuple[Any, Any] = (1, 1)
+        elif kind == "vector":
+            shape = (self.u.fresh(), 1)
+        else:
+            shape = (self.u.fresh(), self.u.fresh())
+        self.defaults[name] = (kind, shape)
+        return shape
+
+    def collapsed(self) -> list[str]:
+        """Undeclared names whose default kind (vector, matrix) was bent by another name's
+        default: a size that would be free became 1 (``x - μ`` with μ a scalar)."""
+        return [name for name, (kind, shape) in self.defaults.items()
+                if kind != "scalar" and name not in self.promoted
+                and any(isinstance(d, DimVar) and self.u.resolve(d) == 1 for d in shape)]
 
     def _product(self, factors: list[Expr], span: Span | None) -> Expr:
         """A product: nested products flattened, numbers folded into one leading number."""
@@ -171,7 +197,10 @@ class Builder(Transformer):
         return self._make(MatMul, (tuple(flat),), span)
 
     def _negate(self, e: Expr, span: Span | None) -> Expr:
-        return self._product([Num(Fraction(-1)), e], span)
+        """−e; −(aᵀ b) is the one product −1·aᵀ·b (a 1×1 product is kept as one factor
+        only among other matrices: (xᵀ x) A)."""
+        factors = e.factors if isinstance(e, MatMul) else (e,)
+        return self._product([Num(Fraction(-1)), *factors], span)
 
     def _make(self, cls: type, args: tuple, span: Span | None) -> Expr:
         try:
@@ -188,7 +217,10 @@ class Builder(Transformer):
 
     # -- leaves ------------------------------------------------------------------------
     def number(self, meta: Any, tok: Token) -> Expr:
-        return _at(Num(Fraction(str(tok))), _tok_span(tok))
+        out = _at(Num(_number_value(tok)), _tok_span(tok))
+        if str(tok) == "1":
+            self.literal_ones.add(id(out))
+        return out
 
     def name(self, meta: Any, tok: Token) -> Expr:
         name, span = str(tok), _tok_span(tok)
@@ -203,7 +235,7 @@ class Builder(Transformer):
             return _at(Identity(n), span)
         sized = re.fullmatch(r"(I|ones)_\{?([A-Za-z0-9·*]+)\}?", name)
         if sized:  # I_n, I_3, ones_n: the identity or the ones vector of a given size
-            size = _parse_dim(sized.group(2))
+            size = _parse_dim(sized.group(2), span)
             return _at(Identity(size) if sized.group(1) == "I" else Ones((size, 1)), span)
         if name == "ones":
             return self.ones(meta, tok)
@@ -216,54 +248,142 @@ class Builder(Transformer):
     def ones(self, meta: Any, tok: Token) -> Expr:
         text = str(tok)
         if "_" in text:
-            return _at(Ones((_parse_dim(text.split("_", 1)[1].strip("{}")), 1)), _tok_span(tok))
+            return _at(Ones((_parse_dim(text.split("_", 1)[1].strip("{}"), _tok_span(tok)), 1)), _tok_span(tok))
         if len(text) > 1 and text[1:].translate(_FROM_SUBSCRIPT) != text[1:]:  # 𝟏ₙ
-            return _at(Ones((_parse_dim(text[1:].translate(_FROM_SUBSCRIPT)), 1)), _tok_span(tok))
+            size = _parse_dim(text[1:].translate(_FROM_SUBSCRIPT), _tok_span(tok))
+            return _at(Ones((size, 1)), _tok_span(tok))
         return _at(Ones((self.u.fresh(), 1)), _tok_span(tok))
 
     def unvec(self, meta: Any, tok: Token, arg: Expr) -> Expr:
-        rows, cols = (_parse_dim(p) for p in str(tok)[len("unvec_{"):-1].split(","))
+        rows, cols = _parse_dims(str(tok)[len("unvec_{"):-1], 2, "unvec_{m,n}", _tok_span(tok))
         return self._make(Unvec, (arg, rows, cols), _span(meta))
 
     def sized_identity(self, meta: Any, tok: Token) -> Expr:
         text = str(tok)
         size = text[3:-1] if text.startswith("I_{") else text[1:].translate(_FROM_SUBSCRIPT)
-        return _at(Identity(_parse_dim(size)), _tok_span(tok))
+        return _at(Identity(_parse_dim(size, _tok_span(tok))), _tok_span(tok))
 
     def zero_matrix(self, meta: Any, tok: Token) -> Expr:
         text = str(tok)
         if "_" in text:  # 𝟎_{m,n}, zeros_{m,n}
-            rows, cols = (_parse_dim(p) for p in text.split("_", 1)[1].strip("{}").split(","))
+            rows, cols = _parse_dims(text.split("_", 1)[1].strip("{}"), 2, "𝟎_{m,n}", _tok_span(tok))
             return _at(Zeros((rows, cols)), _tok_span(tok))
         return _at(Zeros((self.u.fresh(), self.u.fresh())), _tok_span(tok))
 
     def commutation(self, meta: Any, tok: Token) -> Expr:
-        m, n = (_parse_dim(p) for p in str(tok)[3:-1].split(","))
+        m, n = _parse_dims(str(tok)[3:-1], 2, "K_{m,n}", _tok_span(tok))
         return _at(Commutation(m, n), _tok_span(tok))
 
     # -- sums and products -------------------------------------------------------------
-    def add(self, meta: Any, a: Expr, b: Expr) -> Expr:
-        return self._sum(a, b, _span(meta))
+    # A run of terms (a + b − c …) or of factors (a b / c ⊙ d …) is one grammar rule, so
+    # that long flat sums and products are built in linear time without recursion.
+    def sum_step(self, meta: Any, sign: Token, b: Expr) -> tuple[bool, Expr]:
+        return (sign.type == "MINUS", b)
 
-    def sub(self, meta: Any, a: Expr, minus: Token, b: Expr) -> Expr:
-        return self._sum(a, self._negate(b, b.span), _span(meta))
-
-    def _sum(self, a: Expr, b: Expr, span: Span | None) -> Expr:
-        terms = [*(a.terms if isinstance(a, Add) else (a,)), *(b.terms if isinstance(b, Add) else (b,))]
+    def sum_chain(self, meta: Any, first: Expr, *steps: tuple[bool, Expr]) -> Expr:
+        """a + b − c + …: one sum; a sum in parentheses is spliced in."""
+        span = _span(meta)
+        terms: list[Expr] = []
+        for negative, t in ((False, first), *steps):
+            t = self._negate(t, t.span) if negative else t
+            terms.extend(t.terms if isinstance(t, Add) else (t,))
         shaped = next((t for t in terms if not self._scalar(t)), None)
         if shaped is not None:  # a number added to a matrix means that number times ones: 1 − σ(x)
             terms = [self._broadcast(t, shaped) if isinstance(t, Num) else t for t in terms]
+        # unify term by term, so that an error names the sum so far and the next term
+        rows, cols = terms[0].shape
+        start = terms[0].span[0] if terms[0].span else None
+        for i, t in enumerate(terms[1:], 1):
+            try:
+                self.u.unify(rows, t.shape[0])
+                self.u.unify(cols, t.shape[1])
+            except Mismatch:
+                before = terms[i - 1].span
+                left = (start, before[1]) if start is not None and before else None
+                raise shape_error("sum", "the shapes do not agree", [(left, (rows, cols)), (t.span, t.shape)],
+                                  None) from None
         return self._make(Add, (tuple(terms),), span)
+
+    def pos(self, meta: Any, plus: Token, a: Expr) -> Expr:
+        return a
 
     def _broadcast(self, n: Num, like: Expr) -> Expr:
         ones = Ones(like.shape)
         return ones if n.value == 1 else MatMul((n, ones))
 
-    def mul(self, meta: Any, a: Expr, b: Expr) -> Expr:
-        return self._product([a, b], _span(meta))
+    def step_mul(self, meta: Any, b: Expr) -> tuple[str, Expr, int]:
+        return ("mul", b, meta.end_pos)
 
-    def div(self, meta: Any, a: Expr, b: Expr) -> Expr:
-        span = _span(meta)
+    def step_div(self, meta: Any, b: Expr) -> tuple[str, Expr, int]:
+        return ("div", b, meta.end_pos)
+
+    def step_hadamard(self, meta: Any, b: Expr) -> tuple[str, Expr, int]:
+        return ("hadamard", b, meta.end_pos)
+
+    def step_elemdiv(self, meta: Any, b: Expr) -> tuple[str, Expr, int]:
+        return ("elemdiv", b, meta.end_pos)
+
+    def step_kron(self, meta: Any, b: Expr) -> tuple[str, Expr, int]:
+        return ("kron", b, meta.end_pos)
+
+    def product_chain(self, meta: Any, first: Expr, *steps: tuple[str, Expr, int]) -> Expr:
+        """a b ⊙ c / d …, left to right: ((a b) ⊙ c) / d.  Runs of matrix products are
+        collected in one list and built once (see :class:`_ProductRun`)."""
+        start = meta.start_pos
+        chain = _ProductRun(self, first, start)
+        i = 0
+        while i < len(steps):
+            op, b, end = steps[i]
+            if op == "mul":
+                chain.times(b, (start, end))
+                i += 1
+                continue
+            a = chain.build()
+            j = i + 1
+            while op == "hadamard" and j < len(steps) and steps[j][0] == "hadamard":
+                j += 1
+            result = self._hadamard_run(a, steps[i:j], start) if op == "hadamard" else \
+                self._binary(op, a, b, (start, end))
+            chain = _ProductRun(self, result, start)
+            i = j
+        return chain.build()
+
+    def _hadamard_run(self, a: Expr, steps: tuple, start: int) -> Expr:
+        """a ⊙ b ⊙ c ⊙ …: one Hadamard product of all the factors, built once (each step
+        as :meth:`_hadamard` would, which turns a ⊙ with a 1×1 side into a product)."""
+        factors = list(a.factors if isinstance(a, Hadamard) else (a,))
+        acc: Any = a  # the product so far; while collecting, only its shape (_Shaped)
+        end = a.span[1] if a.span else start
+        for _, b, b_end in steps:
+            if self._scalar(acc) or self._scalar(b):
+                if isinstance(acc, _Shaped):
+                    acc = self._make(Hadamard, (tuple(factors),), (start, end))
+                acc = self._hadamard(acc, b, (start, b_end))
+                factors = list(acc.factors if isinstance(acc, Hadamard) else (acc,))
+            else:
+                try:
+                    self.u.unify(acc.shape[0], b.shape[0])
+                    self.u.unify(acc.shape[1], b.shape[1])
+                except Mismatch:  # the node's own shape rule names the operands
+                    self._make(Hadamard, (tuple([*factors, b]),), (start, b_end))
+                    raise
+                factors.extend(b.factors if isinstance(b, Hadamard) else (b,))
+                acc = _Shaped(acc.shape)
+            end = b_end
+        if isinstance(acc, _Shaped):
+            acc = self._make(Hadamard, (tuple(factors),), (start, end))
+        return acc
+
+    def _binary(self, op: str, a: Expr, b: Expr, span: Span) -> Expr:
+        if op == "div":
+            return self._div(a, b, span)
+        if op == "hadamard":
+            return self._hadamard(a, b, span)
+        if op == "elemdiv":
+            return self._elemdiv(a, b, span)
+        return self._make(Kron, (a, b), span)
+
+    def _div(self, a: Expr, b: Expr, span: Span) -> Expr:
         if isinstance(b, Num):
             if b.value == 0:
                 raise ParseError("division by zero", b.span)
@@ -275,24 +395,19 @@ class Builder(Transformer):
             )
         return self._product([self._make(Power, (b, Num(Fraction(-1))), b.span), a], span)
 
-    def hadamard(self, meta: Any, a: Expr, b: Expr) -> Expr:
-        span = _span(meta)
+    def _hadamard(self, a: Expr, b: Expr, span: Span) -> Expr:
         if self._scalar(a) or self._scalar(b):
             return self._product([a, b], span)
         factors = [*(a.factors if isinstance(a, Hadamard) else (a,)), *(b.factors if isinstance(b, Hadamard) else (b,))]
         return self._make(Hadamard, (tuple(factors),), span)
 
-    def elemdiv(self, meta: Any, a: Expr, b: Expr) -> Expr:
-        span = _span(meta)
+    def _elemdiv(self, a: Expr, b: Expr, span: Span) -> Expr:
         if self._scalar(b):
-            return self.div(meta, a, b)
+            return self._div(a, b, span)
         inverse = self._make(Power, (b, Num(Fraction(-1))), b.span)
         if self._scalar(a):
             return self._product([a, inverse], span)
-        return self.hadamard(meta, a, inverse)
-
-    def kron(self, meta: Any, a: Expr, b: Expr) -> Expr:
-        return self._make(Kron, (a, b), _span(meta))
+        return self._hadamard(a, inverse, span)
 
     def neg(self, meta: Any, minus: Token, a: Expr) -> Expr:
         return self._negate(a, _span(meta))
@@ -300,7 +415,9 @@ class Builder(Transformer):
     # -- postfix -----------------------------------------------------------------------
     def transpose(self, meta: Any, a: Expr, prime: Token | None = None) -> Expr:
         span = _span(meta)
-        if isinstance(a, Num) and a.value == 1:  # 1ᵀ: the vector of ones, transposed
+        if id(a) in self.literal_ones and a.span and meta.start_pos == a.span[0]:
+            # 1ᵀ: the vector of ones, transposed — only the literal 1 written right before
+            # the transpose, never a computed 1 such as (2 · 0.5)ᵀ or (1)ᵀ
             a = _at(Ones((self.u.fresh(), 1)), a.span)
         return self._make(Transpose, (a,), span)
 
@@ -331,20 +448,40 @@ class Builder(Transformer):
         return self._make(Power, (a, exponent), _span(meta))
 
     def _power(self, a: Expr, p: Fraction, span: Span | None) -> Expr:
-        if self._scalar(a):
+        if self._scalar(a) or self._vector(a):
+            # a vector has no powers: s^p makes it (and its sizes) a scalar, s^p is then the
+            # ordinary power (a closed form whatever p is: d(sᵖ) = p sᵖ⁻¹ ds)
+            try:
+                self.u.unify(a.shape[0], 1)
+                self.u.unify(a.shape[1], 1)
+            except Mismatch:
+                raise shape_error("matrix power", "only a scalar or a square matrix has powers "
+                                  "(for elementwise powers write x.^p)",
+                                  [(a.span, a.shape)], span) from None
             return self._make(Power, (a, Num(p)), span)
-        if p.denominator != 1 or p == 0:
+        if p.denominator != 1:
             raise ParseError(
                 f"X^{p} is not a matrix power matcalc knows: matrix powers are whole numbers "
-                "other than 0 (for elementwise powers write X.^p)", span,
+                "(for elementwise powers write X.^p)", span,
+            )
+        if abs(p) > MAX_MATRIX_POWER:
+            raise ParseError(
+                f"the matrix power {p} is too large: matcalc differentiates Xᵏ as a sum of k terms "
+                f"(d(Xᵏ) = Σⱼ Xʲ dX Xᵏ⁻¹⁻ʲ), for |k| ≤ {MAX_MATRIX_POWER}", span,
             )
         k = int(p)
+        if k == 0:  # X⁰ = I, for a square X (which stays in the expression: d(X⁰) = 0)
+            return self._make(MatPow, (a, 0), span)
         if k == 1:
             return a
         if k == -1:
             return self._inverse(a, span)
         base = a if abs(k) == 1 else self._make(MatPow, (a, abs(k)), span)
         return self._inverse(base, span) if k < 0 else base
+
+    def _vector(self, a: Expr) -> bool:
+        """A row or column vector (the other size unknown or known)."""
+        return self.u.is_one(a.shape[0]) or self.u.is_one(a.shape[1])
 
     def _inverse(self, a: Expr, span: Span | None) -> Expr:
         if self._scalar(a):
@@ -358,10 +495,10 @@ class Builder(Transformer):
         return "-T"
 
     def exp_number(self, meta: Any, tok: Token) -> Expr:
-        return _at(Num(Fraction(str(tok))), _tok_span(tok))
+        return _at(Num(_number_value(tok)), _tok_span(tok))
 
     def exp_negative(self, meta: Any, minus: Token, tok: Token) -> Expr:
-        return _at(Num(-Fraction(str(tok))), (minus.start_pos, tok.end_pos))
+        return _at(Num(-_number_value(tok)), (minus.start_pos, tok.end_pos))
 
     # -- calls ---------------------------------------------------------------------------
     def args(self, meta: Any, *items: Expr) -> list[Expr]:
@@ -393,6 +530,8 @@ class Builder(Transformer):
         return self._apply(name, args, span, _tok_span(tok))
 
     def _function(self, name: str, span: Span | None) -> FuncDecl:
+        if name not in self.decls.functions and not may_be_abstract(name):
+            raise unknown_function(name, span)
         self._use(name, "function", span)
         return self.decls.functions.get(name, FuncDecl("scalar"))
 
@@ -431,7 +570,9 @@ class Builder(Transformer):
                 )
             self._use(name, "function", name_span)
             return self._make(Deriv, (name, tuple(args)), span)
-        # a variable: x'(A y) is xᵀ (A y)
+        # a variable: x'(A y) is xᵀ (A y); but cosh'(x) is a function nobody declared
+        if name not in self.decls.variables and not may_be_abstract(name):
+            raise unknown_function(name, name_span)
         var = self._var(name, name_span)
         tr = self._make(Transpose, (var,), (tok.start_pos, tok.end_pos))
         return self._product([tr, args[0]], span)
@@ -459,20 +600,96 @@ class Builder(Transformer):
         return (self.u.resolve(e.shape[0]), self.u.resolve(e.shape[1]))
 
 
+class _Shaped:
+    """Stands for a Hadamard product being collected: only its shape is asked."""
+
+    def __init__(self, shape: tuple[Any, Any]):
+        self.shape = shape
+        self.span = None
+
+
+class _ProductRun:
+    """A run of matrix products (``a b c …``) built once, in linear time, into the same
+    tree as folding :meth:`Builder._product` pairwise from the left: there, the product
+    so far becomes one 1×1 factor when it is 1×1 and has several factors not all 1×1 —
+    in (xᵀ y) A, xᵀ y multiplies A (see :func:`matcalc.algebra.flatten_product`)."""
+
+    def __init__(self, builder: Builder, first: Expr, start: int):
+        self.b = builder
+        self.start = start
+        self.end = first.span[1] if first.span else start
+        self.coeff = Fraction(1)
+        self.flat: list[Expr] = []
+        #: the shape of the product so far (None while every factor has been 1×1)
+        self.shape: tuple[Any, Any] | None = None
+        self._extend(first, (start, self.end))
+
+    def _scalar_so_far(self) -> bool:
+        return self.shape is None or (self.b.u.is_one(self.shape[0]) and self.b.u.is_one(self.shape[1]))
+
+    def times(self, b: Expr, span: Span) -> None:
+        if len(self.flat) > 1 and self.shape is not None and self._scalar_so_far() \
+                and not all(self.b._scalar(g) for g in self.flat):
+            self.flat = [_at(MatMul(tuple(self.flat)), (self.start, self.end))]
+            self.shape = None
+        self._extend(b, span)
+
+    def _extend(self, b: Expr, span: Span) -> None:
+        coeff, parts = flatten_product([b], self.b._scalar)
+        self.coeff *= coeff
+        for g in parts:
+            if not self.b._scalar(g):
+                if self.shape is None:
+                    self.shape = g.shape
+                else:
+                    try:
+                        self.b.u.unify(self.shape[1], g.shape[0])
+                    except Mismatch:  # the product's own shape rule names the two factors
+                        self.b._make(MatMul, (tuple(self.flat + [g]),), span)
+                        raise
+                    self.shape = (self.shape[0], g.shape[1])
+            self.flat.append(g)
+        self.end = span[1]
+
+    def build(self) -> Expr:
+        span = (self.start, self.end)
+        if not self.flat:
+            return _at(Num(self.coeff), span)
+        flat = ([Num(self.coeff)] if self.coeff != 1 else []) + self.flat
+        if len(flat) == 1:
+            return flat[0]
+        return self.b._make(MatMul, (tuple(flat),), span)
+
+
+def unknown_function(name: str, span: Span | None) -> ParseError:
+    """An undeclared name of more than one letter used as a function: a typo or a
+    function matcalc lacks, never silently an abstract function."""
+    near = closest(name, F.names())
+    hint = f" (did you mean {near}?)" if near else ""
+    return ParseError(
+        f"unknown function '{name}'{hint}. Only single letters (L, f, g, φ, L₁) are abstract functions "
+        f"without a declaration; to use '{name}' as one, declare it: --where \"{name}: function\" "
+        "(or elementwise, or vector function)", span,
+    )
+
+
 # ======================================================================================
 
 
 class Parsed:
     """What :func:`parse_tree` returns: the tree, and the declarations it was read with."""
 
-    __slots__ = ("tree", "decls", "text", "shapes", "functions")
+    __slots__ = ("tree", "decls", "text", "shapes", "functions", "assumptions")
 
-    def __init__(self, tree: Expr, decls: Declarations, text: str, shapes: dict[str, tuple], functions: dict[str, FuncDecl]):
+    def __init__(self, tree: Expr, decls: Declarations, text: str, shapes: dict[str, tuple],
+                 functions: dict[str, FuncDecl], assumptions: list[str] | None = None):
         self.tree = tree
         self.decls = decls
         self.text = text
         self.shapes = shapes
         self.functions = functions
+        #: what the reading assumed that the expression did not force, in words
+        self.assumptions = assumptions or []
 
 
 def parse_tree(text: str, where: str | Mapping[str, object] | Declarations | None = None,
@@ -485,12 +702,50 @@ def parse_tree(text: str, where: str | Mapping[str, object] | Declarations | Non
     are unified with where they can be (a claimed ``I`` gets the size of the answer).
     """
     decls = parse_where(where)
-    if not isinstance(text, str) or not text.strip():
-        raise ParseError("the expression is empty", (0, 0), text if isinstance(text, str) else "")
+    if not isinstance(text, str):
+        raise ParseError(f"an expression is a string such as \"x' A x\", not {type(text).__name__}", None)
+    if not text.strip():
+        raise ParseError("the expression is empty", (0, 0), text)
+    check_input_bounds(text)
     try:
         lark_tree = _parser().parse(text)
+        raw, u, builder, ground_name = _build(lark_tree, text, decls, expect, frozenset())
     except UnexpectedInput as exc:
         raise _syntax_error(exc, text) from None
+    except RecursionError:  # a chain the bracket scan does not count (x^2^2^2…): still clean
+        raise ParseError(
+            "the expression is nested too deeply for matcalc (a chain of thousands of postfix "
+            "operators such as x^2^2^2…)", None, text,
+        ) from None
+    # default kinds are preferences: when one name's default bends another's (μ a scalar
+    # makes x a scalar in x − μ), read the scalar-by-default name as a vector instead,
+    # one name at a time, keeping each reading that bends fewer names and still parses
+    bent = builder.collapsed()
+    for name in [n for n, (kind, _) in builder.defaults.items() if kind == "scalar"] if bent else ():
+        try:
+            trial = _build(lark_tree, text, decls, expect, builder.promoted | {name})
+        except MatcalcError:
+            continue
+        if len(trial[2].collapsed()) < len(bent):
+            raw, u, builder, ground_name = trial
+            bent = builder.collapsed()
+            if not bent:
+                break
+    tree = _ground(raw, u, ground_name)
+    shapes = {n.name: n.shape for n in tree.walk() if isinstance(n, Var)}
+    functions = {
+        name: builder.fn_kinds.get(name) or decls.functions.get(name, FuncDecl("scalar"))
+        for name, how in builder.used_as.items() if how == "function"
+    }
+    for n in tree.walk():  # vector functions: the size of their values, as inferred
+        if isinstance(n, (Apply, Jac)) and n.out is not None:
+            functions[n.name] = FuncDecl("vector", n.out)
+    return Parsed(tree, decls, text, dict(sorted(shapes.items())), functions, _assumptions(tree, builder))
+
+
+def _build(lark_tree: Any, text: str, decls: Declarations, expect: tuple | None,
+           promoted: frozenset[str]) -> tuple[Expr, Inference, Builder, Any]:
+    """One reading of the parse tree: nodes built with shapes unified (not yet grounded)."""
     used = set(decls.dim_symbols()) | _names_in(text)
     fresh_pool = (n for n in _fresh_names() if n not in used)
 
@@ -498,7 +753,7 @@ def parse_tree(text: str, where: str | Mapping[str, object] | Declarations | Non
         return next(fresh_pool)
 
     u = Inference(ground_name)
-    builder = Builder(decls, u)
+    builder = Builder(decls, u, promoted)
     try:
         with inferring(u):
             raw = builder.transform(lark_tree)
@@ -512,25 +767,125 @@ def parse_tree(text: str, where: str | Mapping[str, object] | Declarations | Non
         if isinstance(err, MatcalcError):
             raise _located(err, text, u, ground_name) from None
         raise
-    tree = _ground(raw, u, ground_name)
+    return raw, u, builder, ground_name
+
+
+def _assumptions(tree: Expr, builder: Builder) -> list[str]:
+    """What the reading assumed that the expression did not force, in words."""
+    out = []
     shapes = {n.name: n.shape for n in tree.walk() if isinstance(n, Var)}
-    functions = {
-        name: builder.fn_kinds.get(name) or decls.functions.get(name, FuncDecl("scalar"))
-        for name, how in builder.used_as.items() if how == "function"
-    }
-    for n in tree.walk():  # vector functions: the size of their values, as inferred
-        if isinstance(n, (Apply, Jac)) and n.out is not None:
-            functions[n.name] = FuncDecl("vector", n.out)
-    return Parsed(tree, decls, text, dict(sorted(shapes.items())), functions)
+    for name in sorted(builder.promoted):
+        if shapes.get(name, (1, 1)) != (1, 1):
+            out.append(f"{name} is a vector: the expression needs it (a Greek letter is a scalar unless "
+                       "the expression needs more)")
+    coefficients: set[str] = set()
+    for n in tree.walk():  # n logdet(Σ): a vector by default times scalars only
+        if isinstance(n, MatMul):
+            for f in n.factors:
+                if not (isinstance(f, Var) and builder.defaults.get(f.name, ("",))[0] == "vector"
+                        and f.shape != (1, 1)):
+                    continue  # (checked first: a product of 20,000 factors stays linear)
+                others = [g for g in n.factors if g is not f]
+                if all(g.is_scalar for g in others) and not all(isinstance(g, Num) for g in others):
+                    coefficients.add(f.name)
+    for name in sorted(coefficients):
+        out.append(f"{name} is read as a column vector (lowercase letters are vectors by default); if it is "
+                   f"a number, declare it: --where \"{name}: scalar\"")
+    return out
 
 
-def _parse_dim(text: str) -> Any:
-    """A printed dimension: 3, n, or a product m·n."""
-    dims: list[Any] = [int(p) if p.strip().isdigit() else p.strip() for p in re.split(r"[·*]", text)]
+_SIZE_NAME = re.compile(r"[A-Za-zα-ωΑ-Ω][A-Za-z0-9α-ωΑ-Ω_]*[₀-₉]*")
+
+
+_OPENS, _CLOSES = frozenset("([{"), frozenset(")]}")
+_PREFIX = frozenset("-−+")
+_POSTFIX = frozenset("'′ᵀ")
+
+
+def check_input_bounds(text: str) -> None:
+    """Before Lark runs: at most MAX_INPUT_CHARS characters, and at most MAX_NESTING
+    brackets open at once (``(``, ``[``, ``{``, a call, a norm) or signs and primes in a
+    row (``- - x``, ``x''``), each of which nests the syntax tree one level deeper."""
+    if len(text) > MAX_INPUT_CHARS:
+        raise ParseError(
+            f"the expression has {len(text):,} characters; matcalc reads at most {MAX_INPUT_CHARS:,}", None
+        )
+    depth = run = 0
+    bar_open = False
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch in _OPENS:
+            depth += 1
+        elif ch in _CLOSES:
+            depth -= 1
+        elif ch == "‖" or text.startswith("||", i):
+            bar_open = not bar_open
+            depth += 1 if bar_open else -1
+            i += 1 if ch == "‖" else 2
+            run = 0
+            continue
+        if ch in _PREFIX or ch in _POSTFIX:
+            run += 1
+        elif not ch.isspace():
+            run = 0
+        if depth > MAX_NESTING or run > MAX_NESTING:
+            what = "brackets open at once" if depth > MAX_NESTING else "signs or transposes in a row"
+            raise ParseError(
+                f"the expression is nested too deeply: more than {MAX_NESTING:,} {what} "
+                f"(matcalc reads at most {MAX_NESTING:,})", (i, i + 1), text,
+            )
+        i += 1
+
+
+def _parse_dim(text: str, span: Span | None = None) -> Any:
+    """A written size: a whole number from 1 to MAX_SIZE, a name (n), or a product m·n."""
+    dims: list[Any] = []
+    for part in re.split(r"[·*]", text):
+        p = part.strip()
+        if p.isascii() and p.isdigit():
+            if len(p) > len(str(MAX_SIZE)) or not 1 <= int(p) <= MAX_SIZE:
+                raise ParseError(f"the size {p} is not a whole number from 1 to {MAX_SIZE:,}", span)
+            dims.append(int(p))
+        elif _SIZE_NAME.fullmatch(p):
+            dims.append(p)
+        else:
+            what = "an empty size" if not p else f"'{p}' is not a size"
+            raise ParseError(
+                f"{what}: sizes are whole numbers from 1 to {MAX_SIZE:,} or names (n, m·n)", span
+            )
     out = dims[0]
     for d in dims[1:]:
         out = dim_mul(out, d)
     return out
+
+
+def _parse_dims(text: str, count: int, form: str, span: Span | None) -> list[Any]:
+    """``count`` sizes separated by commas, as in K_{m,n}."""
+    parts = text.split(",")
+    if len(parts) != count:
+        raise ParseError(f"{form} takes {count} sizes, not {len(parts)}", span)
+    return [_parse_dim(p, span) for p in parts]
+
+
+def _number_value(tok: Token) -> Fraction:
+    """A number literal, exactly, within MAX_DIGITS digits and a power of ten of at most
+    MAX_DECIMAL_EXPONENT (checked before any big number is built)."""
+    text = str(tok)
+    mantissa, _, exponent = text.lower().partition("e")
+    digits = len(mantissa.replace(".", "").lstrip("0")) or 1
+    if digits > MAX_DIGITS:
+        raise ParseError(
+            f"a number of {digits:,} digits: numbers have at most {MAX_DIGITS} digits", _tok_span(tok), None
+        )
+    power = exponent.lstrip("+-").lstrip("0")
+    if len(power) > len(str(MAX_DECIMAL_EXPONENT)) or (power and int(power) > MAX_DECIMAL_EXPONENT):
+        raise ParseError(
+            f"the power of ten in {text[:20]}{'…' if len(text) > 20 else ''} is too large: "
+            f"numbers are written with e-{MAX_DECIMAL_EXPONENT} to e{MAX_DECIMAL_EXPONENT} at most",
+            _tok_span(tok),
+        )
+    return Fraction(text)
 
 
 def _fresh_names() -> Iterator[str]:
@@ -543,7 +898,7 @@ def _fresh_names() -> Iterator[str]:
 
 
 def _names_in(text: str) -> set[str]:
-    return set(re.findall(r"[A-Za-zα-ωΑ-Ω][A-Za-z0-9α-ωΑ-Ω_]*", text))
+    return set(re.findall(r"[A-Za-zα-ωΑ-Ωℓ][A-Za-z0-9α-ωΑ-Ω_]*", text))
 
 
 def _ground(e: Expr, u: Inference, ground_name: Any) -> Expr:

@@ -176,8 +176,8 @@ def n_transpose(c: Canon, e: Transpose) -> Expr:
     if isinstance(a, Call):
         if a.fn.key == "diag":  # diagonal matrices are symmetric
             return a
-        if a.fn.key == "inv" and (_symmetric(a.args[0]) or c.T(a.args[0]) == a.args[0]):
-            return a  # (M⁻¹)ᵀ = M⁻¹ for symmetric M, such as I + X Xᵀ
+        if a.fn.key in ("inv", "adj") and (_symmetric(a.args[0]) or c.T(a.args[0]) == a.args[0]):
+            return a  # (M⁻¹)ᵀ = M⁻¹ and adj(M)ᵀ = adj(M) for symmetric M, such as I + X Xᵀ, u uᵀ
     return e
 
 
@@ -404,7 +404,8 @@ def n_hadamard(c: Canon, e: Hadamard) -> Expr:
             s = [p for p in parts if p.is_scalar]
             rest = [p for p in parts if not p.is_scalar]
             scalars.extend(s)
-            core.append(rest[0] if len(rest) == 1 else MatMul(tuple(rest)))
+            if rest:  # an all-scalar product (3 z with z 1×1) is only a scalar factor
+                core.append(rest[0] if len(rest) == 1 else MatMul(tuple(rest)))
         elif isinstance(f, Ones):
             continue
         else:
@@ -553,6 +554,8 @@ def n_call(c: Canon, e: Call) -> Expr:
             best = min(options, key=lambda ch: _chain_key(c, ch))
             if best != chain:
                 return Call(e.fn, (MatMul(tuple(best)),))
+    if key == "adj" and a.is_scalar:  # the adjugate of a 1×1 matrix is 1
+        return Num(Fraction(1))
     if key == "inv":
         if a.is_scalar:
             return c.norm(Power(a, Num(Fraction(-1))))
@@ -577,11 +580,20 @@ def n_kron(c: Canon, e: Kron) -> Expr:
 
 
 def n_matpow(c: Canon, e: MatPow) -> Expr:
-    """Iᵏ = I."""
-    return e.base if isinstance(e.base, Identity) else e
+    """Iᵏ = I;  X⁰ = I."""
+    if isinstance(e.base, Identity):
+        return e.base
+    return Identity(e.shape[0]) if e.k == 0 else e
+
+
+def n_ones(c: Canon, e: Ones) -> Expr:
+    """A row of ones is written 𝟏ᵀ: Transpose(𝟏), one form for it (as the parser reads 𝟏ᵀ)."""
+    r, k = e.shape
+    return Transpose(Ones((k, 1))) if r == 1 and k != 1 else e
 
 
 NORMALISERS: dict[type, Callable[[Canon, Expr], Expr]] = {
+    Ones: n_ones,  # type: ignore[dict-item]
     MatPow: n_matpow,  # type: ignore[dict-item]
     Transpose: n_transpose,  # type: ignore[dict-item]
     MatMul: n_matmul,  # type: ignore[dict-item]

@@ -1,0 +1,255 @@
+"""Trust (issue 8): matcalc never silently answers a different question than the one typed.
+
+Unknown function names are errors with a suggestion, declaration typos are errors, default
+kinds yield to what the expression needs, softmax of a matrix does not bend other shapes,
+det is differentiated by a rule that is right everywhere, and a derivative with respect to
+a variable the expression does not contain is zero.  Every derivative here is checked
+against finite differences, and the SymPy check where it is quick.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import matcalc
+from matcalc import DeclarationError, DiffError, ParseError
+from matcalc.cli import main
+
+from oracle import assert_results_reparse, check_numerically, dims_of, random_values
+
+# ------------------------------------------------------------------ unknown function names
+
+UNKNOWN = [
+    ("sum(log(cosh(X w - y)))", "cosh", "cos"),
+    ("trr(X)", "trr", "tr"),
+    ("tan(x)", "tan", "tanh"),
+    ("sum(log1p(x))", "log1p", None),
+    ("mean(x)", "mean", None),
+    ("logsumexp(x)", "logsumexp", None),
+    ("max(x)", "max", None),
+    ("∇cosh(x)", "cosh", "cos"),
+    ("x' expp(x)", "expp", "exp"),
+    ("cosh'(x)", "cosh", "cos"),
+]
+
+
+@pytest.mark.parametrize("expr, name, suggestion", UNKNOWN)
+def test_an_unknown_function_name_is_an_error_with_a_suggestion(expr, name, suggestion):
+    with pytest.raises(ParseError) as info:
+        matcalc.parse(expr)
+    err = info.value
+    assert f"unknown function '{name}'" in err.message
+    assert f'--where "{name}: function"' in err.message
+    if suggestion:
+        assert f"did you mean {suggestion}?" in err.message
+    start, end = err.span
+    assert expr[start:end] == name
+
+
+@pytest.mark.parametrize("expr, name", [
+    ("L(W x + b)", "L"), ("f(x)", "f"), ("g(x)", "g"), ("ℓ(x)", "ℓ"), ("φ(x)", "φ"), ("L₁(x)", "L₁"),
+    ("L_1(x)", "L_1"), ("phi(x)", "phi"), ("∇L(x)", "L"),
+])
+def test_single_letters_stay_abstract_functions(expr, name):
+    assert name in matcalc.parse(expr).functions
+
+
+def test_a_declared_function_of_any_name_is_abstract():
+    r = check_numerically("sum(log(cosh(X w - y)))", "w", "cosh: elementwise", domain={})
+    assert "cosh" in r.expression.functions
+
+
+def test_the_cli_rejects_an_unknown_function_with_exit_2(capsys):
+    assert main(["diff", "sum(log(cosh(X w - y)))", "w", "--no-check"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown function 'cosh'" in err and "Traceback" not in err
+
+
+def test_an_answer_with_an_abstract_function_says_so():
+    r = matcalc.diff("L(W x + b)", "W")
+    assert "L: abstract scalar function (∇L its gradient)" in r.text()
+    assert "L: abstract scalar function" in r.text(ascii=True)
+    assert r.to_dict()["functions"] == {"L": "abstract scalar function"}
+    r = matcalc.diff("sum(f(A x))", "x", "f: elementwise")
+    assert "f: abstract elementwise function (f′ its derivative)" in r.text()
+
+
+# ------------------------------------------------------------------ declaration typos
+
+@pytest.mark.parametrize("where, suggestion", [
+    ("A: symetric", "symmetric"), ("A: n×n symetric", "symmetric"), ("A: matrx", "matrix"),
+    ("x: vectr", "vector"), ("L: functon", "function"), ("f: elementwize", "elementwise"),
+    ("s: scalr", "scalar"), ("A: sqaure", "square"),
+])
+def test_a_declaration_typo_is_an_error_with_a_suggestion(where, suggestion):
+    with pytest.raises(DeclarationError) as info:
+        matcalc.parse("A x", where)
+    assert f"did you mean '{suggestion}'" in info.value.message
+
+
+@pytest.mark.parametrize("where, shape", [("x: batch", "batch×1"), ("A: rows2×k", "rows2×k")])
+def test_size_names_that_are_not_near_a_keyword_stay_sizes(where, shape):
+    name = where.split(":")[0]
+    assert matcalc.parse("A x" if name == "A" else "x", where).shapes[name] == shape
+
+
+def test_a_declaration_typo_exits_2(capsys):
+    assert main(["parse", "A x", "--where", "A: symetric"]) == 2
+    assert "did you mean 'symmetric'" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ default kinds are preferences
+
+def test_a_greek_letter_added_to_a_vector_is_a_vector():
+    e = matcalc.parse("(x - μ)' inv(Σ) (x - μ)")
+    n = e.shapes["x"].split("×")[0]
+    assert e.shapes == {"x": f"{n}×1", "μ": f"{n}×1", "Σ": f"{n}×{n}"}
+    assert any(a.startswith("μ is a vector") for a in e.assumptions)
+    r = check_numerically("(x - μ)' inv(Σ) (x - μ)", "μ")
+    assert "μ is a vector" in r.text()
+
+
+def test_the_gaussian_log_likelihood_reads_as_written():
+    f = "-1/2 logdet(Σ) - 1/2 (x - μ)' inv(Σ) (x - μ)"
+    for wrt in ("μ", "x"):
+        r = check_numerically(f, wrt)
+        assert r.gradient is not None
+    r = check_numerically(f, "Σ", domain={"Σ": "spd"})
+    assert r.gradient is not None
+
+
+def test_declarations_stay_binding():
+    assert matcalc.parse("(x - μ)' (x - μ)", "μ: scalar").shapes["x"] == "1×1"
+
+
+@pytest.mark.parametrize("expr, scalars, vectors", [
+    ("λ x", ["λ"], ["x"]),
+    ("λ x' x + (x - μ)' (x - μ)", ["λ"], ["x", "μ"]),
+    ("exp(-γ ‖x - y‖²)", ["γ"], ["x", "y"]),
+    ("-n/2 logdet(Σ) - 1/2 tr(inv(Σ) S)", ["n"], []),
+])
+def test_defaults_yield_only_where_the_expression_needs_it(expr, scalars, vectors):
+    shapes = matcalc.parse(expr).shapes
+    for s in scalars:
+        assert shapes[s] == "1×1", shapes
+    for v in vectors:
+        assert shapes[v].endswith("×1") and shapes[v] != "1×1", shapes
+
+
+def test_a_default_that_the_expression_does_not_force_is_said():
+    e = matcalc.parse("-n/2 logdet(Σ)")
+    assert any('n is read as a column vector' in a and '--where "n: scalar"' in a for a in e.assumptions)
+    assert matcalc.parse("-n/2 logdet(Σ)", "n: scalar").assumptions == []
+
+
+# ------------------------------------------------------------------ softmax of a matrix
+
+def test_softmax_of_a_matrix_is_column_by_column_and_bends_no_shape():
+    e = matcalc.parse("L(softmax(Q K') V)")
+    for name in ("Q", "K", "V"):
+        rows, cols = e.shapes[name].split("×")
+        assert rows != "1" and cols != "1", e.shapes
+    z = np.array([[1.0, 2.0], [3.0, -1.0], [0.5, 0.0]])
+    s = matcalc.parse("softmax(Z)").evaluate(Z=z)
+    np.testing.assert_allclose(s.sum(axis=0), [1.0, 1.0])
+    np.testing.assert_allclose(s[:, 0], np.exp(z[:, 0]) / np.exp(z[:, 0]).sum())
+
+
+@pytest.mark.parametrize("wrt", ["Q", "K", "V"])
+def test_attention_gradients(wrt):
+    check_numerically("L(softmax(Q K') V)", wrt)
+
+
+def test_softmax_of_a_matrix_is_checked_by_sympy():
+    r = check_numerically("sum(softmax(X) ⊙ Y)", "X")
+    assert r.check(timeout=60).ok is True
+    assert_results_reparse(r)
+
+
+# ------------------------------------------------------------------ det: right everywhere
+
+def test_det_of_a_singular_by_construction_matrix_has_gradient_zero():
+    r = check_numerically("det(u u')", "u")
+    e = r.expression
+    dims = dims_of(e)
+    values = random_values(e, np.random.default_rng(3), None, dims)
+    np.testing.assert_allclose(r.gradient.evaluate(values, dims=dims), 0, atol=1e-9)
+    assert "⁻¹" not in r.gradient.text()
+    assert r.check(timeout=60).ok is True
+
+
+@pytest.mark.parametrize("wrt", ["A", "B"])
+def test_det_of_a_product_with_a_smaller_inner_size(wrt):
+    # A is a×b, B b×a with a = 3 > b = 2 in the oracle's sizes: A B is singular everywhere
+    r = check_numerically("det(A B)", wrt, "A: a×b, B: b×a")
+    assert "⁻¹" not in r.gradient.text()
+
+
+def test_det_of_a_variable_is_the_textbook_answer_with_its_condition():
+    r = check_numerically("det(X)", "X")
+    assert r.gradient.text() == "det(X) X⁻ᵀ"
+    assert any("holds where X is invertible" in n for n in r.notes)
+    assert not any("invertible" in n for n in matcalc.diff("logdet(X)", "X").notes)
+
+
+def test_the_adjugate_is_right_for_singular_matrices():
+    rng = np.random.default_rng(0)
+    u = rng.normal(size=(3, 1))
+    for a in (rng.normal(size=(3, 3)), u @ u.T, rng.normal(size=(3, 2)) @ rng.normal(size=(2, 3))):
+        adj = matcalc.parse("adj(A)").evaluate(A=a)
+        np.testing.assert_allclose(adj @ a, np.linalg.det(a) * np.eye(3), atol=1e-9)
+        minors = np.array([[(-1) ** (i + j) * np.linalg.det(np.delete(np.delete(a, j, 0), i, 1))
+                            for j in range(3)] for i in range(3)])
+        np.testing.assert_allclose(adj, minors, atol=1e-9)
+
+
+# ------------------------------------------------------------------ plain questions
+
+def test_the_derivative_with_respect_to_an_absent_declared_variable_is_zero():
+    r = matcalc.diff("X", "A", "X: k×k, A: k×k")
+    assert any("f does not depend on A" in n for n in r.notes)
+    assert r.jacobian.shape == (matcalc.shapes.dim_mul("k", "k"),) * 2
+    np.testing.assert_array_equal(r.jacobian.evaluate(dims={"k": 3}), np.zeros((9, 9)))
+    r = matcalc.diff("tr(X)", "A", "A: m×n")
+    assert r.gradient.shape == ("m", "n")
+    np.testing.assert_array_equal(r.gradient.evaluate(dims={"m": 2, "n": 3}), np.zeros((2, 3)))
+
+
+def test_an_undeclared_absent_variable_is_an_error_with_a_suggestion():
+    with pytest.raises(DiffError) as info:
+        matcalc.diff("x' A x", "X")
+    assert "did you mean" in info.value.message and "declare it" in info.value.message
+
+
+# ------------------------------------------------------------------ the Python API's arguments
+
+@pytest.mark.parametrize("call", [
+    lambda: matcalc.parse(None),
+    lambda: matcalc.parse(123),
+    lambda: matcalc.parse("x", where=5),
+    lambda: matcalc.parse("x", where=["x: 3"]),
+    lambda: matcalc.parse("x", where={"x": None}),
+    lambda: matcalc.parse("x", where={3: "n"}),
+    lambda: matcalc.diff("x' x", None),
+    lambda: matcalc.diff("x' x", "x", layout=3),
+    lambda: matcalc.diff(matcalc.parse("x"), "x", where="x: 3"),
+])
+def test_wrong_argument_types_are_matcalc_errors(call):
+    with pytest.raises(matcalc.MatcalcError):
+        call()
+
+
+@pytest.mark.parametrize("where", ["x: 0", "x: 10000000000000", "x: (0, 2)", "x: 1000001"])
+def test_declared_sizes_are_bounded(where):
+    with pytest.raises(DeclarationError) as info:
+        matcalc.parse("x", where)
+    assert "a size is a whole number from 1 to 1,000,000" in info.value.message
+
+
+@pytest.mark.parametrize("timeout", [float("nan"), float("inf"), -1, 0, "a", 1e12])
+def test_a_bad_check_time_limit_is_a_matcalc_error(timeout):
+    with pytest.raises(matcalc.MatcalcError):
+        matcalc.check("x' x", "x", "2 x", timeout=timeout)
+    with pytest.raises(matcalc.MatcalcError):
+        matcalc.diff("x' x", "x").check(timeout=timeout)
