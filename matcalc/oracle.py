@@ -21,6 +21,18 @@ size symbols are tried (a bounded number), and other random points.  Where the
 expression is defined but the *claim* is not (a singular matrix inverted), the claim is
 wrong.
 
+Where SymPy says ✓, the claim is compared again at **second sizes**, every symbolic size
+one larger (m=4, n=5, …; declared numbers unchanged; the order SymPy's sizes chose is
+kept, so m > n stays m > n): an identity true at one size only (the Cayley–Hamilton
+adjugate of a 3×3 matrix, ``sum(x .^ 0) / 3`` for 1) must not pass.  That comparison is
+cheap and independent of matcalc's answer: NumPy fourth-order central finite differences
+of the expression itself at a random point (:func:`finite_differences`; abstract
+functions get the NumPy stand-ins of :func:`numpy_stand_ins`, whose derivatives are
+exact).  Where they agree, the verdict stays ✓ and :attr:`CheckResult.second` says so;
+where they disagree, SymPy decides at the second sizes (✗ with its counterexample, ✓, or
+unchecked when it reaches no verdict) — numerical error never makes a claim wrong.  Where
+the expression is undefined at the second sizes, that comparison is skipped, and said.
+
 A check has three outcomes (:attr:`CheckResult.status`): ``verified``, ``wrong``, or
 ``unchecked`` — no verdict: the time budget ran out, SymPy failed, the declared sizes are
 too large to instantiate, or the expression is undefined at every size and point tried.
@@ -36,14 +48,16 @@ import signal
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+import numpy as np
 import sympy as sp
 
-from .errors import MatcalcError
-from .limits import MAX_CHECK_ENTRIES, uninterrupted, valid_timeout
-from .nodes import Call, Expr, MatPow, Power, Var
+from .errors import EvaluationError, MatcalcError
+from .evaluate import evaluate
+from .limits import MAX_CHECK_ENTRIES, MAX_ENTRIES, uninterrupted, valid_timeout
+from .nodes import Apply, Call, Deriv, Expr, Grad, Jac, MatPow, Power, Var
 from .printing.sympy import SympyConverter, UndefinedValue, concrete, size_of, symbol_matrix, vec
 from .shapes import DimProd
 
@@ -85,6 +99,9 @@ class CheckResult:
     detail: str = ""
     entries: int = 0
     mismatch: dict[str, Any] | None = field(default=None)
+    #: how the claim was compared at the second sizes (every symbolic size one larger):
+    #: "finite differences agree at m=4, n=5", or why that was skipped
+    second: str = ""
 
     @property
     def status(self) -> str:
@@ -94,10 +111,17 @@ class CheckResult:
     def sizes_text(self) -> str:
         return ", ".join(f"{k}={v}" for k, v in self.sizes.items()) or "the sizes given"
 
+    def method_text(self) -> str:
+        """The method, with what was done at the second sizes: "exact; finite differences
+        agree at m=4"."""
+        return f"{self.method}; {self.second}" if self.second else self.method
+
     def __str__(self) -> str:
         if self.ok:
-            return (f"✓ checked with SymPy at {self.sizes_text()} ({self.method}, {self.entries} entries, "
-                    f"{self.seconds:.2f} s)")
+            entries = f"{self.entries} {'entry' if self.entries == 1 else 'entries'}"
+            second = f"; {self.second}" if self.second else ""
+            return (f"✓ checked with SymPy at {self.sizes_text()} ({self.method}, {entries}, "
+                    f"{self.seconds:.2f} s){second}")
         if self.ok is None:
             return f"unchecked: {self.detail}"
         return f"✗ SymPy check failed at {self.sizes_text()}: {self.detail}"
@@ -107,7 +131,7 @@ class CheckResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: status, ok, method, sizes, seconds, entries, detail."""
-        return {"status": self.status, "ok": self.ok, "method": self.method, "sizes": dict(self.sizes),
+        return {"status": self.status, "ok": self.ok, "method": self.method_text(), "sizes": dict(self.sizes),
                 "seconds": round(self.seconds, 3), "entries": self.entries, "detail": self.detail}
 
 
@@ -296,21 +320,277 @@ def _child(send: Any, *args: Any) -> None:
     signal.signal(signal.SIGVTALRM, _on_slice)
     result = _run(*args)
     if result.mismatch:
-        result = CheckResult(result.ok, result.method, result.sizes, result.seconds, result.detail,
-                             result.entries, {k: str(v) for k, v in result.mismatch.items()})
+        result = replace(result, mismatch={k: str(v) for k, v in result.mismatch.items()})
     send.send(result)
     send.close()
 
 
 def _run(expr: Expr, wrt: Var, claimed: Expr, timeout: float, points: int, seed: int, name: str) -> CheckResult:
-    """The check; an exception in SymPy is reported as what it was, never raised."""
-    progress: dict[str, Any] = {"sizes": instantiate_sizes(expr, claimed, wrt)}
+    """The check at the first sizes, then (when it says ✓) at the second sizes; an
+    exception in SymPy is reported as what it was, never raised."""
+    start = time.perf_counter()
+    first = _sympy_check(expr, wrt, claimed, timeout, points, seed, name)
+    if first.ok is not True or not first.sizes:
+        return first
+    return _second_sizes(first, expr, wrt, claimed, start, start + timeout, points, seed, name)
+
+
+def _sympy_check(expr: Expr, wrt: Var, claimed: Expr, timeout: float, points: int, seed: int, name: str,
+                 assignments: list[dict[str, int]] | None = None) -> CheckResult:
+    progress: dict[str, Any] = {"sizes": assignments[0] if assignments else instantiate_sizes(expr, claimed, wrt)}
     start = time.perf_counter()
     try:
-        return _check(expr, wrt, claimed, timeout, points, seed, name, progress)
+        return _check(expr, wrt, claimed, timeout, points, seed, name, progress, assignments)
     except Exception as exc:  # reported, never raised across the process boundary
         return CheckResult(None, "error", progress["sizes"], time.perf_counter() - start,
                            f"the SymPy check failed ({type(exc).__name__}: {_one_line(str(exc))})")
+
+
+# ------------------------------------------------------------------------------ the second sizes
+
+
+def _second_sizes(first: CheckResult, expr: Expr, wrt: Var, claimed: Expr, start: float, deadline: float,
+                  points: int, seed: int, name: str) -> CheckResult:
+    """SymPy said ✓ at ``first.sizes``; compare again with every symbolic size one larger
+    (an identity true only at one size — Cayley–Hamilton at n=3 — must not pass).  First
+    by finite differences of the expression (cheap, and independent of matcalc's answer);
+    where they disagree, SymPy decides at the second sizes — numerical error never makes
+    a claim wrong."""
+    sizes = {k: v + 1 for k, v in first.sizes.items()}
+    at = _sizes_text(sizes)
+
+    def elapsed() -> float:
+        return time.perf_counter() - start
+
+    fd = finite_differences(expr, wrt, claimed, sizes, seed=seed, deadline=deadline)
+    if fd.outcome == "agree":
+        return replace(first, second=f"finite differences agree at {at}", seconds=elapsed())
+    if fd.outcome == "undefined":
+        return replace(first, second=f"the second sizes, {at}, were skipped: {fd.detail}", seconds=elapsed())
+    if fd.outcome == "timeout":
+        return _timeout(sizes, elapsed(), f"SymPy agreed at {first.sizes_text()}; comparing by finite differences "
+                                          f"at the second sizes")
+    # "disagree", or "cannot" (finite differences are impossible here): SymPy at the second sizes
+    reason = too_large(expr, wrt, claimed, sizes)
+    remaining = deadline - time.perf_counter()
+    if reason:
+        second = CheckResult(None, "too large", sizes, 0.0, reason)
+    elif remaining < 0.05:
+        second = _timeout(sizes, elapsed(), "before the SymPy check at the second sizes")
+    else:
+        second = _sympy_check(expr, wrt, claimed, remaining, points, seed + 1, name, [sizes])
+    if second.ok is False:
+        return replace(second, seconds=elapsed(),
+                       detail=f"{second.detail} (at {first.sizes_text()} {name} agrees with the derivative: "
+                              f"it holds at that size only)")
+    if second.ok:
+        why = "where finite differences disagreed" if fd.outcome == "disagree" else fd.detail
+        return replace(first, second=f"SymPy ({second.method}) at {at}, {why}", seconds=elapsed())
+    if fd.outcome == "cannot":
+        return replace(first, second=f"the second sizes, {at}, were skipped: {fd.detail}; {second.detail}",
+                       seconds=elapsed())
+    return CheckResult(None, "disagree", sizes, elapsed(),
+                       f"SymPy verified {name} at {first.sizes_text()} ({first.method}), but finite differences at "
+                       f"{at} disagree with it ({fd.detail}), and the SymPy check at {at} reached no verdict "
+                       f"({second.detail})", first.entries)
+
+
+@dataclass(frozen=True)
+class FiniteDifferences:
+    """What finite differences found: ``outcome`` is ``agree``, ``disagree``, ``undefined``
+    (the expression has no finite value at the points tried), ``cannot`` (they cannot be
+    computed here: too much work, or an evaluation matcalc cannot do) or ``timeout``."""
+
+    outcome: str
+    detail: str = ""
+
+
+#: relative tolerance of the finite-difference comparison (to the largest entry compared)
+FD_TOLERANCE = 1e-5
+#: the step, relative to 1 + |x|, of the fourth-order central differences
+FD_STEP = 1e-3
+
+
+def finite_differences(expr: Expr, wrt: Var, claimed: Expr, sizes: dict[str, int], *, seed: int = 1,
+                       deadline: float | None = None) -> FiniteDifferences:
+    """Compare ``claimed`` (the gradient for a scalar ``expr``, else the Jacobian) with
+    fourth-order central finite differences of ``expr`` itself at a random point, in
+    NumPy, at ``sizes``.  Variables under log, sqrt, logdet are positive (square ones
+    diagonally dominant), symmetric ones symmetric; for a symmetric ``wrt`` the directions
+    are symmetric (Eᵢⱼ + Eⱼᵢ) and the claim is compared as the SymPy check does (sym(G))."""
+    variables = _variables(expr, claimed, wrt)
+    positive = positive_variables(expr, claimed)
+    rows, cols = size_of(wrt.shape[0], sizes), size_of(wrt.shape[1], sizes)
+    scalar = expr.is_scalar
+    # the directions, each with the claim's entries it is compared with
+    directions: list[tuple[tuple[int, int], Any, str]] = []
+    for j in range(cols):
+        for i in range(rows):
+            if scalar and wrt.symmetric and i > j:
+                continue
+            directions.append(((min(i, j), max(i, j)) if wrt.symmetric else (i, j), (i, j),
+                               f"entry ({i + 1}, {j + 1})" if scalar else f"column {j * rows + i + 1} of the Jacobian"))
+    cost = sum(_entries(n.shape, sizes) for tree in (expr, claimed) for n in tree.walk())
+    if 4 * len(directions) * cost > MAX_ENTRIES:
+        return FiniteDifferences("cannot", f"too much work for finite differences ({len(directions)} directions "
+                                           f"× {cost} entries)")
+    try:
+        functions = numpy_functions(sizes, expr, claimed)
+    except (KeyError, ValueError) as exc:
+        return FiniteDifferences("cannot", f"no NumPy stand-in for a function ({exc})")
+    rng = np.random.default_rng(seed)
+    why = "the expression has no finite value"
+    for _ in range(MAX_POINT_TRIES):
+        values = dict(functions)
+        for v in variables.values():
+            r, c = size_of(v.shape[0], sizes), size_of(v.shape[1], sizes)
+            if v.name in positive:
+                a = rng.uniform(0.5, 2.0, (r, c)) + (r * np.eye(r) if r == c else 0)
+            else:
+                a = rng.normal(size=(r, c))
+            values[v.name] = (a + a.T) / 2 if v.symmetric else a
+        try:
+            with np.errstate(all="ignore"):
+                result = _fd_at(expr, wrt, claimed, sizes, values, directions, scalar, deadline)
+        except (ValueError, FloatingPointError, ZeroDivisionError, OverflowError) as exc:  # LinAlgError too
+            why = f"the expression is undefined ({_one_line(str(exc), 100) or type(exc).__name__})"
+            continue
+        except (EvaluationError, TypeError, IndexError) as exc:
+            return FiniteDifferences("cannot", f"finite differences could not evaluate it ({_one_line(str(exc), 100)})")
+        if result is not None:
+            return result
+    return FiniteDifferences("undefined", f"{why} at the {MAX_POINT_TRIES} random points tried")
+
+
+def _fd_at(expr: Expr, wrt: Var, claimed: Expr, sizes: dict[str, int], values: dict[str, Any],
+           directions: list[tuple[tuple[int, int], Any, str]], scalar: bool,
+           deadline: float | None) -> FiniteDifferences | None:
+    """The comparison at one point; None where the expression is not finite there."""
+
+    def f(vals: dict[str, Any]) -> np.ndarray:
+        out = np.atleast_2d(np.asarray(evaluate(expr, vals, sizes), dtype=float))
+        if not np.all(np.isfinite(out)):
+            raise ValueError("not finite")
+        return out.reshape(-1, order="F")
+
+    x = values[wrt.name]
+    f0 = f(values)
+    scale_f = float(np.max(np.abs(f0)))
+    estimates = []
+    for (i, j), _, _ in directions:
+        if deadline is not None and time.perf_counter() > deadline:
+            return FiniteDifferences("timeout")
+        e = np.zeros_like(x)
+        e[i, j] = 1.0
+        if wrt.symmetric:
+            e[j, i] = 1.0
+        h = FD_STEP * (1 + abs(x[i, j]))
+        at = [f({**values, wrt.name: x + k * h * e}) for k in (2, 1, -1, -2)]
+        scale_f = max(scale_f, *(float(np.max(np.abs(a))) for a in at))
+        estimates.append((-at[0] + 8 * at[1] - 8 * at[2] + at[3]) / (12 * h))
+    try:
+        c = np.atleast_2d(np.asarray(evaluate(claimed, values, sizes), dtype=float))
+    except (ValueError, FloatingPointError, ZeroDivisionError, OverflowError) as exc:
+        return FiniteDifferences("disagree", f"the claim is undefined where the expression is defined: "
+                                            f"{_one_line(str(exc), 100)}")
+    if not np.all(np.isfinite(c)):
+        return FiniteDifferences("disagree", "the claim has no finite value where the expression is defined")
+    want = (x.shape if scalar else (f0.size, x.size))
+    if c.shape != want:
+        return FiniteDifferences("disagree", f"the claim is {c.shape[0]}×{c.shape[1]}, not {want[0]}×{want[1]}")
+    claimed_values = []
+    for _, (ci, cj), _ in directions:
+        if scalar:
+            claimed_values.append(np.array([c[ci, cj] * (2 if wrt.symmetric and ci != cj else 1)]))
+        else:
+            claimed_values.append(c[:, cj * x.shape[0] + ci])
+    scale = max([float(np.max(np.abs(v))) for v in (*estimates, *claimed_values)] + [0.0])
+    tolerance = FD_TOLERANCE * scale + 1e-9 * (1 + scale_f)
+    for (_, _, label), est, cv in zip(directions, estimates, claimed_values, strict=True):
+        worst = int(np.argmax(np.abs(est - cv)))
+        if abs(est[worst] - cv[worst]) > tolerance:
+            where = f"{label}" + (f", row {worst + 1}" if not scalar else "")
+            return FiniteDifferences("disagree", f"{where}: the claim gives {cv[worst]:.8g}, finite differences "
+                                                 f"{est[worst]:.8g}")
+    return FiniteDifferences("agree")
+
+
+# ------------------------------------------------------------------------------ NumPy stand-ins
+
+
+def _name_factor(name: str) -> float:
+    """A factor that differs from name to name (the same as SymPy's stand-ins use)."""
+    return (sum(ord(ch) for ch in name) % 5 + 1) / 3
+
+
+def numpy_stand_ins(name: str, kind: str, out: int | None = None) -> dict[str, Any]:
+    """Concrete NumPy functions for the abstract function ``name`` and its derivative, under
+    the names :func:`matcalc.evaluate.evaluate` looks up (``L`` and ``grad_L``, ``f`` and
+    ``f_prime``, ``g`` and ``jac_g``).  Each derivative is the exact derivative of its
+    function, so finite differences of L agree with ∇L.
+
+    >>> fs = numpy_stand_ins("f", "elementwise")
+    >>> y, h = 0.3, 1e-6
+    >>> bool(abs((fs["f"](y + h) - fs["f"](y - h)) / (2 * h) - fs["f_prime"](y)) < 1e-8)
+    True
+    """
+    k = _name_factor(name)
+    if kind == "scalar":
+        # L(Y) = Σ w ⊙ sin(k Y) + ½ Σ Y², with weights w that differ from entry to entry: ∇L of
+        # a symmetric argument is then not symmetric, as it need not be (L(X + Xᵀ))
+        def weights(y: Any) -> Any:
+            y = np.asarray(y, dtype=float)
+            return (1 + np.arange(y.size) % 5 / 4).reshape(y.shape, order="F")
+
+        def scalar_fn(y: Any) -> float:
+            y = np.asarray(y, dtype=float)
+            return float(np.sum(weights(y) * np.sin(k * y)) + 0.5 * np.sum(y**2))
+
+        def grad(y: Any) -> Any:
+            y = np.asarray(y, dtype=float)
+            return k * weights(y) * np.cos(k * y) + y
+
+        return {name: scalar_fn, f"grad_{name}": grad}
+    if kind == "elementwise":
+        return {name: lambda y: np.tanh(k * np.asarray(y, dtype=float)),
+                f"{name}_prime": lambda y: k * (1 - np.tanh(k * np.asarray(y, dtype=float)) ** 2)}
+    if kind != "vector" or out is None:
+        raise ValueError(f"{name} is a {kind} function of no known output size")
+    seed = sum(ord(ch) for ch in name)
+
+    def mixing(n: int) -> Any:
+        return np.random.default_rng([11, seed, out, n]).normal(size=(out, n))
+
+    def g(y: Any) -> Any:
+        y = np.ravel(np.asarray(y, dtype=float))
+        return mixing(y.size) @ np.sin(k * y)
+
+    def jac(y: Any) -> Any:
+        y = np.ravel(np.asarray(y, dtype=float))
+        return mixing(y.size) * (k * np.cos(k * y))[None, :]
+
+    return {name: g, f"jac_{name}": jac}
+
+
+def numpy_functions(sizes: dict[str, int], *trees: Expr) -> dict[str, Any]:
+    """The NumPy stand-ins of every abstract function in ``trees`` (found from the
+    applications L(…), ∇L(…), f′(…), ∂g(…) themselves)."""
+    out: dict[str, Any] = {}
+    for tree in trees:
+        for n in tree.walk():
+            if isinstance(n, Apply):
+                kind, size = n.kind, n.out
+            elif isinstance(n, Grad):
+                kind, size = "scalar", None
+            elif isinstance(n, Deriv):
+                kind, size = "elementwise", None
+            elif isinstance(n, Jac):
+                kind, size = "vector", n.out
+            else:
+                continue
+            if n.name not in out:
+                out.update(numpy_stand_ins(n.name, kind, size_of(size, sizes) if size is not None else None))
+    return out
 
 
 def _random_point(env: dict[str, sp.Matrix], positive: set[str], rng: random.Random) -> dict[Any, Any]:
@@ -337,7 +617,7 @@ def _undefined_at(tree: Expr, sizes: dict[str, int], env: dict[str, sp.Matrix], 
 
 
 def _check(expr: Expr, wrt: Var, claimed: Expr, timeout: float, points: int, seed: int, name: str,
-           progress: dict[str, Any]) -> CheckResult:
+           progress: dict[str, Any], assignments: list[dict[str, int]] | None = None) -> CheckResult:
     start = time.perf_counter()
     deadline = start + timeout
     rng = random.Random(seed)
@@ -350,7 +630,7 @@ def _check(expr: Expr, wrt: Var, claimed: Expr, timeout: float, points: int, see
     # sizes, and a first point, where the expression is defined
     tried: list[str] = []
     chosen: dict[str, int] | None = None
-    for sizes in size_assignments(expr, claimed, wrt):
+    for sizes in assignments or size_assignments(expr, claimed, wrt):
         progress["sizes"] = sizes
         env = {n: symbol_matrix(v, sizes) for n, v in variables.items()}
         for _ in range(MAX_POINT_TRIES):
@@ -442,6 +722,10 @@ def _check(expr: Expr, wrt: Var, claimed: Expr, timeout: float, points: int, see
     # entry a number, but the one differentiated by: small expressions, not the symbolic
     # ones.  Abstract functions get concrete formulas before SymPy differentiates.
     method = f"at {points} random rational points"
+    def claim_defined(claimed_at: sp.Matrix | UndefinedValue) -> bool:
+        return not isinstance(claimed_at, UndefinedValue) and all(
+            _finite(_value(p.factor * concrete(claimed_at[p.c_index]))) for p in unproven)
+
     for k in range(points):
         found: tuple[dict[Any, Any], sp.Matrix | UndefinedValue, list[Any]] | None = None
         for _ in range(MAX_POINT_TRIES):
@@ -458,7 +742,10 @@ def _check(expr: Expr, wrt: Var, claimed: Expr, timeout: float, points: int, see
             except UndefinedValue as exc:
                 claimed_at = exc
             found = (point, claimed_at, true)
-            break
+            if claim_defined(claimed_at):
+                break
+            # the claim is undefined here (a random point can hit a singular matrix): it is
+            # wrong only if it is undefined at every point tried where the expression is defined
         if found is None:
             return CheckResult(None, "undefined", sizes, elapsed(),
                                f"no random point was found where the expression and its derivative are defined "
@@ -610,5 +897,5 @@ def _describe_point(env: dict[str, sp.Matrix], point: dict) -> str:
     return ", ".join(parts)
 
 
-__all__ = ["CheckResult", "check_derivative", "instantiate_sizes", "positive_variables", "size_assignments",
-           "size_of", "too_large"]
+__all__ = ["CheckResult", "FiniteDifferences", "check_derivative", "finite_differences", "instantiate_sizes",
+           "numpy_functions", "numpy_stand_ins", "positive_variables", "size_assignments", "size_of", "too_large"]

@@ -23,12 +23,11 @@ from typing import Any
 import numpy as np
 
 from . import api
-from .declare import FuncDecl
 from .errors import EvaluationError, MatcalcError, ParseError
 from .evaluate import evaluate
 from .limits import MAX_ENTRIES
 from .nodes import Expr, Num, Transpose, Var, Zeros
-from .oracle import STATUS, CheckResult, check_derivative, instantiate_sizes, positive_variables
+from .oracle import STATUS, CheckResult, check_derivative, instantiate_sizes, numpy_stand_ins, positive_variables
 from .printing.sympy import size_of
 from .rules.canon import canonical
 from .shapes import shape_str
@@ -52,6 +51,17 @@ class Verdict:
     diagnosis: list[str] = field(default_factory=list)
     check: CheckResult | None = None
     counterexample: str | None = None
+    #: the derivation behind ``answer``: its notes (abstract functions, assumptions,
+    #: conditions such as "holds where X is invertible") are shown with the verdict
+    derivation: api.Derivative | None = field(default=None, repr=False)
+
+    @property
+    def notes(self) -> list[str]:
+        """Abstract functions, assumptions and conditions of the expression and answer."""
+        return self.notes_text()
+
+    def notes_text(self, ascii: bool = False) -> list[str]:
+        return self.derivation.notes_text(ascii) if self.derivation is not None else []
 
     @property
     def status(self) -> str:
@@ -65,11 +75,11 @@ class Verdict:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: status, correct, expression, wrt, claim, answer, layout, diagnosis,
-        counterexample, check."""
+        counterexample, notes, check."""
         return {
             "status": self.status, "correct": self.correct, "expression": self.expression.text(),
             "wrt": self.wrt, "claim": self.claim.text(), "answer": self.answer.text(), "layout": self.layout,
-            "diagnosis": list(self.diagnosis), "counterexample": self.counterexample,
+            "diagnosis": list(self.diagnosis), "counterexample": self.counterexample, "notes": self.notes,
             "check": self.check.to_dict() if self.check is not None else None,
         }
 
@@ -77,8 +87,10 @@ class Verdict:
         what = "gradient" if self.expression.is_scalar else "derivative"
         head = f"of {self.expression.text(ascii)} with respect to {self.wrt} ({self.layout} layout)"
         lines = []
+        notes = [f"  {n}" for n in self.notes_text(ascii)]
         if self.correct:
             lines.append(f"✓ correct: {self.claim.text(ascii)} is the {what} {head}")
+            lines.extend(notes)
             if str(self.claim) != str(self.answer):
                 lines.append(f"  matcalc writes it {self.answer.text(ascii)}")
             lines.extend(f"  {d}" for d in self.diagnosis)
@@ -86,12 +98,14 @@ class Verdict:
                 lines.append(f"  {self.check}")
         elif self.correct is None:
             lines.append(f"? unchecked: whether {self.claim.text(ascii)} is the {what} {head} is not known")
+            lines.extend(notes)
             if self.check is not None:
                 lines.append(f"  {self.check}")
             lines.extend(f"  {d}" for d in self.diagnosis)
             lines.append(f"  matcalc's {what} is {self.answer.text(ascii)}    [{shape_str(self.answer.shape, ascii)}]")
         else:
             lines.append(f"✗ not right: {self.claim.text(ascii)} is not the {what} {head}")
+            lines.extend(notes)
             lines.extend(f"  {d}" for d in self.diagnosis)
             lines.append(f"  The {what} is {self.answer.text(ascii)}    [{shape_str(self.answer.shape, ascii)}]")
             if self.counterexample:
@@ -127,7 +141,7 @@ def check(expr: str | api.Expression, wrt: str, claim: str, where: str | Mapping
     answer = r.derivative
     x = r.wrt
     scalar = e.is_scalar
-    verdict = Verdict(False, e, wrt, c, answer, layout)
+    verdict = Verdict(False, e, wrt, c, answer, layout, derivation=r)
 
     def as_gradient(t: Expr) -> Expr:
         """The claim in the form the oracle checks: G (scalar f) or the Jacobian DF."""
@@ -278,37 +292,13 @@ def _evaluator(e: api.Expression, x: Var, symmetric: bool = False, sizes: dict[s
                 a = (a + a.T) / 2
             out[v.name] = a
         for name, decl in e.functions.items():
-            out.update(_concrete_functions(name, decl, sizes))
+            out.update(numpy_stand_ins(name, decl.kind, size_of(decl.out, sizes) if decl.kind == "vector" else None))
         return out
 
     def ev(tree: Expr, seed: int) -> np.ndarray:
         return np.atleast_2d(evaluate(tree, values(seed), sizes))
 
     return ev
-
-
-def _concrete_functions(name: str, decl: FuncDecl, sizes: dict[str, int]) -> dict[str, Any]:
-    if decl.kind == "scalar":
-        # L(Y) = Σ w ⊙ sin(Y) + ½ Σ Y², with weights w that differ from entry to entry: ∇L of
-        # a symmetric argument is then not symmetric, as it need not be (L(X + Xᵀ))
-        def weights(y: Any) -> Any:
-            y = np.asarray(y, dtype=float)
-            return (1 + np.arange(y.size) % 5 / 4).reshape(y.shape, order="F")
-
-        return {name: lambda y: float(np.sum(weights(y) * np.sin(y)) + 0.5 * np.sum(np.asarray(y) ** 2)),
-                f"grad_{name}": lambda y: weights(y) * np.cos(y) + y}
-    if decl.kind == "elementwise":
-        return {name: np.tanh, f"{name}_prime": lambda y: 1 - np.tanh(y) ** 2}
-    out = size_of(decl.out, sizes)  # parse records the size of a vector function's values
-    m = np.random.default_rng(11).normal(size=(16, 16))
-
-    def g(y: Any) -> Any:
-        return m[:out, : len(y)] @ np.sin(y)
-
-    def jac(y: Any) -> Any:
-        return m[:out, : len(y)] * np.cos(y)[None, :]
-
-    return {name: g, f"jac_{name}": jac}
 
 
 def _same(ev: Evaluator, a: Expr, b: Expr, seeds: tuple[int, ...] = (1, 2, 3), strict: bool = False) -> bool:

@@ -329,3 +329,137 @@ def test_size_assignments_are_bounded_and_distinct():
     assert len({tuple(a.values()) for a in tried}) == len(tried)
     assert all(sorted(a.values()) == [3, 4, 5, 6, 7] for a in tried)
     assert tried[1] == {k: 10 - v for k, v in tried[0].items()}  # the reversed assignment second
+
+
+# ------------------------------------------------------------ a second size (user trial)
+
+
+def test_a_claim_true_only_at_size_3_is_rejected():
+    """The Cayley–Hamilton adjugate of a 3×3 matrix is the gradient of det X at m=3 only:
+    the check compares again at m=4 (finite differences disagree, SymPy confirms)."""
+    claim = "(X^2 - tr(X) X + (tr(X)^2 - tr(X^2))/2 I)'"
+    assert check("det(X)", "X", claim, "X: 3×3").correct is True  # the coincidence is real
+    v = check("det(X)", "X", claim)
+    assert v.correct is False and v.exit_code == 1, v.text()
+    assert v.check.sizes == {"m": 4} and "at m=3 the claim agrees" in v.text(), v.text()
+    assert main(["check", "det(X)", "X", claim]) == 1
+
+
+def test_a_claim_using_the_size_3_as_a_number_is_rejected():
+    v = check("sum(x)^2", "x", "2 sum(x) (sum(x .^ 0)/3) ones")
+    assert v.correct is False and "m=4" in v.counterexample, v.text()
+    assert "4/3 times the answer" in v.text()  # diagnosed at the second size
+    r = matcalc.diff("sum(x)^2", "x")
+    wrong = matcalc.parse("2 sum(x) (sum(x .^ 0)/3) ones", r.expression.where()).tree
+    assert check_derivative(r.expression.tree, r.wrt, wrong).ok is False
+
+
+def test_a_table_row_true_only_at_size_3_is_rejected():
+    table = ("| $f(X)$ | $\\frac{\\partial f}{\\partial X}$ |\n|---|---|\n"
+             "| $\\det(X)$ | $(X^2 - \\text{tr}(X) X + (\\text{tr}(X)^2 - \\text{tr}(X^2))/2 I)^T$ |\n")
+    (row,) = check_table(table)
+    assert row.correct is False
+
+
+def test_a_right_claim_is_also_compared_at_the_second_sizes():
+    r = matcalc.diff("tr(A X B)", "X", "X: n×p").check()
+    assert r.ok is True and r.sizes == {"m": 3, "n": 4, "p": 5} and r.method == "exact"
+    assert r.second == "finite differences agree at m=4, n=5, p=6"
+    assert str(r).endswith("; finite differences agree at m=4, n=5, p=6")
+    assert r.to_dict()["method"] == "exact; finite differences agree at m=4, n=5, p=6"
+    # the order of the sizes the first check chose is kept (m > n: XᵀX invertible)
+    r = matcalc.diff("log(det(X' X))", "X").check()
+    assert r.ok and r.sizes == {"m": 4, "n": 3} and "finite differences agree at m=5, n=4" in r.second, str(r)
+    # symmetric variables, and symmetric directions for a symmetric wrt (sym(G))
+    r = matcalc.diff("tr(A S) + x' S x", "S", "S: n×n symmetric").check()
+    assert r.ok and r.second.startswith("finite differences agree"), str(r)
+    assert check("tr(A S)", "S", "(A + A')/2", "S: n×n symmetric").correct is True
+    # no symbolic size: nothing to shift
+    r = matcalc.diff("x' x", "x", "x: 3").check()
+    assert r.ok and r.second == ""
+
+
+@pytest.mark.parametrize("expr,wrt,where", [
+    ("L(W x + b)", "W", None), ("sum(f(X A))", "X", "f: elementwise"),
+    ("L(g(W x))", "W", "g: vector function p"), ("L(S)", "S", "S: n×n symmetric"),
+])
+def test_finite_differences_agree_with_abstract_functions(expr, wrt, where):
+    r = matcalc.diff(expr, wrt, where).check()
+    assert r.ok and r.second.startswith("finite differences agree"), str(r)
+
+
+@pytest.mark.parametrize("kind,out", [("scalar", None), ("elementwise", None), ("vector", 3)])
+def test_numpy_stand_ins_have_exact_derivatives(kind, out):
+    import numpy as np
+
+    fs = oracle.numpy_stand_ins("h", kind, out)
+    f, df = fs["h"], fs[{"scalar": "grad_h", "elementwise": "h_prime", "vector": "jac_h"}[kind]]
+    y = np.random.default_rng(0).normal(size=4)
+    step = 1e-6
+    for i in range(4):
+        e = np.zeros(4)
+        e[i] = step
+        fd = (np.asarray(f(y + e)) - np.asarray(f(y - e))) / (2 * step)
+        exact = np.asarray(df(y))
+        want = exact[..., i] if kind == "vector" else exact[i] if kind == "scalar" else exact * (np.arange(4) == i)
+        assert np.allclose(fd, want, atol=1e-7), (kind, i)
+
+
+def test_finite_differences_never_make_a_claim_wrong(monkeypatch):
+    """Where finite differences disagree, SymPy decides at the second sizes."""
+    monkeypatch.setattr(oracle, "FD_TOLERANCE", -1.0)  # every comparison "disagrees"
+    r = matcalc.diff("tr(A X B)", "X").check()
+    assert r.ok is True and r.second == "SymPy (exact) at m=4, n=5, p=6, where finite differences disagreed", str(r)
+
+
+def test_disagreeing_finite_differences_and_no_sympy_verdict_is_unchecked(monkeypatch):
+    monkeypatch.setattr(oracle, "FD_TOLERANCE", -1.0)
+    real = oracle._check
+
+    def first_only(*args, **kwargs):
+        if args[-1]:  # the second sizes
+            return oracle._timeout(args[-1][0], 1.0, "comparing exactly")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(oracle, "_check", first_only)
+    r = matcalc.diff("tr(A X B)", "X").check()
+    assert r.ok is None and r.method == "disagree", str(r)
+    assert "SymPy verified matcalc's answer at m=3, n=4, p=5" in r.detail and "finite differences at m=4" in r.detail
+    assert "reached no verdict" in r.detail
+
+
+def test_a_second_size_where_the_expression_is_undefined_is_skipped(monkeypatch):
+    def undefined(*args, **kwargs):
+        raise ValueError("Singular matrix")
+
+    monkeypatch.setattr(oracle, "evaluate", undefined)
+    r = matcalc.diff("tr(A X B)", "X").check()
+    assert r.ok is True and r.second.startswith("the second sizes, m=4, n=5, p=6, were skipped"), str(r)
+    assert "at the 8 random points tried" in r.second
+    assert "were skipped" in r.to_dict()["method"]
+
+
+def test_abstract_functions_named_like_sympy_functions():
+    """cosh: function must not be taken for SymPy's cosh (mpmath's, when evaluated)."""
+    for name in ("cosh", "tan", "exp", "gamma"):
+        r = matcalc.diff(f"log({name}(X w - y))", "w", f"{name}: function").check()
+        assert r.ok is True, (name, str(r))
+    assert check("tan(X w)", "w", "X' ∇tan(X w)", "tan: function").correct is True
+
+
+def test_a_verdict_shows_the_notes_of_the_derivation():
+    v = check("L(W x + b)", "W", "∇L(W x + b) x'")
+    assert v.correct is True
+    assert v.text().splitlines()[1] == "  L: abstract scalar function (∇L its gradient)", v.text()
+    assert v.to_dict()["notes"] == ["L: abstract scalar function (∇L its gradient)"]
+    assert "grad L its gradient" in v.text(ascii=True)
+    wrong = check("L(W x + b)", "W", "x ∇L(W x + b)'")
+    assert "  L: abstract scalar function (∇L its gradient)" in wrong.text().splitlines()
+    v = check("det(X)", "X", "det(X) inv(X)'")
+    assert any("holds where X is invertible" in n for n in v.to_dict()["notes"]), v.text()
+
+
+def test_one_entry_is_singular():
+    r = matcalc.diff("x' x", "x", "x: 1").check()
+    assert "(exact, 1 entry," in str(r), str(r)
+    assert "3 entries" in str(matcalc.diff("x' x", "x").check())

@@ -52,8 +52,15 @@ class Abstract(sp.Function):
         return True
 
 
+#: the prefix of the SymPy class names of abstract functions: a user's function named like
+#: a SymPy one (``cosh: function``) must not be taken for it — SymPy evaluates a function
+#: numerically with the mpmath function of the class's name
+PREFIX = "ƒ·"
+
+
 class AbstractFamily:
-    """``L`` and all its partial derivatives, as SymPy function classes made on first use."""
+    """``L`` and all its partial derivatives, as SymPy function classes made on first use
+    (named ``ƒ·L``, ``∂1 ƒ·L``, …: never the name of a SymPy or mpmath function)."""
 
     def __init__(self, name: str, nargs: int):
         self.name = name
@@ -63,7 +70,9 @@ class AbstractFamily:
     def partial(self, index: tuple[int, ...]) -> Any:
         index = tuple(sorted(index))
         if index not in self._classes:
-            label = self.name if not index else "∂" + ",".join(str(i + 1) for i in index) + " " + self.name
+            label = PREFIX + self.name
+            if index:
+                label = "∂" + ",".join(str(i + 1) for i in index) + " " + label
             self._classes[index] = type(label, (Abstract,), {"family": self, "index": index, "nargs": self.nargs})
         return self._classes[index]
 
@@ -154,7 +163,7 @@ class SympyConverter:
 
     def function(self, name: str, nargs: int, index: tuple[int, ...] = (), component: int | None = None) -> Any:
         """The SymPy class of ∂_index name (of component ``component`` of a vector function)."""
-        key = name if component is None else f"{name}_{component + 1}"
+        key = name if component is None else f"{name}[{component + 1}]"  # g[1]: never a name a user can write
         if (key, nargs) not in self.families:
             self.families[key, nargs] = AbstractFamily(key, nargs)
         return self.families[key, nargs].partial(index)
