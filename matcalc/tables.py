@@ -5,17 +5,23 @@ names the derivative and the variable, as ``$\\frac{\\partial f}{\\partial \\mat
 ``$\\frac{\\partial f}{\\partial \\boldsymbol{\\Sigma}}$``, ``$\\partial f / \\partial X$``,
 ``$\\nabla_{\\mathbf{w}} f$`` or ``$\\nabla_{\\mathbf{x}} f(\\mathbf{x})$``.  Each row below
 gives an expression and its derivative (``$A^{-T} = (A^{-1})^T$``: each side of ``=`` is
-checked).  A note at the end of the expression cell such as "(symmetric $A$)" declares A
-symmetric; other notes are shown, not used.
+checked).  Notes in parentheses at the end of either cell are read: a plain one declares —
+"(symmetric $A$)", "($A$ is symmetric)", "(for symmetric $A$, $B$)", "($A = A^T$)" — and
+every other note ("A not symmetric", "skew-symmetric $A$", "if $A = A^T$", a name that is
+not in the row) is shown as a note not used.  Each row says what its notes declared, how
+it read each ``\\cdot`` between vectors, what the reading assumed, and the shapes it
+inferred when a variable is not of the kind its letter suggests.
 
 Cells are read as LaTeX, strictly: letters side by side are a product (``AB`` is A times
-B), ``\\|…\\|``, ``\\lVert…\\rVert`` and ``\\left\\|…\\right\\|`` are norms, ``e^{x}`` is
-exp(x), ``\\log\\det X`` is logdet(X), ``\\mathbf{1}`` is 𝟏, Greek commands are Greek
-letters, ``\\sigma(…)`` is the logistic sigmoid and f, g, h, ℓ, φ, ψ before ``(`` are
-functions.  Anything the reader does not understand — an unknown command or function, a
-single bar ``|x|``, a subscript it cannot name — makes the cell *unreadable*, reported with
-its line; it is never skipped and never read as a different expression.  So is a table
-that looks like a derivative table but whose header the reader cannot read.
+B), ``\\cdot`` is the dot product between two bold vectors (``\\mathbf{a}\\cdot\\mathbf{x}``
+is aᵀx) and a product elsewhere (``c \\cdot A``), ``\\|…\\|``, ``\\lVert…\\rVert`` and
+``\\left\\|…\\right\\|`` are norms, ``e^{x}`` is exp(x), ``\\log\\det X`` is logdet(X),
+``\\mathbf{1}`` is 𝟏, Greek commands are Greek letters, ``\\sigma(…)`` is the logistic
+sigmoid and f, g, h, L, ℓ, φ, ψ before ``(`` are functions.  Anything the reader does not
+understand — an unknown command or function, a single bar ``|x|``, a subscript it cannot
+name — makes the cell *unreadable*, reported with its line; it is never skipped and never
+read as a different expression.  So is a table that looks like a derivative table but
+whose header the reader cannot read.
 
 The file itself is read with a bound (:data:`matcalc.limits.MAX_TABLE_BYTES`), as UTF-8
 (a byte-order mark is skipped, CRLF line ends work); anything else is a clean error that
@@ -31,7 +37,7 @@ from typing import Any
 
 from . import api, limits
 from . import functions as F
-from .declare import parse_where
+from .declare import default_kind, parse_where
 from .errors import DiffError, MatcalcError, TimeLimitError
 from .functions import lookup
 from .verify import Verdict, check
@@ -107,18 +113,23 @@ FUNCTION_WORDS = {
 }
 #: commands that only change the font of their argument
 FONTS = {"mathbf", "boldsymbol", "bm", "mathit", "mathbfit", "pmb", "vec", "mathcal", "mathnormal", "bf"}
+#: the fonts of vectors: a lowercase letter in one of them is a vector (\cdot between two is a dot product)
+BOLD = {"mathbf", "boldsymbol", "bm", "mathbfit", "pmb", "vec", "bf"}
 #: commands whose argument is one word (a function name, or T in a superscript)
 WORDS = {"operatorname", "operatorname*", "mathrm", "text", "textrm", "textit", "textbf", "mathsf", "texttt",
          "textsf", "mathtt"}
 #: accents make a different variable: \hat{y} is y_hat, not y
 ACCENTS = {"hat": "hat", "widehat": "hat", "bar": "bar", "overline": "bar", "tilde": "tilde",
            "widetilde": "tilde", "dot": "dot", "check": "check"}
-OPERATORS = {"cdot": "*", "times": "*", "ast": "*", "odot": "⊙", "circ": "⊙", "otimes": "⊗", "oslash": "./",
+#: \cdot is a dot product between two bold vectors and a product elsewhere: the reader
+#: marks it with DOT and :meth:`_Reader.dots` decides
+DOT = "⋅"
+OPERATORS = {"cdot": DOT, "times": "*", "ast": "*", "odot": "⊙", "circ": "⊙", "otimes": "⊗", "oslash": "./",
              "div": "/"}
 IGNORED = {"left", "right", "big", "Big", "bigg", "Bigg", "bigl", "bigr", "Bigl", "Bigr", "biggl", "biggr",
            "Biggl", "Biggr", "displaystyle", "textstyle", "quad", "qquad", "nonumber", "limits"}
-#: f, g, h, ℓ, φ, ψ right before "(" are functions; any other letter there is a factor
-FUNCTION_LETTERS = {"f", "g", "h", "ℓ", "φ", "ψ", "σ"}
+#: f, g, h, L, ℓ, φ, ψ right before "(" are functions; any other letter there is a factor
+FUNCTION_LETTERS = {"f", "g", "h", "L", "ℓ", "φ", "ψ", "σ"}  # L: a loss, as in L(W x + b)
 
 _TOKEN = re.compile(
     r"(?P<cmd>\\[A-Za-z]+\*?)|(?P<sym>\\[^A-Za-z])|(?P<num>[0-9]+(?:\.[0-9]+)?|\.[0-9]+)"
@@ -128,6 +139,12 @@ _TOKEN = re.compile(
 _SPACE_SYMS = {"\\,", "\\;", "\\!", "\\:", "\\>", "\\ ", "\\\n", "\\\t"}
 _SUPERSCRIPTS = "ᵀ⁻⁰¹²³⁴⁵⁶⁷⁸⁹"
 _NAME = re.compile(r"[A-Za-zα-ωΑ-Ωℓ][A-Za-z0-9α-ωΑ-Ω_]*")
+#: items that are scalars whatever the declarations: numbers, numeric fractions, Greek letters
+_SCALAR = re.compile(r"[0-9.]+|\([0-9.]+/[0-9.]+\)|[α-ω]")
+#: items that end a product on either side of a \cdot
+_BOUNDARY = {"+", "-", "=", ","}
+#: the items of a sequence that are operators
+_OPS = {*_BOUNDARY, "*", "/", "./", "⊙", "⊗", DOT}
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,8 +204,8 @@ def _char_token(c: str, before: list[_Tok]) -> _Tok:
         return _Tok("bar", "‖")
     if c in "'’′":
         return _Tok("prime", "'")
-    if c in "+-−*/,=·⊙∘⊗×":
-        return _Tok("op", {"−": "-", "·": "*", "∘": "⊙", "×": "*"}.get(c, c))
+    if c in "+-−*/,=·⋅⊙∘⊗×":
+        return _Tok("op", {"−": "-", "·": DOT, "∘": "⊙", "×": "*"}.get(c, c))
     if c in "([":
         return _Tok("open", c)
     if c in ")]":
@@ -211,11 +228,16 @@ def _char_token(c: str, before: list[_Tok]) -> _Tok:
 class _Reader:
     """A strict recursive-descent reader of one cell's tokens into matcalc text."""
 
-    def __init__(self, tokens: list[_Tok], functions: frozenset[str] = frozenset()):
+    def __init__(self, tokens: list[_Tok], functions: frozenset[str] = frozenset(),
+                 parent: _Reader | None = None):
         self.toks = tokens
         self.i = 0
         self.depth = 0
         self.functions = functions  # names declared as functions with --where
+        #: names written in a bold font that are vectors in lecture notes (\mathbf{x}, \boldsymbol{\mu})
+        self.bold: set[str] = parent.bold if parent else set()
+        #: how each \cdot between vectors was read, in words
+        self.readings: list[str] = parent.readings if parent else []
 
     # -- tokens ---------------------------------------------------------------------------
     def peek(self, skip_space: bool = True) -> _Tok | None:
@@ -254,7 +276,53 @@ class _Reader:
                 continue
             items.append(self.postfix(*self.atom()))
         self.depth -= 1
-        return items
+        return self.dots(items)
+
+    def dots(self, items: list[str]) -> list[str]:
+        """Each \\cdot of ``items`` read: the dot product uᵀv when the product on its left
+        and the product on its right each end with a bold vector and stand alone between
+        +, −, = or the cell's ends (``\\mathbf{a}\\cdot\\mathbf{x}``, ``A\\mathbf{x}\\cdot\\mathbf{y}``,
+        ``(\\mathbf{x}-\\mathbf{b})\\cdot(\\mathbf{x}-\\mathbf{b})``); otherwise a product
+        (``c \\cdot A``, ``2 \\cdot \\mathbf{x}``)."""
+        out = list(items)
+        for k, item in enumerate(items):
+            if item != DOT:
+                continue
+            i, j = k, k + 1
+            while i > 0 and items[i - 1] not in _OPS:
+                i -= 1
+            while j < len(items) and items[j] not in _OPS:
+                j += 1
+            left, right = items[i:k], items[k + 1:j]
+            if not (left and right):
+                out[k] = "*"  # a cell that ends with \cdot is an error later
+                continue
+            alone = (i == 0 or items[i - 1] in _BOUNDARY) and (j == len(items) or items[j] in _BOUNDARY)
+            dot = alone and self.vector(left[-1]) and self.vector(right[-1])
+            if dot:
+                if len(left) > 1:
+                    out[i] = f"({out[i]}"
+                out[k - 1], out[k] = f"{out[k - 1]}{')' if len(left) > 1 else ''}'", ""
+            else:
+                out[k] = "*"
+            if self.vector(left[-1]) and (self.vector(right[0]) or self.vector(right[-1])):  # worth saying
+                read = (f"the dot product {' '.join(left) if len(left) == 1 else f'({chr(32).join(left)})'}' "
+                        if dot else "the product " + " ".join(left) + " * ") + " ".join(right)
+                self.readings.append(f"{' '.join(left)} · {' '.join(right)} read as {read}"
+                                     + ("" if dot else " (not a dot product: its two sides are not vectors "
+                                                       "that stand alone)"))
+        return [item for item in out if item]
+
+    def vector(self, item: str) -> bool:
+        """Is ``item`` a bold vector, or a bracketed sum of (numbers times) bold vectors?"""
+        if item in self.bold:
+            return True
+        if not (item.startswith("(") and item.endswith(")")):
+            return False
+        terms = " ".join(item[1:-1].split()).replace(" - ", " + ").removeprefix("- ").split(" + ")
+        return all(sum(w in self.bold for w in words) == 1
+                   and all(w in self.bold or _SCALAR.fullmatch(w) for w in words)
+                   for words in (term.split() for term in terms))
 
     def group_text(self, closer: str) -> str:
         items = self.sequence((closer,))
@@ -292,7 +360,7 @@ class _Reader:
         return [_Tok("lbrace", "{"), *toks, _Tok("rbrace", "}")]
 
     def sub_read(self, toks: list[_Tok]) -> str:
-        r = _Reader(toks, self.functions)
+        r = _Reader(toks, self.functions, self)
         r.depth = self.depth
         items = r.sequence()
         if r.peek() is not None:
@@ -376,6 +444,8 @@ class _Reader:
             inner = {"1": "𝟏", "0": "𝟎"}.get(inner, inner)
             if inner in FUNCTION_LETTERS and self.at("open", skip_space=False):  # \boldsymbol{f}(x)
                 return self.call(inner), "other"
+            if name in BOLD and (inner == "𝟏" or _NAME.fullmatch(inner) and inner[0].islower()):
+                self.bold.add(inner)
             return (inner, "name") if " " not in inner else (f"({inner})", "other")
         if name == "mathbb":
             inner = self.sub_read(self.argument())
@@ -396,6 +466,8 @@ class _Reader:
             inner = self.sub_read(self.argument())
             if not _NAME.fullmatch(inner):
                 raise CellError(f"cannot read \\{name}{{…}} over more than one letter")
+            if inner in self.bold:
+                self.bold.add(f"{inner}_{ACCENTS[name]}")
             return f"{inner}_{ACCENTS[name]}", "name"
         if name in ("frac", "dfrac", "tfrac"):
             top = self.sub_read(self.argument())
@@ -513,6 +585,8 @@ class _Reader:
                 sub = "".join(x.text for x in self.argument() if x.kind != "space")
                 if not re.fullmatch(r"[A-Za-z0-9]+", sub):
                     raise CellError(f"cannot read the subscript _{{{sub}}} as part of a name")
+                if text in self.bold:
+                    self.bold.add(f"{text}_{sub}")
                 text = f"{text}_{sub}"
                 kind = "name"
                 continue
@@ -580,6 +654,21 @@ def _maths(cell: str) -> str:
 
 def latex_sides(cell: str, functions: frozenset[str] = frozenset()) -> list[str]:
     """The matcalc text of each side of ``=`` in a cell, or a :class:`CellError`."""
+    return read_cell(cell, functions).sides
+
+
+@dataclass(frozen=True, slots=True)
+class Cell:
+    """A cell as read: the matcalc text of each side of ``=``, how each ``\\cdot`` between
+    two vectors was read ("a·x read as the dot product a' x"), and the names written bold."""
+
+    sides: list[str]
+    readings: list[str]
+    vectors: frozenset[str]
+
+
+def read_cell(cell: str, functions: frozenset[str] = frozenset()) -> Cell:
+    """The cell read (see :class:`Cell`), or a :class:`CellError`."""
     reader = _Reader(_tokens(_maths(cell)), functions)
     sides: list[list[str]] = [[]]
     while reader.peek() is not None:
@@ -597,7 +686,7 @@ def latex_sides(cell: str, functions: frozenset[str] = frozenset()) -> list[str]
     for s in out:
         if s[-1] in "+-*/,⊙⊗" or s[-1] == "./":
             raise CellError(f"the cell ends with {s[-1]!r}")
-    return [" ".join(s) for s in out]
+    return Cell([" ".join(s) for s in out], reader.readings, frozenset(reader.bold))
 
 
 def latex_to_matcalc(cell: str, functions: frozenset[str] = frozenset()) -> str:
@@ -665,7 +754,24 @@ class RowResult:
     error: str | None = None
     #: what the error makes the row: "unreadable", or "unchecked" (the time limit)
     error_status: str = "unreadable"
-    notes: list[str] = field(default_factory=list)
+    #: the notes at the end of its cells, used (declaring) or not
+    all_notes: list[Note] = field(default_factory=list)
+    #: how each \cdot between two vectors was read
+    readings: list[str] = field(default_factory=list)
+    #: the names written in a bold font (vectors, whatever their letter)
+    vectors: frozenset[str] = frozenset()
+    #: the expression as parsed before the check (to explain a claim that cannot be read)
+    parsed: api.Expression | None = None
+
+    @property
+    def notes(self) -> list[str]:
+        """The notes that were not used."""
+        return [n.text for n in self.all_notes if not n.used]
+
+    @property
+    def declared(self) -> list[str]:
+        """The names its notes declare symmetric."""
+        return [name for n in self.all_notes if n.used for name in n.names]
 
     @property
     def status(self) -> str:
@@ -683,6 +789,29 @@ class RowResult:
         """True (verified), False (wrong) or None (unchecked or unreadable)."""
         return {"verified": True, "wrong": False}.get(self.status)
 
+    @property
+    def expression_read(self) -> api.Expression | None:
+        """The expression as the check read it (None when it could not be read)."""
+        return self.verdicts[0].expression if self.verdicts else self.parsed
+
+    def unexpected_kinds(self) -> list[str]:
+        """The undeclared variables whose shape is not the kind their name suggests
+        ("x is a scalar here, though a lowercase letter is a vector by default")."""
+        e = self.expression_read
+        if e is None:
+            return []
+        out = []
+        for name, (rows, cols) in e._shapes.items():
+            if name in e.decls.variables:
+                continue
+            kind = ("scalar" if (rows, cols) == (1, 1) else "vector" if cols == 1 else
+                    "row vector" if rows == 1 else "matrix")
+            default = "vector" if name in self.vectors else default_kind(name)
+            if kind != default:
+                why = "a bold letter" if name in self.vectors else _KIND_WHY[default]
+                out.append(f"{name} is a {kind} here, though {why} is a {default} by default")
+        return out
+
     def text(self, ascii: bool = False) -> str:
         if self.verdicts:
             claims = " = ".join(v.claim.text(ascii) for v in self.verdicts)
@@ -692,17 +821,43 @@ class RowResult:
         else:
             head = f"line {self.line}:"
         lines = [head]
+        # how the row was read: what its notes declared, how \cdot was read, unexpected shapes
+        read = []
+        if self.declared:
+            used = sum(bool(n.names) for n in self.all_notes)
+            read.append(f"{', '.join(self.declared)} declared symmetric (from the note{'s' if used > 1 else ''})")
+        read += [r.replace(" · ", " \\cdot ") for r in self.readings] if ascii else self.readings
+        e = self.expression_read
+        odd = self.unexpected_kinds()
+        if e is not None and odd:
+            read.append(f"read with {e.where(ascii)}: {'; '.join(odd)}")
+        if read:
+            lines.append(f"  {'; '.join(read)}")
+        shown = {n for v in self.verdicts for n in getattr(v, "notes", ())}  # the verdict says these
+        lines += [f"  assumed: {a}" for a in (e.assumptions if e is not None else ()) if a not in shown]
         if self.error:
             lines.append(f"  {'unchecked' if self.error_status == 'unchecked' else 'unreadable'}: {self.error}")
         body = "\n".join(v.text(ascii) for v in self.verdicts)
         lines += [f"  {ln}" for ln in body.splitlines()]
-        lines += [f"  note not used: {n}" for n in self.notes]
+        lines += [f"  note not used: {n.text}{f' ({n.why})' if n.why else ''}" for n in self.all_notes if not n.used]
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: line, expression, wrt, claim, status, error, diagnosis; declared (the
+        notes' declarations, "A: symmetric"), readings (of each \\cdot between vectors),
+        assumptions and shapes (of the expression as checked: every variable's inferred
+        shape), and notes (those not used, each {"note", "why"})."""
+        e = self.expression_read
         return {"line": self.line, "expression": self.expression, "wrt": self.wrt, "claim": self.claim,
                 "status": self.status, "error": self.error,
-                "diagnosis": [d for v in self.verdicts for d in v.diagnosis], "notes": self.notes}
+                "diagnosis": [d for v in self.verdicts for d in v.diagnosis],
+                "declared": [f"{n}: symmetric" for n in self.declared], "readings": list(self.readings),
+                "assumptions": list(e.assumptions) if e is not None else [],
+                "shapes": e.shapes if e is not None else {},
+                "notes": [{"note": n.text, "why": n.why or None} for n in self.all_notes if not n.used]}
+
+
+_KIND_WHY = {"vector": "a lowercase letter", "matrix": "a capital letter", "scalar": "a Greek letter"}
 
 
 def exit_code(rows: list[RowResult]) -> int:
@@ -830,35 +985,88 @@ def check_table(text: str, layout: str = "denominator", where: str | None = None
 
 
 def _notes(cell: str) -> tuple[str, list[str]]:
-    """The expression cell without its trailing notes ("(symmetric $A$)"), and the notes."""
+    """The cell without its trailing notes ("(symmetric $A$)", "($A = A^T$)"), and the
+    notes: brackets at the end, outside the maths (in a cell without $, only brackets
+    with a word of three letters are a note)."""
     notes: list[str] = []
     while True:
         m = re.search(r"\(([^()$]*(?:\$[^$]*\$[^()$]*)*)\)\s*$", cell)
-        if not m or not re.search(r"[A-Za-z]{3,}", re.sub(r"\$[^$]*\$", "", m.group(1))):
+        dollars = len(re.findall(r"(?<!\\)\$", cell[:m.start()])) if m else 0
+        outside = dollars > 0 and dollars % 2 == 0
+        if not m or not (outside or re.search(r"[A-Za-z]{3,}", re.sub(r"\$[^$]*\$", "", m.group(1)))):
             return cell, notes[::-1]
         notes.append(m.group(1).strip())
         cell = cell[:m.start()].rstrip()
 
 
-def _declarations(notes: list[str]) -> tuple[list[str], list[str]]:
-    """Declarations from notes ("symmetric $A$" → "A: symmetric"), and the notes not used."""
-    decls, unused = [], []
+@dataclass(frozen=True, slots=True)
+class Note:
+    """A note in parentheses at the end of a cell: the names it declares symmetric, or
+    why it was not used (``why`` is "" when it declares nothing and there is nothing to say)."""
+
+    text: str
+    names: tuple[str, ...] = ()
+    why: str | None = None
+
+    @property
+    def used(self) -> bool:
+        return self.why is None
+
+
+#: the words of a declaring note, as one letter each; any other word (not, non-, skew-,
+#: anti-, general, wrong, if, unless, necessarily, …) makes the note a plain note
+_NOTE_WORDS = {"symmetric": "S", "for": "F", "is": "I", "are": "I", "and": "A", "positive": "P",
+               "definite": "D", "semidefinite": "D", "semi-definite": "D"}
+#: "symmetric A", "for symmetric A, B", "A and B are symmetric", "A = Aᵀ", "symmetric positive definite Σ"
+_DECLARING = re.compile(r"F?(?:S(?:PD)?L|LI?S(?:PD)?|E(?:,A?E|AE)*)".replace("L", r"N(?:,A?N|AN)*"))
+_NOTE_TOKEN = re.compile(r"\$[^$]*\$|[^\W\d_]+(?:-[^\W\d_]+)*|,|[^\s,]")
+_PLAIN = "only a plain note such as 'symmetric $A$', '$A$ is symmetric' or '$A = A^T$' declares"
+
+
+def _note(text: str) -> Note:
+    """What a note declares: only a plain positive one declares anything (see _DECLARING)."""
+    shape, names = [], []
+    for tok in _NOTE_TOKEN.findall(text):
+        if tok.startswith("$"):
+            try:
+                sides = latex_sides(tok)
+            except CellError:
+                sides = []
+            parts = sides[0].split(" , ") if len(sides) == 1 else []
+            if parts and all(_NAME.fullmatch(p) for p in parts):
+                shape.append("N")
+                names += parts
+            elif len(sides) == 2 and _NAME.fullmatch(name := min(sides, key=len)) and set(sides) == {name, f"{name}'"}:
+                shape.append("E")  # A = Aᵀ or Aᵀ = A
+                names.append(name)
+            else:
+                shape.append("X")
+        elif len(tok) == 1 and tok.isalpha() and tok.isupper():  # A, Σ written without $
+            shape.append("N")
+            names.append(tok)
+        else:
+            shape.append(_NOTE_WORDS.get(tok.lower(), "," if tok == "," else "X"))
+    if _DECLARING.fullmatch("".join(shape)):
+        return Note(text, tuple(dict.fromkeys(names)))
+    return Note(text, why=_PLAIN if re.search(r"sym", text, re.I) else "")
+
+
+def _row_notes(notes: list[Note], where: str | None) -> list[Note]:
+    """The notes, a declaration given up where it cannot apply: a name that is not a
+    matrix by default, or that --where declares already."""
+    declared = parse_where(where).variables
+    out = []
     for note in notes:
-        words = re.sub(r"\$[^$]*\$", " ", note)
-        if re.search(r"\bsym(?:metric|m\.?)?\b", words, re.I):
-            names = []
-            for maths in re.findall(r"\$([^$]*)\$", note):
-                try:
-                    names += [n for n in latex_to_matcalc(f"${maths}$").replace(",", " ").split() if _NAME.fullmatch(n)]
-                except CellError:
-                    pass
-            names += re.findall(r"\b([A-Z])\b", words)
-            decls += [f"{n}: symmetric" for n in dict.fromkeys(names)]
-            if not names:
-                unused.append(note)
-        elif not re.fullmatch(r"\s*element-?wise\s*", words, re.I):
-            unused.append(note)
-    return decls, unused
+        why = [f"{n} is not a matrix (a capital letter) but a {default_kind(n)}" for n in note.names
+               if default_kind(n) != "matrix"]
+        why += [f"{n} is declared by --where already" for n in note.names if n in declared]
+        out.append(Note(note.text, why="; ".join(why)) if why else note)
+    seen: set[str] = set()  # a name declared by two notes is declared once
+    for k, note in enumerate(out):
+        if note.names:
+            out[k] = Note(note.text, tuple(n for n in note.names if n not in seen))
+            seen.update(note.names)
+    return out
 
 
 def _check_row(no: int, cells: list[str], wrt: str, layout: str, where: str | None, timeout: float,
@@ -866,40 +1074,50 @@ def _check_row(no: int, cells: list[str], wrt: str, layout: str, where: str | No
     if len(cells) < 2 or not cells[0] or not cells[1]:
         return RowResult(no, cells[0] if cells else "", cells[1] if len(cells) > 1 else "", wrt,
                          error="the row needs an expression and its derivative in its first two cells")
-    expr_cell, notes = _notes(cells[0])
-    decls, unused = _declarations(notes)
-    row = RowResult(no, expr_cell, cells[1], wrt, notes=unused)
+    expr_cell, expr_notes = _notes(cells[0])
+    claim_cell, claim_notes = _notes(cells[1])  # notes may end either cell
+    row = RowResult(no, expr_cell, claim_cell, wrt,
+                    all_notes=_row_notes([_note(n) for n in expr_notes + claim_notes], where))
     try:
         with limits.deadline(timeout, f"checking line {no}"):
             try:
-                sides = latex_sides(expr_cell, functions)
-                if len(sides) > 1:
+                cell = read_cell(expr_cell, functions)
+                if len(cell.sides) > 1:
                     raise CellError("an equation where an expression was expected")
-                row.expression = sides[0]
+                row.expression = cell.sides[0]
             except CellError as err:
                 row.error = f"cannot read the cell '{expr_cell}': {err.message}"
                 return row
             try:
-                claims = latex_sides(cells[1], functions)
-                row.claim = " = ".join(claims)
+                claim = read_cell(claim_cell, functions)
+                row.claim = " = ".join(claim.sides)
             except CellError as err:
-                row.error = f"cannot read the cell '{cells[1]}': {err.message}"
+                row.error = f"cannot read the cell '{claim_cell}': {err.message}"
                 return row
-            declared = ", ".join(d for d in [where, *decls] if d) or None
+            row.readings = cell.readings + claim.readings
+            row.vectors = cell.vectors | claim.vectors
             try:
-                api.parse(row.expression, declared)  # to say which cell an error is in
+                # to say which cell an error is in, and to know the names in the row
+                row.parsed = api.parse(row.expression, _declared(where, row.all_notes))
+                names = row.parsed.shapes
             except MatcalcError as err:
                 row.error = f"cannot read the cell '{expr_cell}' (read as '{row.expression}'): {err.kind}: {err.message}"
                 return row
-            for claim in claims:
+            for k, note in enumerate(row.all_notes):  # a note about another row's names is not used
+                missing = [n for n in note.names if n not in names]
+                if missing:
+                    verb = "is" if len(missing) == 1 else "are"
+                    row.all_notes[k] = Note(note.text, why=f"{', '.join(missing)} {verb} not in the row")
+            declared = _declared(where, row.all_notes)
+            for side in claim.sides:
                 try:
                     budget = max(0.05, (limits.remaining() or timeout) * 0.9 - 0.5)
-                    row.verdicts.append(check(row.expression, wrt, claim, declared, layout=layout, timeout=budget))
+                    row.verdicts.append(check(row.expression, wrt, side, declared, layout=layout, timeout=budget))
                 except TimeLimitError:
                     raise
                 except MatcalcError as err:
                     if not isinstance(err, DiffError):  # the expression was read: the claim is at fault
-                        row.error = (f"cannot read the cell '{cells[1]}' (read as '{claim}'): "
+                        row.error = (f"cannot read the cell '{claim_cell}' (read as '{side}'): "
                                      f"{err.kind}: {err.message.removeprefix('in the claim: ')}")
                     else:
                         row.error = f"{err.kind}: {err.message}"
@@ -909,3 +1127,9 @@ def _check_row(no: int, cells: list[str], wrt: str, layout: str, where: str | No
         row.verdicts.clear()
         row.error, row.error_status = err.message, "unchecked"
     return row
+
+
+def _declared(where: str | None, notes: list[Note]) -> str | None:
+    """--where and the notes' declarations, as one declaration string."""
+    return ", ".join([*([where] if where else []), *(f"{n}: symmetric" for note in notes for n in note.names
+                                                     if note.used)]) or None

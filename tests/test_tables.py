@@ -346,3 +346,169 @@ def test_check_table_arguments_are_checked(kwargs):
         check_table(HEADER + "| $x$ | $1$ |\n", **kwargs)
     with pytest.raises(TableError, match="not bytes"):
         check_table(HEADER.encode())
+
+
+# ---------------------------------------------------------------- notes, readings, shapes (the user trial)
+
+QUADRATIC = "| $\\mathbf{x}^T A \\mathbf{x}$%s | $2A\\mathbf{x}$%s |\n"
+
+
+@pytest.mark.parametrize("note", [
+    "A not symmetric",
+    "general $A$, not necessarily symmetric",
+    "wrong if $A$ is not symmetric",
+    "skew-symmetric $A$",
+    "non-symmetric $A$",
+    "antisymmetric $A$",
+    "unsymmetric $A$",
+    "$A$ not symmetric",
+    "if $A = A^T$",
+    "symmetric $A$ unless stated",
+    "symmetric",
+])
+def test_a_negated_or_qualified_note_declares_nothing(tmp_path, capsys, note):
+    for text in (HEADER + QUADRATIC % (f" ({note})", ""), HEADER + QUADRATIC % ("", f" ({note})")):
+        (row,) = check_table(text)
+        assert row.status == "wrong" and row.declared == [] and row.notes == [note], row.text()
+        assert f"note not used: {note}" in row.text() and "declared symmetric" not in row.text()
+    code, out, _ = run(capsys, "check", "--table", table_file(tmp_path, HEADER + QUADRATIC % (f" ({note})", "")))
+    assert code == 1 and "✗ not right" in out and "✓" not in out
+
+
+@pytest.mark.parametrize("note", [
+    "symmetric $A$", "$A$ symmetric", "$A$ is symmetric", "for symmetric $A$", "$A = A^T$", "$A^\\top = A$",
+    "A symmetric", "symmetric positive definite $A$", "For symmetric $A$",
+])
+def test_a_plain_note_declares_in_either_cell(note):
+    for text in (HEADER + QUADRATIC % (f" ({note})", ""), HEADER + QUADRATIC % ("", f" ({note})")):
+        (row,) = check_table(text)
+        assert row.status == "verified" and row.declared == ["A"] and row.notes == [], row.text()
+        assert row.text().splitlines()[1] == "  A declared symmetric (from the note)"
+        assert row.claim == "2 A x"  # the note is not part of the claim
+
+
+def test_a_note_may_declare_several_names_and_each_counts():
+    row = "| $\\mathbf{x}^T A B \\mathbf{x}$ (%s) | $(AB + BA)\\mathbf{x}$ |\n"
+    (both,) = check_table(HEADER + row % "symmetric $A$, $B$")
+    assert both.status == "verified" and both.declared == ["A", "B"]
+    assert "A, B declared symmetric (from the note)" in both.text()
+    (one,) = check_table(HEADER + row % "symmetric $A$")  # B is not symmetric: (AB + BᵀA)x
+    assert one.status == "wrong" and one.declared == ["A"]
+    (two,) = check_table(HEADER + "| $\\mathbf{x}^T A B \\mathbf{x}$ (symmetric $A$) | $(AB + BA)\\mathbf{x}$ "
+                         "($B$ is symmetric) |\n")
+    assert two.status == "verified" and two.declared == ["A", "B"] and "(from the notes)" in two.text()
+
+
+@pytest.mark.parametrize("note, why", [
+    ("symmetric $B$", "B is not in the row"),
+    ("symmetric $\\mathbf{x}$", "x is not a matrix (a capital letter) but a vector"),
+])
+def test_a_note_that_cannot_apply_is_shown_not_dropped(tmp_path, capsys, note, why):
+    text = HEADER + QUADRATIC % (f" ({note})", "")
+    (row,) = check_table(text)
+    assert row.status == "wrong" and row.declared == [] and row.notes == [note]
+    assert f"note not used: {note} ({why})" in row.text()
+    code, out, _ = run(capsys, "check", "--table", table_file(tmp_path, text), "--format", "json")
+    (data,) = json.loads(out)
+    assert code == 1 and data["declared"] == [] and data["notes"] == [{"note": note, "why": why}]
+
+
+def test_a_note_repeating_where_is_not_used():
+    (row,) = check_table(HEADER + QUADRATIC % (" (symmetric $A$)", ""), where="A: n×n")
+    assert row.declared == [] and "A is declared by --where already" in row.text()
+    assert row.status == "wrong"
+
+
+def test_a_note_of_maths_only_and_a_note_in_the_claim_cell_are_not_text_outside_the_maths():
+    (row,) = check_table(HEADER + QUADRATIC % (" ($A = A^T$)", ""))
+    assert row.status == "verified" and row.declared == ["A"]
+    (row,) = check_table(HEADER + QUADRATIC % ("", " (if $A = A^T$)"))
+    assert row.status == "wrong" and row.notes == ["if $A = A^T$"] and "text outside" not in row.text()
+    (row,) = check_table(HEADER + "| $\\mathbf{x}^T\\mathbf{x}$ | $2\\mathbf{x}$ (for $\\mathbf{x} > 0$) |\n")
+    assert row.status == "verified" and row.notes == ["for $\\mathbf{x} > 0$"]
+
+
+def test_every_row_says_what_it_declared_and_assumed_in_json(tmp_path, capsys):
+    text = (HEADER + QUADRATIC % (" (symmetric $A$)", "")
+            + "| $\\mathbf{a}\\, x$ | $\\mathbf{a}$ |\n"
+            + "| $\\mathbf{x}^T\\mathbf{x}$ | $2\\mathbf{x}$ |\n")
+    code, out, _ = run(capsys, "check", "--table", table_file(tmp_path, text), "--format", "json")
+    sym, odd, plain = json.loads(out)
+    assert sym["declared"] == ["A: symmetric"] and sym["shapes"] == {"A": "m×m", "x": "m×1"}
+    assert sym["assumptions"] == [] and sym["readings"] == [] and sym["notes"] == []
+    assert odd["shapes"] == {"a": "m×1", "x": "1×1"}
+    assert any("a is read as a column vector" in a for a in odd["assumptions"])
+    assert plain["declared"] == [] and plain["shapes"] == {"x": "m×1"}
+
+
+def test_a_variable_not_of_its_default_kind_shows_the_shapes(tmp_path, capsys):
+    text = HEADER + "| $\\mathbf{a}\\, x$ | $\\mathbf{a}$ |\n| $\\mathbf{x}^T\\mathbf{x}$ | $2\\mathbf{x}$ |\n"
+    code, out, _ = run(capsys, "check", "--table", table_file(tmp_path, text))
+    odd, plain = out.split("\n\n")[:2]
+    assert "read with a: m, x: scalar: x is a scalar here, though a lowercase letter is a vector by default" in odd
+    assert "a is read as a column vector" in odd  # the assumption, once
+    assert odd.count("a is read as a column vector") == 1
+    assert len(plain.splitlines()) == 3  # head, verdict, check: nothing to add to a plain row
+
+
+DOT_ROWS = r"""| $f(\mathbf{x})$ | $\nabla_{\mathbf{x}} f$ |
+|---|---|
+| $\mathbf{a}\cdot\mathbf{x}$ | $\mathbf{a}$ |
+| $\mathbf{a} \cdot \mathbf{x} + 2\,\mathbf{b}\cdot\mathbf{x}$ | $\mathbf{a} + 2\mathbf{b}$ |
+| $(\mathbf{x}-\mathbf{b})\cdot(\mathbf{x}-\mathbf{b})$ | $2(\mathbf{x}-\mathbf{b})$ |
+| $A\mathbf{x}\cdot\mathbf{y}$ | $A^T\mathbf{y}$ |
+| $e^{\mathbf{w}\cdot\mathbf{x}}$ | $e^{\mathbf{w}\cdot\mathbf{x}}\mathbf{w}$ |
+| $2 \cdot \mathbf{x}^T\mathbf{x}$ | $4\mathbf{x}$ |
+| $\lambda \cdot \mathbf{x}^T\mathbf{x}$ | $2\lambda \cdot \mathbf{x}$ |
+"""
+
+
+def test_cdot_between_bold_vectors_is_the_dot_product(tmp_path, capsys):
+    code, out, err = run(capsys, "check", "--table", table_file(tmp_path, DOT_ROWS), "--format", "json")
+    rows = json.loads(out)
+    assert [(r["expression"], r["status"]) for r in rows] == [
+        ("a' x", "verified"), ("a' x + (2 b)' x", "verified"), ("(x - b)' (x - b)", "verified"),
+        ("(A x)' y", "verified"), ("exp(w' x)", "verified"), ("2 * x' x", "verified"),
+        ("λ * x' x", "verified")], err
+    assert code == 0
+    assert rows[0]["readings"] == ["a · x read as the dot product a' x"]
+    assert rows[3]["readings"] == ["A x · y read as the dot product (A x)' y"]
+    assert rows[5]["readings"] == [] and rows[6]["readings"] == []  # a scalar times: nothing to say
+    _, out, _ = run(capsys, "check", "--table", table_file(tmp_path, DOT_ROWS))
+    assert "line 3: d/dx [aᵀ x] = a\n  a · x read as the dot product a' x\n  ✓ correct" in out
+
+
+@pytest.mark.parametrize("cell, text", [
+    (r"$\mathbf{a}\cdot\mathbf{x}$", "a' x"),
+    (r"$\mathbf{a} · \mathbf{x}$", "a' x"),
+    (r"$\boldsymbol{\mu}\cdot\mathbf{x}_1$", "μ' x_1"),
+    (r"$\mathbf{a}\cdot A\mathbf{x}$", "a' A x"),
+    (r"$c \cdot A$", "c * A"),
+    (r"$2 \cdot \mathbf{x}$", "2 * x"),
+    (r"$x \cdot y$", "x * y"),  # not bold: not known to be vectors
+    (r"$\mathbf{a}\cdot\mathbf{b}\cdot\mathbf{c}$", "a * b * c"),
+    (r"$\mathbf{a}\cdot\mathbf{x}\,\mathbf{y}^T$", "a * x y'"),
+    (r"$\mathbf{a} \odot \mathbf{b}\cdot\mathbf{c}$", "a ⊙ b * c"),
+])
+def test_cdot_cells(cell, text):
+    assert latex_to_matcalc(cell) == text
+
+
+def test_a_cdot_that_is_not_a_dot_product_between_vectors_says_so():
+    from matcalc.tables import read_cell
+    cell = read_cell(r"$\mathbf{a}\cdot\mathbf{x}\,\mathbf{y}^T$")
+    assert cell.readings == ["a · x y' read as the product a * x y' (not a dot product: its two sides are not "
+                             "vectors that stand alone)"]
+    (row,) = check_table(HEADER + r"| $\mathbf{a}\cdot\mathbf{b}\cdot\mathbf{x}$ | $\mathbf{a}$ |" + "\n")
+    assert "a · b read as the product a * b" in row.text()
+    with pytest.raises(CellError, match="ends with"):
+        latex_to_matcalc(r"$\mathbf{a}\cdot$")
+
+
+def test_a_loss_written_l_of_its_argument_is_an_abstract_function(tmp_path):
+    table = tmp_path / "t.md"
+    table.write_text("| $f$ | $\\frac{\\partial f}{\\partial \\mathbf{W}}$ |\n|---|---|\n"
+                     "| $L(\\mathbf{W}\\mathbf{x})$ | $\\nabla L(\\mathbf{W}\\mathbf{x}) \\mathbf{x}^T$ |\n",
+                     encoding="utf-8")
+    rows = check_table(table.read_text(encoding="utf-8"))
+    assert [r.status for r in rows] == ["verified"]
