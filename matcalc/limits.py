@@ -80,13 +80,20 @@ _STACK: list[_Budget] = []
 _SAVED: list[tuple[Any, float, float]] = []
 
 
+#: a deadline that has fired fires again this often until its block is left, so that an
+#: ``except`` that swallows the error (a retry loop, a ``__del__``) cannot switch it off
+_REPEAT = 0.05
+
+
 def _arm() -> None:
-    """Set the timer to the earliest end among the deadlines that have not fired."""
-    live = [b.ends for b in _STACK if not b.fired]
-    if not live:
+    """Set the timer to the earliest end among the active deadlines (a fired one again
+    in :data:`_REPEAT` seconds)."""
+    if not _STACK:
         signal.setitimer(signal.ITIMER_REAL, 0)
         return
-    signal.setitimer(signal.ITIMER_REAL, max(min(live) - time.monotonic(), 1e-4))
+    now = time.monotonic()
+    soonest = min(now + _REPEAT if b.fired else b.ends for b in _STACK)
+    signal.setitimer(signal.ITIMER_REAL, max(soonest - now, 1e-4))
 
 
 #: how many :func:`uninterrupted` blocks are open, and an alarm that came meanwhile
@@ -102,7 +109,7 @@ def _on_alarm(signum: int, frame: Any) -> None:
 
 def _fire() -> None:
     now = time.monotonic()
-    due = [b for b in _STACK if not b.fired and b.ends <= now + 1e-3]
+    due = [b for b in _STACK if b.ends <= now + 1e-3]
     if not due:  # a timer left from an outer deadline: re-arm for the next one
         _arm()
         return
@@ -164,21 +171,34 @@ def deadline(seconds: float | None, what: str = "the computation") -> Iterator[N
         _arm()
         yield
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)  # nothing fires while the stack changes
+        while True:  # an alarm during the clean-up (a fired deadline repeats) must not cut it short
+            try:
+                _leave(budget)
+                break
+            except TimeLimitError:
+                continue
+
+
+def _leave(budget: _Budget) -> None:
+    """Take ``budget`` off the stack and re-arm (or restore what was there before); safe to
+    run again if an alarm interrupts it."""
+    signal.setitimer(signal.ITIMER_REAL, 0)  # nothing fires while the stack changes
+    if budget in _STACK:
         _STACK.remove(budget)
-        if _STACK:
-            _arm()
-        else:
-            handler, left, since = _SAVED.pop()
-            signal.signal(signal.SIGALRM, handler)
-            if left > 0:
-                signal.setitimer(signal.ITIMER_REAL, max(left - (time.monotonic() - since), 1e-4))
+    if _STACK:
+        _arm()
+    elif _SAVED:
+        handler, left, since = _SAVED.pop()
+        signal.signal(signal.SIGALRM, handler)
+        if left > 0:
+            signal.setitimer(signal.ITIMER_REAL, max(left - (time.monotonic() - since), 1e-4))
 
 
 def remaining() -> float | None:
     """Seconds left before the earliest active deadline, or None without one."""
-    live = [b.ends for b in _STACK if not b.fired]
-    return max(min(live) - time.monotonic(), 0.0) if live else None
+    if not _STACK:
+        return None
+    return max(min(b.ends for b in _STACK) - time.monotonic(), 0.0)
 
 
 @contextmanager

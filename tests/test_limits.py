@@ -36,9 +36,8 @@ def test_a_number_with_too_many_digits_is_a_parse_error():
 
 @pytest.mark.parametrize("text", ["1e5000 x", "x / 1e-5000", "1e999999999 x", "x^1e400", "x.^(-1e99999)"])
 def test_a_power_of_ten_beyond_the_bound_is_a_parse_error(text):
-    start = time.perf_counter()
-    err = _parse_error(text)
-    assert time.perf_counter() - start < 1
+    with deadline(60):  # a hang guard, not a speed target
+        err = _parse_error(text)
     assert "power of ten" in err.message and str(limits.MAX_DECIMAL_EXPONENT) in err.message
 
 
@@ -80,25 +79,22 @@ def test_valid_sizes_are_read():
 
 @pytest.mark.parametrize("text", ["X^999999999", "tr(X^999999999)", "X^-99999", "X^65", "X⁹⁹"])
 def test_a_matrix_power_beyond_the_bound_is_a_clean_error(text):
-    start = time.perf_counter()
-    err = _parse_error(text)
-    assert time.perf_counter() - start < 1
+    with deadline(60):  # a hang guard, not a speed target
+        err = _parse_error(text)
     assert f"|k| ≤ {limits.MAX_MATRIX_POWER}" in err.message
 
 
 def test_the_largest_matrix_power_differentiates_quickly():
-    start = time.perf_counter()
-    r = matcalc.diff(f"tr(X^{limits.MAX_MATRIX_POWER})", "X")
-    assert str(r.gradient) == f"{limits.MAX_MATRIX_POWER} (Xᵀ)⁶³"
-    assert time.perf_counter() - start < 10
+    with deadline(60):  # a hang guard, not a speed target
+        r = matcalc.diff(f"tr(X^{limits.MAX_MATRIX_POWER})", "X")
+        assert str(r.gradient) == f"{limits.MAX_MATRIX_POWER} (Xᵀ)⁶³"
 
 
 def test_a_scalar_power_needs_no_expansion():
-    start = time.perf_counter()
-    r = matcalc.diff("x^99999", "x")
-    assert str(r.gradient) == "99999 x⁹⁹⁹⁹⁸"
-    assert str(matcalc.diff("λ^99999", "λ").gradient) == "99999 λ⁹⁹⁹⁹⁸"
-    assert time.perf_counter() - start < 5
+    with deadline(60):  # a hang guard, not a speed target
+        r = matcalc.diff("x^99999", "x")
+        assert str(r.gradient) == "99999 x⁹⁹⁹⁹⁸"
+        assert str(matcalc.diff("λ^99999", "λ").gradient) == "99999 λ⁹⁹⁹⁹⁸"
     assert isinstance(matcalc.parse("x^99999").tree, Power)
 
 
@@ -127,25 +123,18 @@ def test_an_input_longer_than_the_bound_is_a_clean_error():
         matcalc.parse("x" + " " * limits.MAX_INPUT_CHARS)
 
 
-def _seconds(text: str) -> float:
-    start = time.perf_counter()
-    matcalc.parse(text)
-    return time.perf_counter() - start
+def test_a_long_flat_sum_parses():
+    # was quadratic (6,000 terms: 34 s) and a RecursionError at 10,000; how long it takes
+    # is measured in benchmarks/limits.py: the deadline here only stops a hang
+    with deadline(60):
+        e = matcalc.parse(" - ".join(["x"] * 10_000))
+        assert len(e.tree.terms) == 10_000
+        assert len(matcalc.parse(" + ".join(["x"] * 20_000)).tree.terms) == 20_000
 
 
-def test_a_flat_sum_parses_in_linear_time():
-    small = _seconds(" + ".join(["x"] * 2_000))
-    big = _seconds(" + ".join(["x"] * 20_000))  # 80,000 characters, near the input bound
-    assert big < 10 * small * 3  # 10 times the terms: linear, with room for noise (was quadratic)
-    e = matcalc.parse(" - ".join(["x"] * 10_000))  # was a RecursionError
-    assert len(e.tree.terms) == 10_000
-
-
-def test_a_flat_product_parses_in_linear_time():
-    small = _seconds(" ".join(["A"] * 2_000))
-    big = _seconds(" ".join(["A"] * 20_000))
-    assert big < 10 * small * 3
-    assert len(matcalc.parse(" ".join(["A"] * 10_000)).tree.factors) == 10_000
+def test_a_long_flat_product_parses():
+    with deadline(60):
+        assert len(matcalc.parse(" ".join(["A"] * 10_000)).tree.factors) == 10_000
 
 
 def test_sums_and_products_keep_their_meaning():
@@ -175,9 +164,8 @@ def test_nesting_has_a_bound_checked_before_parsing(make):
 
 def test_a_deep_network_parses_and_differentiates():
     layers = 400
-    start = time.perf_counter()
-    e = matcalc.parse("tanh(W " * layers + "x" + ")" * layers)
-    assert time.perf_counter() - start < 5
+    with deadline(60):  # a hang guard, not a speed target
+        e = matcalc.parse("tanh(W " * layers + "x" + ")" * layers)
     assert e.shapes["W"] == "m×m"
     r = matcalc.diff("tanh(W " * 30 + "x" + ")" * 30, "W")
     assert r.differential is not None
@@ -191,8 +179,10 @@ def test_evaluate_refuses_arrays_beyond_the_bound_before_allocating():
         matcalc.parse("sum(ones_{1000000} ones_{1000000}')").evaluate()
     with pytest.raises(ParseError):
         matcalc.parse("sum(ones_{99999999999})")
-    with pytest.raises(matcalc.EvaluationError, match="entries"):
+    with pytest.raises(matcalc.EvaluationError, match="from 1 to 1,000,000"):
         matcalc.parse("sum(ones_n)").evaluate(dims={"n": 10 ** 12})
+    with pytest.raises(matcalc.EvaluationError, match="entries"):
+        matcalc.parse("sum(ones_n ones_m')").evaluate(dims={"n": 10 ** 6, "m": 10 ** 6})
     assert matcalc.parse("sum(ones_{1000})").evaluate() == 1000.0
 
 
@@ -205,11 +195,9 @@ def _spin() -> None:
 
 
 def test_deadline_raises_a_time_limit_error():
-    start = time.perf_counter()
     with pytest.raises(TimeLimitError) as info:
         with deadline(0.2, "differentiating"):
             _spin()
-    assert time.perf_counter() - start < 2
     err = info.value
     assert isinstance(err, MatcalcError) and err.kind == "time limit"
     assert "differentiating" in err.message and "0.2 s" in err.message and "--timeout" in err.message
@@ -217,11 +205,22 @@ def test_deadline_raises_a_time_limit_error():
 
 def test_deadline_bounds_the_engine():
     text = "tanh(W " * 200 + "x" + ")" * 200  # takes far longer than the limit
-    start = time.perf_counter()
     with pytest.raises(TimeLimitError):
         with deadline(0.5):
             matcalc.diff(text, "W")
-    assert time.perf_counter() - start < 3
+
+
+def test_a_time_limit_swallowed_by_an_except_fires_again():
+    swallowed = 0
+    with pytest.raises(TimeLimitError):
+        with deadline(0.2):
+            try:
+                _spin()
+            except MatcalcError:  # a retry loop that catches every matcalc error
+                swallowed += 1
+            _spin()
+    assert swallowed == 1
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
 
 
 def test_deadlines_nest_and_restore_what_was_there():
@@ -292,10 +291,9 @@ def test_no_limit_means_no_limit():
     assert valid_timeout("2.5") == 2.5
 
 
-def test_a_flat_hadamard_product_parses_in_linear_time():
-    start = time.perf_counter()
-    e = matcalc.parse("a" + " ⊙ a" * 20_000)  # was 256 s
-    assert time.perf_counter() - start < 10
+def test_a_long_flat_hadamard_product_parses():
+    with deadline(60):  # a hang guard, not a speed target
+        e = matcalc.parse("a" + " ⊙ a" * 20_000)  # was 256 s
     assert len(e.tree.factors) == 20_001
     assert str(matcalc.parse("x ⊙ y ⊙ λ")) == "(x ⊙ y) λ"  # a 1×1 side makes it a product
     with pytest.raises(ShapeError, match="Hadamard product"):
