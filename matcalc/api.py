@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -485,15 +486,41 @@ def diff(expr: str | Expression, wrt: str, where: str | Mapping[str, object] | N
     e = expr if isinstance(expr, Expression) else parse(expr, where)
     if not isinstance(wrt, str):
         raise DiffError(f"the variable to differentiate with respect to must be a name, not {wrt!r}", None)
-    if wrt in e.shapes:
-        return Derivative(e, e.variable(wrt), layout)
-    if wrt in e.decls.variables:  # declared but absent: f does not depend on it, the derivative is 0
-        return Derivative(e, parse(wrt, e.decls).tree, layout)
+    check_declarations_used(e, allowed=(wrt,))
+    try:
+        if wrt in e.shapes:
+            return Derivative(e, e.variable(wrt), layout)
+        if wrt in e.decls.variables:  # declared but absent: f does not depend on it, the derivative is 0
+            return Derivative(e, parse(wrt, e.decls).tree, layout)
+    except MatcalcError as err:  # a missing rule points into the expression
+        raise err.with_source(e.source) from None
     names = sorted(e.shapes)
     near = closest(wrt, names)
     hint = f" (the variables are {', '.join(names)}{f'; did you mean {near}?' if near else ''})" if names else ""
     raise DiffError(f"'{wrt}' is not a variable of {e}{hint}; to differentiate with respect to a variable "
                     f"f does not contain, declare it (--where \"{wrt}: m×n\")", None)
+
+
+def check_declarations_used(e: Expression, allowed: tuple[str, ...] = ()) -> None:
+    """A declared name that the expression does not use is never silently ignored: one
+    that looks like an undeclared name the expression has (``s: symmetric`` for S,
+    ``Sigma`` for Σ) is an error, since the answer would not be what the user believes;
+    any other is said in the expression's notes."""
+    used = set(e.shapes) | set(e.functions) | set(allowed)
+    names = sorted(set(e.shapes) | set(e.functions))
+    for name in [*e.decls.variables, *e.decls.functions]:
+        if name in used:
+            continue
+        near = closest(name, names)
+        if near is None or near in e.decls.variables or near in e.decls.functions:
+            note = f"{name} is declared but not used"
+            if note not in e.assumptions:
+                e.assumptions.append(note)
+            continue
+        source = e.decls.source
+        at = re.search(rf"(?<![\w]){re.escape(name)}(?=[\s,:])", source) if source else None
+        raise DeclarationError(f"'{name}' is declared but not used in {e} (did you mean {near}?)",
+                               at.span() if at else None, source)
 
 
 def _conditions(f: Expr, answer: Expr) -> list[str]:
@@ -510,7 +537,7 @@ def _conditions(f: Expr, answer: Expr) -> list[str]:
         return out
 
     needed = sorted(inverted(answer) - inverted(f), key=to_text)
-    return [f"holds where {to_text(m)} is invertible (adj({to_text(m)}) = det({to_text(m)}) {to_text(m)}⁻¹ there)"
+    return [f"holds where {to_text(m)} is invertible ({to_text(F.ADJ(m))} = {to_text(mul(F.DET(m), F.INV(m)))} there)"
             for m in needed]
 
 

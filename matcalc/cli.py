@@ -157,6 +157,8 @@ def _mark_positionals(argv: list[str], options: Options) -> list[str]:
                 out.append(token)
         elif token.startswith("--") and token.split("=", 1)[0] in known and "=" in token:
             out.append(token)
+        elif token[:2] in known and (known[token[:2]].choices or ()) and token[2:] in known[token[:2]].choices:
+            out.append(token)  # -fjson, -lnumerator: a short option with one of its choices attached
         else:
             out.append(_MARK + token)
     return out
@@ -190,6 +192,7 @@ def _unchecked_line(detail: str, ascii: bool = False) -> str:
 def _cmd_parse(args: argparse.Namespace, clock: _Clock) -> int:
     with limits.deadline(clock.seconds, "parsing the expression"):
         e = api.parse(args.expr, args.where)
+        api.check_declarations_used(e)
         ascii = args.format == "ascii"
         if args.format == "json":
             out = json.dumps({"expression": e.text(), "ascii": e.text(ascii=True), "latex": e.latex(),

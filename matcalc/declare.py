@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Union
@@ -79,6 +80,10 @@ def base_name(name: str) -> str:
     return m.group(0) if m else name
 
 
+#: letters that notes use for functions: f′(x) with f undeclared is read as a product, and said
+FUNCTION_LETTERS = frozenset("fghFGLℓφψ")
+
+
 def may_be_abstract(name: str) -> bool:
     """Can an undeclared name used as ``name(…)`` be an abstract function?  Only a single
     letter, with a subscript or primes (``L``, ``f``, ``g``, ``ℓ``, ``φ``, ``phi``, ``L₁``,
@@ -92,6 +97,14 @@ def may_be_abstract(name: str) -> bool:
 def closest(word: str, choices: Iterable[str], cutoff: float = 0.6) -> str | None:
     """The choice nearest to ``word`` (for "did you mean …?"), or None."""
     choices = list(choices)
+    if word.lower() in GREEK_NAMES:  # Sigma for Σ, mu for μ
+        case = "CAPITAL" if word[0].isupper() else "SMALL"
+        try:
+            letter = unicodedata.lookup(f"GREEK {case} LETTER {word.upper()}")
+        except KeyError:  # varphi, varepsilon: no letter of that name
+            letter = ""
+        if letter in choices:
+            return letter
     found = difflib.get_close_matches(word, choices, n=1, cutoff=cutoff)
     if not found:  # X for x: the same letter in the other case
         lower = {c.lower(): c for c in choices}
@@ -185,7 +198,16 @@ def parse_spec(spec: object) -> VarDecl | FuncDecl:
     words = re.sub(r"^\s*(?:ℝ|R)\s*\^\s*", "", words)  # ℝ^{m×n}, R^n
     words = words.strip("() ")
     words = re.sub(r"\{([^{}]*)\}", lambda m: m.group(1).replace("*", "·"), words)
+    said_vector = re.match(r"^(?:vector\s+|\S+-vector$)", words) is not None
     words = re.sub(r"^(?:vector\s+|(\S+)-vector$)", lambda mm: mm.group(1) or "", words)
+    words = re.sub(r"^([A-Za-z0-9])x([A-Za-z0-9])$", r"\1×\2", words)  # nxn, mx1: as --format ascii prints
+    bare = words
+    if not said_vector and re.fullmatch(r"[A-Za-z][A-Za-z-]{2,}", bare) and bare.lower() not in KEYWORDS:
+        raise ValueError(
+            f"unknown word '{bare}': a declaration is a shape (n, m×n) or a kind (scalar, vector, matrix, "
+            f"square, symmetric, function, elementwise, vector function m); for a vector of length {bare}, "
+            f"write 'vector {bare}'"
+        )
     raw = _TIMES.split(words)
     parts = [p for p in raw if p.strip() != ""]
     if len(raw) > 1 and len(parts) != len(raw):
@@ -213,7 +235,7 @@ KEYWORDS = ("scalar", "vector", "matrix", "square", "symmetric", "function", "el
 def _reject_unknown_words(spec: str) -> None:
     """A word close to a keyword but not one is a typo (``symetric``), not a size name."""
     for word in re.findall(r"[a-z][a-z0-9_-]{2,}", spec):
-        if word in KEYWORDS or not re.fullmatch(r"[a-z-]+", word):  # n_1, rows2: size names
+        if word in KEYWORDS or word.endswith("-vector") or not re.fullmatch(r"[a-z-]+", word):  # n_1, rows2
             continue
         near = closest(word, KEYWORDS, cutoff=0.8)
         if near is not None:

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from .errors import EvaluationError
-from .limits import MAX_ENTRIES
+from .limits import MAX_ENTRIES, MAX_SIZE
 from .nodes import Diff, Expr, Var
 from .printing.text import to_text
 from .shapes import DimProd, Shape
@@ -26,8 +26,13 @@ from .shapes import DimProd, Shape
 
 class Evaluator:
     def __init__(self, values: Mapping[str, Any], dims: Mapping[str, int] | None = None):
+        if not isinstance(values, Mapping) or not isinstance(dims or {}, Mapping):
+            raise EvaluationError("values and dims are dicts: evaluate(values={'x': …}, dims={'n': 3})")
+        for k, v in (dims or {}).items():
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not 1 <= v <= MAX_SIZE:
+                raise EvaluationError(f"the size {k} must be a whole number from 1 to {MAX_SIZE:,}, not {v!r}")
         self.values = dict(values)
-        self.dims: dict[str, int] = dict(dims or {})
+        self.dims: dict[str, int] = {k: int(v) for k, v in (dims or {}).items()}
         self.source: dict[str, str] = {k: "dims=" for k in self.dims}
         self.memo: dict[Expr, np.ndarray] = {}
 
@@ -46,7 +51,13 @@ class Evaluator:
         v = self.values[name]
         if callable(v):
             raise EvaluationError(f"{name} is a variable, but a function was given for it")
-        arr = np.asarray(v, dtype=float)
+        try:
+            arr = np.asarray(v)
+            if np.iscomplexobj(arr):
+                raise EvaluationError(f"{name} is complex; matcalc evaluates real matrices")
+            arr = arr.astype(float)
+        except (TypeError, ValueError):
+            raise EvaluationError(f"the value of {name} is not an array of numbers: {type(v).__name__}") from None
         if arr.ndim == 0:
             arr = arr.reshape(1, 1)
         elif arr.ndim == 1:

@@ -17,7 +17,7 @@ from fractions import Fraction
 from typing import Any
 
 from .algebra import add, had, mul, neg, power, transpose
-from .nodes import Call, Expr, Identity, Kron, MatMul, MatPow, Num, Ones, Transpose, Var, num
+from .nodes import Add, Call, Expr, Identity, Kron, MatMul, MatPow, Num, Ones, Transpose, Var, num
 from .shapes import SCALAR, Shape, Strict
 
 ShapeRule = Callable[[list[Shape], Strict], Shape]
@@ -242,11 +242,25 @@ def generically_invertible(x: Expr) -> bool:
         return all(generically_invertible(f) for f in x.children)
     if isinstance(x, MatMul):
         return all(f.is_scalar and not isinstance(f, Num) or generically_invertible(f) for f in x.factors)
+    if isinstance(x, Add) and any(isinstance(t, Identity) for t in x.terms) and all(
+            isinstance(t, Identity) or _gram(t) for t in x.terms):  # I + M Mᵀ is positive definite
+        return True
+    if isinstance(x, Add):  # X + C, X a square variable in no other term: X ↦ X + C is onto
+        return any(isinstance(t, Var) and t.shape[0] == t.shape[1]
+                   and not any(v == t for u in x.terms if u is not t for v in u.walk()) for t in x.terms)
     if isinstance(x, Call) and x.fn.key in ("inv", "adj"):
         return generically_invertible(x.args[0])
     if isinstance(x, Call) and x.fn.key == "diag":
         return isinstance(x.args[0], Var)
     return False
+
+
+def _gram(t: Expr) -> bool:
+    """M Mᵀ or Mᵀ M (positive semidefinite)."""
+    if not (isinstance(t, MatMul) and len(t.factors) == 2):
+        return False
+    a, b = t.factors
+    return (isinstance(b, Transpose) and b.arg == a) or (isinstance(a, Transpose) and a.arg == b)
 
 
 def _d_det(c: Call, d: tuple[Expr, ...]) -> Expr:

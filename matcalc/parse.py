@@ -32,8 +32,18 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from . import functions as F
 from .algebra import flatten_product
-from .declare import Declarations, FuncDecl, VarDecl, closest, default_kind, may_be_abstract, parse_where
-from .errors import MatcalcError, ParseError, ShapeError, Span
+from .declare import (
+    FUNCTION_LETTERS,
+    Declarations,
+    FuncDecl,
+    VarDecl,
+    base_name,
+    closest,
+    default_kind,
+    may_be_abstract,
+    parse_where,
+)
+from .errors import MatcalcError, ParseError, ShapeError, Span, TimeLimitError
 from .limits import MAX_DECIMAL_EXPONENT, MAX_DIGITS, MAX_INPUT_CHARS, MAX_MATRIX_POWER, MAX_NESTING, MAX_SIZE
 from .nodes import (
     Add,
@@ -138,6 +148,8 @@ class Builder(Transformer):
         self.promoted = promoted
         #: undeclared names: their default kind and the shape they were given
         self.defaults: dict[str, tuple[str, tuple[Any, Any]]] = {}
+        #: readings of ambiguous notation that the output must mention, in words
+        self.readings: list[str] = []
         self.var_shapes: dict[str, tuple[Any, Any]] = {}
         self.fn_kinds: dict[str, FuncDecl] = {}
         self.fn_out: dict[str, Any] = {}
@@ -330,6 +342,7 @@ class Builder(Transformer):
         """a b ⊙ c / d …, left to right: ((a b) ⊙ c) / d.  Runs of matrix products are
         collected in one list and built once (see :class:`_ProductRun`)."""
         start = meta.start_pos
+        first, steps = self._outer_ones(first, steps)
         chain = _ProductRun(self, first, start)
         i = 0
         while i < len(steps):
@@ -347,6 +360,18 @@ class Builder(Transformer):
             chain = _ProductRun(self, result, start)
             i = j
         return chain.build()
+
+    def _outer_ones(self, first: Expr, steps: tuple) -> tuple[Expr, tuple]:
+        """``1 1ᵀ`` is 𝟏 𝟏ᵀ, as matcalc prints it (the centring matrix I − 1 1ᵀ/n): a literal 1
+        written right before a row of ones is the column of ones, not the number 1."""
+        factors = [first, *(b for _, b, _ in steps)]
+        ops = ["", *(op for op, _, _ in steps)]
+        for k in range(len(factors) - 1):
+            nxt = factors[k + 1]
+            if (id(factors[k]) in self.literal_ones and ops[k + 1] == "mul"
+                    and isinstance(nxt, Transpose) and isinstance(nxt.arg, Ones)):
+                factors[k] = _at(Ones((self.u.fresh(), 1)), factors[k].span)
+        return factors[0], tuple((op, b, end) for (op, _, end), b in zip(steps, factors[1:], strict=True))
 
     def _hadamard_run(self, a: Expr, steps: tuple, start: int) -> Expr:
         """a ⊙ b ⊙ c ⊙ …: one Hadamard product of all the factors, built once (each step
@@ -573,6 +598,9 @@ class Builder(Transformer):
         # a variable: x'(A y) is xᵀ (A y); but cosh'(x) is a function nobody declared
         if name not in self.decls.variables and not may_be_abstract(name):
             raise unknown_function(name, name_span)
+        if name not in self.decls.variables and base_name(name).rstrip("'′") in FUNCTION_LETTERS:
+            self.readings.append(f"{name}′(…) is read as the product {name}ᵀ (…), {name} a variable; for the "
+                                 f"derivative of a function {name}, declare it: --where \"{name}: elementwise\"")
         var = self._var(name, name_span)
         tr = self._make(Transpose, (var,), (tok.start_pos, tok.end_pos))
         return self._product([tr, args[0]], span)
@@ -718,19 +746,25 @@ def parse_tree(text: str, where: str | Mapping[str, object] | Declarations | Non
             "operators such as x^2^2^2…)", None, text,
         ) from None
     # default kinds are preferences: when one name's default bends another's (μ a scalar
-    # makes x a scalar in x − μ), read the scalar-by-default name as a vector instead,
-    # one name at a time, keeping each reading that bends fewer names and still parses
+    # makes x a scalar in x − μ), read scalar-by-default names as vectors instead: first
+    # together, those added to a bent name (x − μ − ν), then one at a time (a bounded
+    # number of tries), keeping each reading that bends fewer names and still parses
     bent = builder.collapsed()
-    for name in [n for n, (kind, _) in builder.defaults.items() if kind == "scalar"] if bent else ():
+    scalars = [n for n, (kind, _) in builder.defaults.items() if kind == "scalar"]
+    tries = [frozenset(_added_to(raw, set(bent), set(scalars)))] if bent else []
+    tries += [frozenset({n}) for n in scalars[:_PROMOTION_TRIES]] if bent else []
+    for group in tries:
+        if not bent or not group or group <= builder.promoted:
+            continue
         try:
-            trial = _build(lark_tree, text, decls, expect, builder.promoted | {name})
+            trial = _build(lark_tree, text, decls, expect, builder.promoted | group)
+        except TimeLimitError:
+            raise
         except MatcalcError:
             continue
         if len(trial[2].collapsed()) < len(bent):
             raw, u, builder, ground_name = trial
             bent = builder.collapsed()
-            if not bent:
-                break
     tree = _ground(raw, u, ground_name)
     shapes = {n.name: n.shape for n in tree.walk() if isinstance(n, Var)}
     functions = {
@@ -770,6 +804,32 @@ def _build(lark_tree: Any, text: str, decls: Declarations, expect: tuple | None,
     return raw, u, builder, ground_name
 
 
+#: single names tried as vectors, one at a time, when the first readings bend a name
+_PROMOTION_TRIES = 8
+
+
+def _added_to(tree: Expr, bent: set[str], scalars: set[str]) -> set[str]:
+    """The scalar-by-default names that are terms of a sum with a bent name as a term
+    (μ and ν in x − μ − ν), signs and number factors aside."""
+
+    def name(t: Expr) -> str | None:
+        if isinstance(t, MatMul):
+            rest = [f for f in t.factors if not isinstance(f, Num)]
+            t = rest[0] if len(rest) == 1 else t
+        return t.name if isinstance(t, Var) else None
+
+    out: set[str] = set()
+    for n in tree.walk():
+        if isinstance(n, Add):
+            names = {name(t) for t in n.terms}
+            if names & bent:
+                out |= names & scalars
+    return out
+
+
+_KINDS = {"vector": "a lowercase letter is a column vector", "matrix": "a capital letter is a matrix"}
+
+
 def _assumptions(tree: Expr, builder: Builder) -> list[str]:
     """What the reading assumed that the expression did not force, in words."""
     out = []
@@ -778,6 +838,10 @@ def _assumptions(tree: Expr, builder: Builder) -> list[str]:
         if shapes.get(name, (1, 1)) != (1, 1):
             out.append(f"{name} is a vector: the expression needs it (a Greek letter is a scalar unless "
                        "the expression needs more)")
+    for name in builder.collapsed():  # a default the expression bent: x^2 makes x a scalar
+        out.append(f"{name} is a {describe_shape(shapes[name])}: the expression needs it "
+                   f"({_KINDS[builder.defaults[name][0]]} by default)")
+    out.extend(builder.readings)
     coefficients: set[str] = set()
     for n in tree.walk():  # n logdet(Σ): a vector by default times scalars only
         if isinstance(n, MatMul):

@@ -291,3 +291,10 @@ def test_odd_declarations_are_clean(capsys, where):
 def test_very_long_expression_is_clean(capsys):
     code, out, err = run(capsys, "parse", "x + " * 60_000 + "x")
     assert code == 2 and no_traceback(err)
+
+
+def test_a_short_option_with_its_choice_attached(capsys):
+    assert main(["diff", "x' x", "x", "-fjson", "--no-check"]) == 0
+    assert capsys.readouterr().out.lstrip().startswith("{")
+    assert main(["diff", "-f(x)", "x", "--no-check"]) == 0  # an expression, not -f with "(x)"
+    assert "∇f(x)" in capsys.readouterr().out

@@ -88,10 +88,21 @@ def test_a_declaration_typo_is_an_error_with_a_suggestion(where, suggestion):
     assert f"did you mean '{suggestion}'" in info.value.message
 
 
-@pytest.mark.parametrize("where, shape", [("x: batch", "batch×1"), ("A: rows2×k", "rows2×k")])
+@pytest.mark.parametrize("where, shape", [
+    ("x: vector batch", "batch×1"), ("x: batch-vector", "batch×1"), ("x: n-vector", "n×1"),
+    ("A: rows2×k", "rows2×k"), ("A: nxn", "n×n"), ("x: mx1", "m×1"), ("A: n x m", "n×m"),
+])
 def test_size_names_that_are_not_near_a_keyword_stay_sizes(where, shape):
     name = where.split(":")[0]
     assert matcalc.parse("A x" if name == "A" else "x", where).shapes[name] == shape
+
+
+@pytest.mark.parametrize("where", ["A: sym", "A: diagonal", "A: spd", "x: batch"])
+def test_a_bare_word_that_is_not_a_kind_is_an_error(where):
+    with pytest.raises(DeclarationError) as info:
+        matcalc.parse("A x", where)
+    word = where.split(": ")[1]
+    assert f"unknown word '{word}'" in info.value.message and f"write 'vector {word}'" in info.value.message
 
 
 def test_a_declaration_typo_exits_2(capsys):
@@ -253,3 +264,56 @@ def test_a_bad_check_time_limit_is_a_matcalc_error(timeout):
         matcalc.check("x' x", "x", "2 x", timeout=timeout)
     with pytest.raises(matcalc.MatcalcError):
         matcalc.diff("x' x", "x").check(timeout=timeout)
+
+
+@pytest.mark.parametrize("expr, wrt, where, name", [
+    ("x' S x", "x", "s: symmetric", "s"),
+    ("logdet(Σ)", "Σ", "Sigma: symmetric", "Sigma"),
+    ("x' A x", "x", "a: n×n", "a"),
+])
+def test_a_declaration_the_expression_does_not_use_is_an_error(expr, wrt, where, name):
+    with pytest.raises(DeclarationError) as info:
+        matcalc.diff(expr, wrt, where)
+    assert f"'{name}' is declared but not used" in info.value.message
+    start, end = info.value.span
+    assert where[start:end] == name
+    with pytest.raises(DeclarationError):
+        matcalc.check(expr, wrt, "2 x", where)
+
+
+def test_one_one_transposed_is_the_all_ones_matrix():
+    e = matcalc.parse("tr(X' (I - 1 1'/3) X)")
+    assert e.shapes["X"] == "m×n"
+    check_numerically("tr(X' (I - 1 1'/3) X)", "X")
+    assert matcalc.parse("x' (1 1') x").shapes["x"] == "m×1"
+    assert str(matcalc.parse("2 1' x")) == "2 𝟏ᵀ x"
+
+
+@pytest.mark.parametrize("expr, name, words", [
+    ("sum(x^2)", "x", "x is a scalar: the expression needs it"),
+    ("x - α - β", "α", "α is a vector"),
+    ("(x - μ - ν)' (x - μ - ν)", "ν", "ν is a vector"),
+    ("sum(f'(x))", "f", "f′(…) is read as the product fᵀ (…)"),
+])
+def test_every_bent_default_is_said(expr, name, words):
+    e = matcalc.parse(expr)
+    assert any(words in a for a in e.assumptions), e.assumptions
+
+
+@pytest.mark.parametrize("call", [
+    lambda: matcalc.parse("sum(ones)").evaluate(dims={"m": -1}),
+    lambda: matcalc.parse("sum(ones)").evaluate(dims={"m": 2.5}),
+    lambda: matcalc.parse("sum(ones)").evaluate(dims=[3]),
+    lambda: matcalc.parse("x' x").evaluate(x="abc"),
+    lambda: matcalc.parse("x' x").evaluate(x=np.array([1j, 2.0])),
+    lambda: matcalc.parse("x' x").evaluate(x={}),
+    lambda: matcalc.parse("x' x").evaluate(x=[[1, 2], [3]]),
+])
+def test_bad_values_for_evaluate_are_evaluation_errors(call):
+    with pytest.raises(matcalc.EvaluationError):
+        call()
+
+
+def test_a_declaration_unlike_any_name_of_the_expression_is_said():
+    r = matcalc.diff("x' A x", "x", "A: n×n, B: n×n")
+    assert "B is declared but not used" in r.notes

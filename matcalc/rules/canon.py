@@ -208,6 +208,7 @@ def n_matmul(c: Canon, e: MatMul) -> Expr:
     more_coeff, hoisted, chain = _simplify_chain(c, chain)
     coeff *= more_coeff
     scalars = [c.norm(s) if isinstance(s, MatMul) else s for s in scalars + hoisted]
+    scalars, chain = _adjugate_over_det(c, scalars, chain)
     # scalar units may have produced numbers or nested coefficients
     coeff2, scalars = flatten_product(scalars)
     coeff *= coeff2
@@ -224,6 +225,24 @@ def n_matmul(c: Canon, e: MatMul) -> Expr:
     if not chain and not e.is_scalar:  # only the identity was left
         factors.append(Identity(e.shape[0]))
     return factors[0] if len(factors) == 1 else MatMul(tuple(factors))
+
+
+def _adjugate_over_det(c: Canon, scalars: list[Expr], chain: list[Expr]) -> tuple[list[Expr], list[Expr]]:
+    """adj(M) / det(M) = M⁻¹: where det(M) divides, M is invertible (log det(XᵀX) has the
+    gradient 2 X (XᵀX)⁻¹, not 2 X adj(XᵀX) / det(XᵀX))."""
+    for i, s in enumerate(scalars):
+        if not (isinstance(s, Power) and s.exponent == Num(Fraction(-1))
+                and isinstance(s.base, Call) and s.base.fn is F.DET):
+            continue
+        m = s.base.args[0]
+        for j, f in enumerate(chain):
+            transposed = isinstance(f, Transpose)
+            g = f.arg if transposed else f
+            if isinstance(g, Call) and g.fn is F.ADJ and g.args[0] == m:
+                inverse = c.norm(Call(F.INV, (m,)))
+                chain = [*chain[:j], c.T(inverse) if transposed else inverse, *chain[j + 1:]]
+                return _adjugate_over_det(c, scalars[:i] + scalars[i + 1:], chain)
+    return scalars, chain
 
 
 def _simplify_chain(c: Canon, chain: list[Expr]) -> tuple[Fraction, list[Expr], list[Expr]]:
