@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 from . import api, limits
-from .errors import MatcalcError, TimeLimitError
+from .errors import EXIT_CODES, MatcalcError, TimeLimitError
 from .printing.text import ascii_words
 from .shapes import shape_str
 
@@ -262,7 +262,7 @@ def _cmd_diff(args: argparse.Namespace, clock: _Clock) -> int:
     else:
         print()
         print(line)
-    return {"verified": 0, "wrong": 1, "unchecked": 3}.get(check["status"], 0)
+    return EXIT_CODES.get(check["status"], 0)
 
 
 def _cmd_check(args: argparse.Namespace, clock: _Clock) -> int:

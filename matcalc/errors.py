@@ -39,6 +39,11 @@ class MatcalcError(Exception):
         return self.pretty()
 
 
+#: the command line's exit code for a check's status (2, bad input, is also a table row
+#: that could not be read)
+EXIT_CODES = {"verified": 0, "wrong": 1, "unreadable": 2, "unchecked": 3}
+
+
 class ParseError(MatcalcError):
     kind = "parse error"
 

@@ -109,7 +109,7 @@ class CheckResult:
         return STATUS[self.ok]
 
     def sizes_text(self) -> str:
-        return ", ".join(f"{k}={v}" for k, v in self.sizes.items()) or "the sizes given"
+        return sizes_text(self.sizes)
 
     def method_text(self) -> str:
         """The method, with what was done at the second sizes: "exact; finite differences
@@ -216,7 +216,8 @@ def positive_variables(*trees: Expr) -> set[str]:
     return out
 
 
-def _variables(*trees: Expr) -> dict[str, Var]:
+def variables_of(*trees: Expr) -> dict[str, Var]:
+    """The variables of the trees, by name, in the order they are met."""
     seen: dict[str, Var] = {}
     for tree in trees:
         for n in tree.walk():
@@ -233,7 +234,7 @@ def too_large(expr: Expr, wrt: Var, claimed: Expr, sizes: dict[str, int]) -> str
     """Why the check cannot instantiate these sizes entry by entry, or None: a variable of
     more than MAX_CHECK_ENTRIES entries (a declared 100000×100000 matrix), or more than
     MAX_CHECK_PAIRS entries in an intermediate matrix or in the comparison."""
-    for v in _variables(expr, claimed, wrt).values():
+    for v in variables_of(expr, claimed, wrt).values():
         k = _entries(v.shape, sizes)
         if k > MAX_CHECK_ENTRIES:
             r, c = size_of(v.shape[0], sizes), size_of(v.shape[1], sizes)
@@ -357,7 +358,7 @@ def _second_sizes(first: CheckResult, expr: Expr, wrt: Var, claimed: Expr, start
     where they disagree, SymPy decides at the second sizes — numerical error never makes
     a claim wrong."""
     sizes = {k: v + 1 for k, v in first.sizes.items()}
-    at = _sizes_text(sizes)
+    at = sizes_text(sizes)
 
     def elapsed() -> float:
         return time.perf_counter() - start
@@ -418,7 +419,7 @@ def finite_differences(expr: Expr, wrt: Var, claimed: Expr, sizes: dict[str, int
     NumPy, at ``sizes``.  Variables under log, sqrt, logdet are positive (square ones
     diagonally dominant), symmetric ones symmetric; for a symmetric ``wrt`` the directions
     are symmetric (Eᵢⱼ + Eⱼᵢ) and the claim is compared as the SymPy check does (sym(G))."""
-    variables = _variables(expr, claimed, wrt)
+    variables = variables_of(expr, claimed, wrt)
     positive = positive_variables(expr, claimed)
     rows, cols = size_of(wrt.shape[0], sizes), size_of(wrt.shape[1], sizes)
     scalar = expr.is_scalar
@@ -622,7 +623,7 @@ def _check(expr: Expr, wrt: Var, claimed: Expr, timeout: float, points: int, see
     deadline = start + timeout
     rng = random.Random(seed)
     positive = positive_variables(expr, claimed)
-    variables = _variables(expr, claimed, wrt)
+    variables = variables_of(expr, claimed, wrt)
 
     def elapsed() -> float:
         return time.perf_counter() - start
@@ -642,7 +643,7 @@ def _check(expr: Expr, wrt: Var, claimed: Expr, timeout: float, points: int, see
                 break
         if chosen is not None:
             break
-        tried.append(f"{_sizes_text(sizes)}: {why}")
+        tried.append(f"{sizes_text(sizes)}: {why}")
     if chosen is None:
         return CheckResult(None, "undefined", progress["sizes"], elapsed(),
                            f"the expression is undefined at every size and random point tried ({'; '.join(tried)})")
@@ -654,7 +655,7 @@ def _check(expr: Expr, wrt: Var, claimed: Expr, timeout: float, points: int, see
         c = conv.convert(claimed)
     except UndefinedValue as exc:  # undefined for every value of the variables
         return CheckResult(False, "undefined", sizes, elapsed(),
-                           f"{name} is undefined at {_sizes_text(sizes)} for every value of the variables, where "
+                           f"{name} is undefined at {sizes_text(sizes)} for every value of the variables, where "
                            f"the expression is defined: {exc}")
     x = env[wrt.name]
     scalar = expr.is_scalar
@@ -749,7 +750,7 @@ def _check(expr: Expr, wrt: Var, claimed: Expr, timeout: float, points: int, see
         if found is None:
             return CheckResult(None, "undefined", sizes, elapsed(),
                                f"no random point was found where the expression and its derivative are defined "
-                               f"(at {_sizes_text(sizes)}, {MAX_POINT_TRIES} points tried)")
+                               f"(at {sizes_text(sizes)}, {MAX_POINT_TRIES} points tried)")
         point, claimed_at, true = found
         where = _describe_point(env, point)
         for pair, tv in zip(unproven, true, strict=True):
@@ -849,7 +850,8 @@ def _one_line(message: str, width: int = 200) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def _sizes_text(sizes: dict[str, int]) -> str:
+def sizes_text(sizes: dict[str, int]) -> str:
+    """m=3, n=4 (or "the sizes given" where all were declared as numbers)."""
     return ", ".join(f"{k}={v}" for k, v in sizes.items()) or "the sizes given"
 
 
@@ -871,7 +873,7 @@ def _equal(a: Any, b: Any) -> bool:
 
 def _timeout(sizes: dict[str, int], seconds: float, stage: str) -> CheckResult:
     return CheckResult(None, "timeout", sizes, seconds,
-                       f"the SymPy check ran out of time after {seconds:.1f} s ({stage}, at {_sizes_text(sizes)})")
+                       f"the SymPy check ran out of time after {seconds:.1f} s ({stage}, at {sizes_text(sizes)})")
 
 
 def _short(v: Any) -> str:

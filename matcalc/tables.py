@@ -38,7 +38,7 @@ from typing import Any
 from . import api, limits
 from . import functions as F
 from .declare import default_kind, parse_where
-from .errors import DiffError, MatcalcError, TimeLimitError
+from .errors import EXIT_CODES, DiffError, MatcalcError, TimeLimitError
 from .functions import lookup
 from .verify import Verdict, check
 
@@ -863,9 +863,9 @@ _KIND_WHY = {"vector": "a lowercase letter", "matrix": "a capital letter", "scal
 def exit_code(rows: list[RowResult]) -> int:
     """1 if any row is wrong, else 2 if any is unreadable, else 3 if any is unchecked, else 0."""
     statuses = {r.status for r in rows}
-    for status, code in (("wrong", 1), ("unreadable", 2), ("unchecked", 3)):
+    for status in ("wrong", "unreadable", "unchecked"):
         if status in statuses:
-            return code
+            return EXIT_CODES[status]
     return 0
 
 

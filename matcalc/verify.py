@@ -23,11 +23,20 @@ from typing import Any
 import numpy as np
 
 from . import api
-from .errors import EvaluationError, MatcalcError, ParseError
+from .errors import EXIT_CODES, EvaluationError, MatcalcError, ParseError
 from .evaluate import evaluate
 from .limits import MAX_ENTRIES
 from .nodes import Expr, Num, Transpose, Var, Zeros
-from .oracle import STATUS, CheckResult, check_derivative, instantiate_sizes, numpy_stand_ins, positive_variables
+from .oracle import (
+    STATUS,
+    CheckResult,
+    check_derivative,
+    instantiate_sizes,
+    numpy_stand_ins,
+    positive_variables,
+    sizes_text,
+    variables_of,
+)
 from .printing.sympy import size_of
 from .rules.canon import canonical
 from .shapes import shape_str
@@ -71,7 +80,7 @@ class Verdict:
     @property
     def exit_code(self) -> int:
         """0 verified, 1 wrong, 3 unchecked (the command line's exit codes)."""
-        return {True: 0, False: 1, None: 3}[self.correct]
+        return EXIT_CODES[self.status]
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: status, correct, expression, wrt, claim, answer, layout, diagnosis,
@@ -191,14 +200,10 @@ def _numeric_note(e: api.Expression, x: Var, claim: Expr, answer: Expr, sizes: d
         same = _same(ev, claim, answer, strict=True)
     except (MatcalcError, ValueError, FloatingPointError, ZeroDivisionError):
         return []
-    at = f"at {_sizes_words(sizes)} and 3 random points"
+    at = f"at {sizes_text(sizes)} and 3 random points"
     if same:
         return [f"Numerically, {at}, the claim agrees with matcalc's answer; this is not a verification."]
     return [f"Numerically, {at}, the claim differs from matcalc's answer; this is not a verification."]
-
-
-def _sizes_words(sizes: dict[str, int]) -> str:
-    return ", ".join(f"{k}={v}" for k, v in sizes.items()) or "the sizes given"
 
 
 # ----------------------------------------------------------------------- diagnosis
@@ -228,7 +233,7 @@ def _diagnosis(e: api.Expression, x: Var, claim: Expr, answer: Expr, layout: str
         if abs(ratio) < 1e-12:
             return ["The claim is zero, but the derivative is not."]
         return [f"The claim differs by a constant factor: it is {_fmt(ratio)} times the answer."]
-    square = [v for v in _variables(e.tree) if v.name != x.name and v.shape[0] == v.shape[1]
+    square = [v for v in variables_of(e.tree).values() if v.name != x.name and v.shape[0] == v.shape[1]
               and v.shape != (1, 1) and not v.symmetric]
     if square:
         names = ", ".join(v.name for v in square)
@@ -246,14 +251,6 @@ def _diagnosis(e: api.Expression, x: Var, claim: Expr, answer: Expr, layout: str
         return [f"The claim is the transpose of the answer: a layout mix-up. It follows the {OTHER[layout]} "
                 f"layout ({_layout_words(OTHER[layout], scalar, wrt)})."]
     return ["The claim differs from the answer (not by a transpose, a constant factor or a symmetric part)."]
-
-
-def _variables(tree: Expr) -> list[Var]:
-    seen: dict[str, Var] = {}
-    for n in tree.walk():
-        if isinstance(n, Var):
-            seen.setdefault(n.name, n)
-    return list(seen.values())
 
 
 def _symmetric_where(e: api.Expression, square: list[Var]) -> str:
@@ -277,7 +274,7 @@ def _evaluator(e: api.Expression, x: Var, symmetric: bool = False, sizes: dict[s
     more than MAX_ENTRIES entries in all."""
     sizes = dict(sizes) if sizes else instantiate_sizes(e.tree)
     positive = positive_variables(e.tree)
-    total = sum(size_of(v.shape[0], sizes) * size_of(v.shape[1], sizes) for v in _variables(e.tree))
+    total = sum(size_of(v.shape[0], sizes) * size_of(v.shape[1], sizes) for v in variables_of(e.tree).values())
     if total > MAX_ENTRIES:
         raise EvaluationError(f"the declared sizes are too large to evaluate at random points ({total} entries, "
                               f"at most {MAX_ENTRIES})")
@@ -285,7 +282,7 @@ def _evaluator(e: api.Expression, x: Var, symmetric: bool = False, sizes: dict[s
     def values(seed: int) -> dict[str, Any]:
         rng = np.random.default_rng(seed)
         out: dict[str, Any] = {}
-        for v in _variables(e.tree):
+        for v in variables_of(e.tree).values():
             r, c = size_of(v.shape[0], sizes), size_of(v.shape[1], sizes)
             a = rng.uniform(0.5, 2.0, (r, c)) if v.name in positive else rng.normal(size=(r, c))
             if v.symmetric or (symmetric and r == c and v.name != x.name):
