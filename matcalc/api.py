@@ -16,7 +16,7 @@ from .declare import Declarations, closest, may_be_abstract
 from .errors import DeclarationError, DiffError, MatcalcError, ParseError
 from .identify import gradient as identify_gradient
 from .identify import jacobian as identify_jacobian
-from .nodes import Call, Diff, Expr, Num, Transpose, Var
+from .nodes import Call, Diff, Expr, Num, Power, Transpose, Var
 from .parse import parse_tree
 from .printing.latex import latex_name, to_latex
 from .printing.shared import share
@@ -531,8 +531,15 @@ def _conditions(f: Expr, answer: Expr) -> list[str]:
     def inverted(t: Expr) -> set[Expr]:
         out = set()
         for n in t.walk():
+            m = None
             if isinstance(n, Call) and n.fn in (F.INV, F.LOGDET):
                 m = n.args[0]
+            elif isinstance(n, Call) and n.fn is F.LOG and isinstance(n.args[0], Call) and n.args[0].fn is F.DET:
+                m = n.args[0].args[0]  # log det(M) needs det(M) > 0
+            elif isinstance(n, Power) and isinstance(n.base, Call) and n.base.fn is F.DET \
+                    and isinstance(n.exponent, Num) and n.exponent.value < 0:
+                m = n.base.args[0]  # 1 / det(M)
+            if m is not None:
                 out.add(m.arg if isinstance(m, Transpose) else m)
         return out
 

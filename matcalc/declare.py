@@ -105,6 +105,11 @@ def closest(word: str, choices: Iterable[str], cutoff: float = 0.6) -> str | Non
             letter = ""
         if letter in choices:
             return letter
+    if len(word) == 1 and word.lower() in _GREEK_LOWER:  # Σ for Sigma
+        named = unicodedata.name(word, "").split()[-1].lower()
+        for c in choices:
+            if c.lower() == named and c[0].isupper() == word.isupper():
+                return c
     found = difflib.get_close_matches(word, choices, n=1, cutoff=cutoff)
     if not found:  # X for x: the same letter in the other case
         lower = {c.lower(): c for c in choices}
@@ -202,7 +207,7 @@ def parse_spec(spec: object) -> VarDecl | FuncDecl:
     words = re.sub(r"^(?:vector\s+|(\S+)-vector$)", lambda mm: mm.group(1) or "", words)
     words = re.sub(r"^([A-Za-z0-9])x([A-Za-z0-9])$", r"\1×\2", words)  # nxn, mx1: as --format ascii prints
     bare = words
-    if not said_vector and re.fullmatch(r"[A-Za-z][A-Za-z-]{2,}", bare) and bare.lower() not in KEYWORDS:
+    if not said_vector and re.fullmatch(r"[A-Za-z][A-Za-z-]+", bare) and bare.lower() not in KEYWORDS:
         raise ValueError(
             f"unknown word '{bare}': a declaration is a shape (n, m×n) or a kind (scalar, vector, matrix, "
             f"square, symmetric, function, elementwise, vector function m); for a vector of length {bare}, "

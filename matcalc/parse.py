@@ -366,11 +366,16 @@ class Builder(Transformer):
         written right before a row of ones is the column of ones, not the number 1."""
         factors = [first, *(b for _, b, _ in steps)]
         ops = ["", *(op for op, _, _ in steps)]
+        def ones_row(f: Expr) -> bool:
+            return isinstance(f, Transpose) and isinstance(f.arg, Ones)
+
         for k in range(len(factors) - 1):
-            nxt = factors[k + 1]
-            if (id(factors[k]) in self.literal_ones and ops[k + 1] == "mul"
-                    and isinstance(nxt, Transpose) and isinstance(nxt.arg, Ones)):
+            if ops[k + 1] != "mul":
+                continue
+            if id(factors[k]) in self.literal_ones and ones_row(factors[k + 1]):  # 1 1ᵀ
                 factors[k] = _at(Ones((self.u.fresh(), 1)), factors[k].span)
+            elif ones_row(factors[k]) and id(factors[k + 1]) in self.literal_ones:  # 1ᵀ 1 = n
+                factors[k + 1] = _at(Ones((self.u.fresh(), 1)), factors[k + 1].span)
         return factors[0], tuple((op, b, end) for (op, _, end), b in zip(steps, factors[1:], strict=True))
 
     def _hadamard_run(self, a: Expr, steps: tuple, start: int) -> Expr:
@@ -735,6 +740,10 @@ def parse_tree(text: str, where: str | Mapping[str, object] | Declarations | Non
     if not text.strip():
         raise ParseError("the expression is empty", (0, 0), text)
     check_input_bounds(text)
+    second = re.search(r"[A-Za-zα-ωΑ-Ωℓ][A-Za-z0-9α-ωΑ-Ω_₀-₉]*(?:['′]{2,}|″)(?=\s*\()", text)
+    if second:  # f''(x), σ′′(x): not (fᵀ)ᵀ x, silently
+        raise ParseError(f"'{second.group(0)}(…)' would be a second derivative, which matcalc does not have "
+                         "(f′(x) is the derivative of an elementwise f)", second.span(), text)
     try:
         lark_tree = _parser().parse(text)
         raw, u, builder, ground_name = _build(lark_tree, text, decls, expect, frozenset())
@@ -765,6 +774,24 @@ def parse_tree(text: str, where: str | Mapping[str, object] | Declarations | Non
         if len(trial[2].collapsed()) < len(bent):
             raw, u, builder, ground_name = trial
             bent = builder.collapsed()
+    # a Greek letter read as a scalar that makes f a matrix (μᵀ Σ μ, θᵀ x, X β in a
+    # log-likelihood): the reading with it a vector, if that makes f a scalar, is the one
+    # meant — a transposed scalar is the strongest sign (the reading is said)
+    if expect is None and not _is_scalar(raw, u):
+        left = [n for n in scalars if n not in builder.promoted]
+        transposed = {n.arg.name for n in raw.walk() if isinstance(n, Transpose) and isinstance(n.arg, Var)}
+        for group in (frozenset(left) & transposed, frozenset(left)):
+            if not group:
+                continue
+            try:
+                trial = _build(lark_tree, text, decls, expect, builder.promoted | group)
+            except TimeLimitError:
+                raise
+            except MatcalcError:
+                continue
+            if _is_scalar(trial[0], trial[1]) and len(trial[2].collapsed()) <= len(bent):
+                raw, u, builder, ground_name = trial
+                break
     tree = _ground(raw, u, ground_name)
     shapes = {n.name: n.shape for n in tree.walk() if isinstance(n, Var)}
     functions = {
@@ -802,6 +829,10 @@ def _build(lark_tree: Any, text: str, decls: Declarations, expect: tuple | None,
             raise _located(err, text, u, ground_name) from None
         raise
     return raw, u, builder, ground_name
+
+
+def _is_scalar(raw: Expr, u: Inference) -> bool:
+    return u.is_one(raw.shape[0]) and u.is_one(raw.shape[1])
 
 
 #: single names tried as vectors, one at a time, when the first readings bend a name
@@ -850,7 +881,8 @@ def _assumptions(tree: Expr, builder: Builder) -> list[str]:
                         and f.shape != (1, 1)):
                     continue  # (checked first: a product of 20,000 factors stays linear)
                 others = [g for g in n.factors if g is not f]
-                if all(g.is_scalar for g in others) and not all(isinstance(g, Num) for g in others):
+                # a computed scalar (n logdet(Σ)), not a number or a scalar variable (λ x)
+                if all(g.is_scalar for g in others) and not all(isinstance(g, (Num, Var)) for g in others):
                     coefficients.add(f.name)
     for name in sorted(coefficients):
         out.append(f"{name} is read as a column vector (lowercase letters are vectors by default); if it is "

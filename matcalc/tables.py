@@ -1098,7 +1098,7 @@ def _check_row(no: int, cells: list[str], wrt: str, layout: str, where: str | No
             row.vectors = cell.vectors | claim.vectors
             try:
                 # to say which cell an error is in, and to know the names in the row
-                row.parsed = api.parse(row.expression, _declared(where, row.all_notes))
+                row.parsed = api.parse(row.expression, _declared(where, row.all_notes, row.vectors))
                 names = row.parsed.shapes
             except MatcalcError as err:
                 row.error = f"cannot read the cell '{expr_cell}' (read as '{row.expression}'): {err.kind}: {err.message}"
@@ -1108,7 +1108,7 @@ def _check_row(no: int, cells: list[str], wrt: str, layout: str, where: str | No
                 if missing:
                     verb = "is" if len(missing) == 1 else "are"
                     row.all_notes[k] = Note(note.text, why=f"{', '.join(missing)} {verb} not in the row")
-            declared = _declared(where, row.all_notes)
+            declared = _declared(where, row.all_notes, row.vectors)
             for side in claim.sides:
                 try:
                     budget = max(0.05, (limits.remaining() or timeout) * 0.9 - 0.5)
@@ -1129,7 +1129,10 @@ def _check_row(no: int, cells: list[str], wrt: str, layout: str, where: str | No
     return row
 
 
-def _declared(where: str | None, notes: list[Note]) -> str | None:
-    """--where and the notes' declarations, as one declaration string."""
+def _declared(where: str | None, notes: list[Note], bold: frozenset[str] = frozenset()) -> str | None:
+    """--where, the notes' declarations, and the bold Greek letters (\\boldsymbol{\\mu} is a
+    vector, though μ alone is a scalar), as one declaration string."""
+    given = set(parse_where(where).variables) if where else set()
+    vectors = sorted(n for n in bold if n not in given and default_kind(n) == "scalar")
     return ", ".join([*([where] if where else []), *(f"{n}: symmetric" for note in notes for n in note.names
-                                                     if note.used)]) or None
+                                                     if note.used), *(f"{n}: vector" for n in vectors)]) or None

@@ -428,15 +428,14 @@ def test_disagreeing_finite_differences_and_no_sympy_verdict_is_unchecked(monkey
     assert "reached no verdict" in r.detail
 
 
-def test_a_second_size_where_the_expression_is_undefined_is_skipped(monkeypatch):
+def test_where_finite_differences_find_no_defined_point_sympy_decides_at_the_second_sizes(monkeypatch):
     def undefined(*args, **kwargs):
         raise ValueError("Singular matrix")
 
     monkeypatch.setattr(oracle, "evaluate", undefined)
     r = matcalc.diff("tr(A X B)", "X").check()
-    assert r.ok is True and r.second.startswith("the second sizes, m=4, n=5, p=6, were skipped"), str(r)
-    assert "at the 8 random points tried" in r.second
-    assert "were skipped" in r.to_dict()["method"]
+    assert r.ok is True and r.second.startswith("SymPy (exact) at m=4, n=5, p=6"), str(r)
+    assert "at the 24 random points tried" in r.second
 
 
 def test_abstract_functions_named_like_sympy_functions():
@@ -463,3 +462,21 @@ def test_one_entry_is_singular():
     r = matcalc.diff("x' x", "x", "x: 1").check()
     assert "(exact, 1 entry," in str(r), str(r)
     assert "3 entries" in str(matcalc.diff("x' x", "x").check())
+
+
+def test_a_claim_true_at_one_size_fails_even_where_random_points_are_rarely_defined():
+    # a log barrier: b − A x > 0 is met near A = 0; the claim is the 3×3 Cayley–Hamilton adjugate
+    v = matcalc.check("-log(det(X)) - sum(log(b - A x))", "X",
+                      "-(X^2 - tr(X) X + (tr(X)^2 - tr(X^2))/2 I)' / det(X)", timeout=30)
+    assert v.correct is False
+    v = matcalc.check("-sum(log(b - A x))", "x", "A' (b - A x).^-1 * sum(b.^0)/3", timeout=30)
+    assert v.correct is False
+
+
+def test_symbolic_sizes_differ_from_sizes_declared_as_numbers():
+    from matcalc.oracle import instantiate_sizes
+
+    e = matcalc.parse("log(det(X' X))", "X: 3×n")
+    assert instantiate_sizes(e.tree) == {"n": 4}
+    v = matcalc.check("log(det(X' X))", "X", "2 inv(X X') X", "X: 3×n", timeout=30)
+    assert v.correct is not True

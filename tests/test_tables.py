@@ -437,7 +437,7 @@ def test_every_row_says_what_it_declared_and_assumed_in_json(tmp_path, capsys):
     assert sym["declared"] == ["A: symmetric"] and sym["shapes"] == {"A": "m×m", "x": "m×1"}
     assert sym["assumptions"] == [] and sym["readings"] == [] and sym["notes"] == []
     assert odd["shapes"] == {"a": "m×1", "x": "1×1"}
-    assert any("a is read as a column vector" in a for a in odd["assumptions"])
+    assert any("x is a scalar: the expression needs it" in a for a in odd["assumptions"])
     assert plain["declared"] == [] and plain["shapes"] == {"x": "m×1"}
 
 
@@ -446,8 +446,8 @@ def test_a_variable_not_of_its_default_kind_shows_the_shapes(tmp_path, capsys):
     code, out, _ = run(capsys, "check", "--table", table_file(tmp_path, text))
     odd, plain = out.split("\n\n")[:2]
     assert "read with a: m, x: scalar: x is a scalar here, though a lowercase letter is a vector by default" in odd
-    assert "a is read as a column vector" in odd  # the assumption, once
-    assert odd.count("a is read as a column vector") == 1
+    assert "x is a scalar: the expression needs it" in odd  # the assumption, once
+    assert odd.count("x is a scalar: the expression needs it") == 1
     assert len(plain.splitlines()) == 3  # head, verdict, check: nothing to add to a plain row
 
 
@@ -512,3 +512,12 @@ def test_a_loss_written_l_of_its_argument_is_an_abstract_function(tmp_path):
                      encoding="utf-8")
     rows = check_table(table.read_text(encoding="utf-8"))
     assert [r.status for r in rows] == ["verified"]
+
+
+def test_bold_greek_letters_are_vectors(tmp_path):
+    text = ("| $f$ | $\\frac{\\partial f}{\\partial \\boldsymbol{\\mu}}$ |\n|---|---|\n"
+            "| $\\boldsymbol{\\mu}^T\\mathbf{x}$ | $\\mathbf{x}$ |\n"
+            "| $\\boldsymbol{\\mu}\\cdot\\mathbf{x}$ | $\\mathbf{x}$ |\n"
+            "| $\\log(1+e^{-\\boldsymbol{\\mu}^T\\mathbf{x}})$ | $-\\sigma(-\\boldsymbol{\\mu}^T\\mathbf{x})\\mathbf{x}$ |\n")
+    rows = check_table(text, timeout=30)
+    assert [r.status for r in rows] == ["verified"] * 3

@@ -317,3 +317,41 @@ def test_bad_values_for_evaluate_are_evaluation_errors(call):
 def test_a_declaration_unlike_any_name_of_the_expression_is_said():
     r = matcalc.diff("x' A x", "x", "A: n×n, B: n×n")
     assert "B is declared but not used" in r.notes
+
+
+@pytest.mark.parametrize("expr, wrt", [
+    ("μ' Σ μ", "μ"),
+    ("y' log(σ(X β)) + (1 - y)' log(1 - σ(X β))", "β"),
+    ("log(1 + exp(-θ' x))", "θ"),
+])
+def test_a_greek_letter_that_would_make_f_a_matrix_is_a_vector(expr, wrt):
+    r = check_numerically(expr, wrt)
+    assert r.gradient is not None and r.expression.shapes[wrt].endswith("×1")
+    assert any(a.startswith(f"{wrt} is a vector") for a in r.expression.assumptions)
+
+
+def test_a_scalar_times_a_vector_stays_as_written():
+    e = matcalc.parse("λ x")
+    assert e.shapes == {"x": "m×1", "λ": "1×1"} and e.assumptions == []
+
+
+@pytest.mark.parametrize("expr", ["sum(σ′′(x))", "f''(x)", "g″(x)"])
+def test_a_second_derivative_of_a_function_is_an_error_not_a_product(expr):
+    with pytest.raises(ParseError, match="second derivative"):
+        matcalc.parse(expr)
+
+
+def test_ones_transposed_times_one_is_the_length():
+    assert str(matcalc.parse("1' 1")) == "𝟏ₘᵀ 𝟏ₘ"
+    assert matcalc.parse("x' x / (1' 1)").shapes["x"].endswith("×1")
+
+
+@pytest.mark.parametrize("where", ["A: pd", "A: sq", "A: nn"])
+def test_a_short_bare_word_is_not_a_size(where):
+    with pytest.raises(DeclarationError, match="unknown word"):
+        matcalc.parse("x' A x", where)
+
+
+def test_a_greek_letter_declared_for_its_spelled_name_is_an_error():
+    with pytest.raises(DeclarationError, match="did you mean Sigma"):
+        matcalc.diff("tr(Sigma X)", "X", "Σ: symmetric")
