@@ -758,38 +758,34 @@ def parse_tree(text: str, where: str | Mapping[str, object] | Declarations | Non
     # makes x a scalar in x − μ), read scalar-by-default names as vectors instead: first
     # together, those added to a bent name (x − μ − ν), then one at a time (a bounded
     # number of tries), keeping each reading that bends fewer names and still parses
+    def reading(group: frozenset[str]) -> tuple[Expr, Inference, Builder, Any] | None:
+        """The reading with ``group`` also read as vectors, or None where it does not parse."""
+        try:
+            return _build(lark_tree, text, decls, expect, builder.promoted | group)
+        except TimeLimitError:
+            raise
+        except MatcalcError:
+            return None
+
     bent = builder.collapsed()
     scalars = [n for n, (kind, _) in builder.defaults.items() if kind == "scalar"]
     tries = [frozenset(_added_to(raw, set(bent), set(scalars)))] if bent else []
     tries += [frozenset({n}) for n in scalars[:_PROMOTION_TRIES]] if bent else []
     for group in tries:
-        if not bent or not group or group <= builder.promoted:
-            continue
-        try:
-            trial = _build(lark_tree, text, decls, expect, builder.promoted | group)
-        except TimeLimitError:
-            raise
-        except MatcalcError:
-            continue
-        if len(trial[2].collapsed()) < len(bent):
-            raw, u, builder, ground_name = trial
-            bent = builder.collapsed()
+        if bent and group and not group <= builder.promoted:
+            trial = reading(group)
+            if trial is not None and len(trial[2].collapsed()) < len(bent):
+                raw, u, builder, ground_name = trial
+                bent = builder.collapsed()
     # a Greek letter read as a scalar that makes f a matrix (μᵀ Σ μ, θᵀ x, X β in a
     # log-likelihood): the reading with it a vector, if that makes f a scalar, is the one
     # meant — a transposed scalar is the strongest sign (the reading is said)
     if expect is None and not _is_scalar(raw, u):
-        left = [n for n in scalars if n not in builder.promoted]
+        left = frozenset(n for n in scalars if n not in builder.promoted)
         transposed = {n.arg.name for n in raw.walk() if isinstance(n, Transpose) and isinstance(n.arg, Var)}
-        for group in (frozenset(left) & transposed, frozenset(left)):
-            if not group:
-                continue
-            try:
-                trial = _build(lark_tree, text, decls, expect, builder.promoted | group)
-            except TimeLimitError:
-                raise
-            except MatcalcError:
-                continue
-            if _is_scalar(trial[0], trial[1]) and len(trial[2].collapsed()) <= len(bent):
+        for group in (left & transposed, left):
+            trial = reading(group) if group else None
+            if trial is not None and _is_scalar(trial[0], trial[1]) and len(trial[2].collapsed()) <= len(bent):
                 raw, u, builder, ground_name = trial
                 break
     tree = _ground(raw, u, ground_name)
