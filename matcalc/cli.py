@@ -46,9 +46,6 @@ exit codes: 0 success, 1 wrong, 2 bad input / no rule / a limit / the time limit
 
 #: marks a command-line token as a positional; removed again after parsing
 _MARK = "\ue000"
-#: seconds kept back from the SymPy check's budget, so that it stops on its own
-#: (and says "unchecked") before the command's time limit stops everything
-_CHECK_MARGIN = 0.75
 
 
 class _Parser(argparse.ArgumentParser):
@@ -180,8 +177,7 @@ class _Clock:
 
     def check_budget(self) -> float:
         """The SymPy check's own budget: the time left, less a margin."""
-        left = self.remaining()
-        return max(0.05, min(left - _CHECK_MARGIN, left * 0.9))
+        return limits.check_budget(self.remaining())
 
 
 def _unchecked_line(detail: str, ascii: bool = False) -> str:

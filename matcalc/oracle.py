@@ -46,7 +46,7 @@ import multiprocessing
 import random
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -454,15 +454,8 @@ def finite_differences(expr: Expr, wrt: Var, claimed: Expr, sizes: dict[str, int
     # points at smaller and smaller scales for the variables that need not be positive, so
     # that a domain such as b − A x > 0 (a log barrier) is met near A = 0
     for k in range(3 * MAX_POINT_TRIES):
-        scale = 10.0 ** -(k // MAX_POINT_TRIES)
-        values = dict(functions)
-        for v in variables.values():
-            r, c = size_of(v.shape[0], sizes), size_of(v.shape[1], sizes)
-            if v.name in positive:
-                a = rng.uniform(0.5, 2.0, (r, c)) + (r * np.eye(r) if r == c else 0)
-            else:
-                a = scale * rng.normal(size=(r, c))
-            values[v.name] = (a + a.T) / 2 if v.symmetric else a
+        values = {**functions, **numpy_point(variables.values(), sizes, positive, rng,
+                                             scale=10.0 ** -(k // MAX_POINT_TRIES))}
         try:
             with np.errstate(all="ignore"):
                 result = _fd_at(expr, wrt, claimed, sizes, values, directions, scalar, deadline)
@@ -535,6 +528,22 @@ def _fd_at(expr: Expr, wrt: Var, claimed: Expr, sizes: dict[str, int], values: d
 def _name_factor(name: str) -> float:
     """A factor that differs from name to name (the same as SymPy's stand-ins use)."""
     return (sum(ord(ch) for ch in name) % 5 + 1) / 3
+
+
+def numpy_point(variables: Iterable[Var], sizes: dict[str, int], positive: set[str], rng: np.random.Generator,
+                scale: float = 1.0, symmetric: Callable[[Var], bool] = lambda v: v.symmetric) -> dict[str, Any]:
+    """A random value for each variable: positive ones (under log, sqrt, logdet) in
+    [0.5, 2], square ones also diagonally dominant; the others normal, times ``scale``;
+    symmetrised where ``symmetric`` says."""
+    out: dict[str, Any] = {}
+    for v in variables:
+        r, c = size_of(v.shape[0], sizes), size_of(v.shape[1], sizes)
+        if v.name in positive:
+            a = rng.uniform(0.5, 2.0, (r, c)) + (r * np.eye(r) if r == c else 0)
+        else:
+            a = scale * rng.normal(size=(r, c))
+        out[v.name] = (a + a.T) / 2 if symmetric(v) else a
+    return out
 
 
 def numpy_stand_ins(name: str, kind: str, out: int | None = None) -> dict[str, Any]:

@@ -1111,7 +1111,7 @@ def _check_row(no: int, cells: list[str], wrt: str, layout: str, where: str | No
             declared = _declared(where, row.all_notes, row.vectors)
             for side in claim.sides:
                 try:
-                    budget = max(0.05, (limits.remaining() or timeout) * 0.9 - 0.5)
+                    budget = limits.check_budget(limits.remaining() or timeout)
                     row.verdicts.append(check(row.expression, wrt, side, declared, layout=layout, timeout=budget))
                 except TimeLimitError:
                     raise

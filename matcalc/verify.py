@@ -32,6 +32,7 @@ from .oracle import (
     CheckResult,
     check_derivative,
     instantiate_sizes,
+    numpy_point,
     numpy_stand_ins,
     positive_variables,
     sizes_text,
@@ -279,15 +280,12 @@ def _evaluator(e: api.Expression, x: Var, symmetric: bool = False, sizes: dict[s
         raise EvaluationError(f"the declared sizes are too large to evaluate at random points ({total} entries, "
                               f"at most {MAX_ENTRIES})")
 
+    def symmetrised(v: Var) -> bool:  # for "right only when A is symmetric": the other square ones
+        return v.symmetric or (symmetric and v.shape[0] == v.shape[1] and v.name != x.name)
+
     def values(seed: int) -> dict[str, Any]:
-        rng = np.random.default_rng(seed)
-        out: dict[str, Any] = {}
-        for v in variables_of(e.tree).values():
-            r, c = size_of(v.shape[0], sizes), size_of(v.shape[1], sizes)
-            a = rng.uniform(0.5, 2.0, (r, c)) if v.name in positive else rng.normal(size=(r, c))
-            if v.symmetric or (symmetric and r == c and v.name != x.name):
-                a = (a + a.T) / 2
-            out[v.name] = a
+        out = numpy_point(variables_of(e.tree).values(), sizes, positive, np.random.default_rng(seed),
+                          symmetric=symmetrised)
         for name, decl in e.functions.items():
             out.update(numpy_stand_ins(name, decl.kind, size_of(decl.out, sizes) if decl.kind == "vector" else None))
         return out
