@@ -225,7 +225,7 @@ class Derivative:
     :meth:`to_dict` print them.
     """
 
-    def __init__(self, expression: Expression, wrt: Var, layout: str):
+    def __init__(self, expression: Expression, wrt: Var, layout: str, notes: tuple[str, ...] = ()):
         if layout not in LAYOUTS:
             raise MatcalcError(f"layout must be one of {', '.join(LAYOUTS)}, not {layout!r}")
         self.expression = expression
@@ -255,7 +255,7 @@ class Derivative:
             self._gradient = None
             self._jacobian = canonical(identify_jacobian(linear, wrt))
             self._derivative = self._jacobian if layout == "numerator" else canonical(transpose(self._jacobian))
-        self._conditions = _conditions(f, self._jacobian)
+        self._conditions = [*notes, *_conditions(f, self._jacobian)]
         if not any(isinstance(n, Var) and n.name == wrt.name for n in f.walk()):
             self._conditions.append(f"f does not depend on {wrt.name}: its derivative is zero")
 
@@ -486,12 +486,12 @@ def diff(expr: str | Expression, wrt: str, where: str | Mapping[str, object] | N
     e = expr if isinstance(expr, Expression) else parse(expr, where)
     if not isinstance(wrt, str):
         raise DiffError(f"the variable to differentiate with respect to must be a name, not {wrt!r}", None)
-    check_declarations_used(e, allowed=(wrt,))
+    unused = tuple(unused_declarations(e, allowed=(wrt,)))
     try:
         if wrt in e.shapes:
-            return Derivative(e, e.variable(wrt), layout)
+            return Derivative(e, e.variable(wrt), layout, unused)
         if wrt in e.decls.variables:  # declared but absent: f does not depend on it, the derivative is 0
-            return Derivative(e, parse(wrt, e.decls).tree, layout)
+            return Derivative(e, parse(wrt, e.decls).tree, layout, unused)
     except MatcalcError as err:  # a missing rule points into the expression
         raise err.with_source(e.source) from None
     names = sorted(e.shapes)
@@ -501,26 +501,26 @@ def diff(expr: str | Expression, wrt: str, where: str | Mapping[str, object] | N
                     f"f does not contain, declare it (--where \"{wrt}: m×n\")", None)
 
 
-def check_declarations_used(e: Expression, allowed: tuple[str, ...] = ()) -> None:
+def unused_declarations(e: Expression, allowed: tuple[str, ...] = ()) -> list[str]:
     """A declared name that the expression does not use is never silently ignored: one
     that looks like an undeclared name the expression has (``s: symmetric`` for S,
     ``Sigma`` for Σ) is an error, since the answer would not be what the user believes;
-    any other is said in the expression's notes."""
+    any other is a note for the output, which this returns."""
     used = set(e.shapes) | set(e.functions) | set(allowed)
     names = sorted(set(e.shapes) | set(e.functions))
+    notes = []
     for name in [*e.decls.variables, *e.decls.functions]:
         if name in used:
             continue
         near = closest(name, names)
         if near is None or near in e.decls.variables or near in e.decls.functions:
-            note = f"{name} is declared but not used"
-            if note not in e.assumptions:
-                e.assumptions.append(note)
+            notes.append(f"{name} is declared but not used")
             continue
         source = e.decls.source
         at = re.search(rf"(?<![\w]){re.escape(name)}(?=[\s,:])", source) if source else None
         raise DeclarationError(f"'{name}' is declared but not used in {e} (did you mean {near}?)",
                                at.span() if at else None, source)
+    return notes
 
 
 def _conditions(f: Expr, answer: Expr) -> list[str]:

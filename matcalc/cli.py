@@ -188,13 +188,13 @@ def _unchecked_line(detail: str, ascii: bool = False) -> str:
 def _cmd_parse(args: argparse.Namespace, clock: _Clock) -> int:
     with limits.deadline(clock.seconds, "parsing the expression"):
         e = api.parse(args.expr, args.where)
-        api.check_declarations_used(e)
+        unused = api.unused_declarations(e)
         ascii = args.format == "ascii"
         if args.format == "json":
             out = json.dumps({"expression": e.text(), "ascii": e.text(ascii=True), "latex": e.latex(),
                               "shape": shape_str(e.shape), "shapes": e.shapes,
                               "functions": {n: f"abstract {d.kind} function" for n, d in e.functions.items()},
-                              "assumptions": e.assumptions}, ensure_ascii=False, indent=2)
+                              "assumptions": e.assumptions + unused}, ensure_ascii=False, indent=2)
         elif args.format == "latex":
             out = e.latex()
         else:
@@ -204,7 +204,7 @@ def _cmd_parse(args: argparse.Namespace, clock: _Clock) -> int:
                 lines.append(f"  {name:<{width}} : {shape.replace('×', 'x') if ascii else shape}")
             for name, decl in e.functions.items():
                 lines.append(f"  {name:<{width}} : abstract {decl.kind} function")
-            lines.extend(f"  {ascii_words(a) if ascii else a}" for a in e.assumptions)
+            lines.extend(f"  {ascii_words(a) if ascii else a}" for a in e.assumptions + unused)
             out = "\n".join(lines)
     print(out)
     return 0

@@ -232,15 +232,11 @@ class SympyConverter:
         return base.applyfunc(lambda v: v ** p[0, 0])
 
     def _c_MatPow(self, e: Any) -> sp.Matrix:
-        """Xᵏ by repeated squaring with plain products (SymPy's ``**`` simplifies every
-        product it forms, which is slow on symbolic entries); X⁻ᵏ = (X⁻¹)ᵏ, X⁰ = I."""
+        """Xᵏ (k ≥ 0: the parser writes X⁻ᵏ as inv(Xᵏ)) by repeated squaring with plain
+        products (SymPy's ``**`` simplifies every product it forms, which is slow on
+        symbolic entries); X⁰ = I."""
         base = self._kids(e)[0]
-        if e.k < 0:
-            try:
-                base = base.inv()
-            except (ValueError, ZeroDivisionError) as exc:
-                raise UndefinedValue(e, str(exc) or type(exc).__name__) from None
-        out, k = sp.eye(base.rows), abs(e.k)
+        out, k = sp.eye(base.rows), e.k
         while k:
             if k & 1:
                 out = out * base
