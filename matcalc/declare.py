@@ -135,7 +135,9 @@ def default_kind(name: str) -> str:
 
 _DIM = r"(?:\d+|[A-Za-zα-ω][A-Za-z0-9_]*)"
 _TIMES = re.compile(r"\s*(?:×|\*|,|\bx\b|(?<=\d)x(?=\d)|(?<=\d)x\b|\bx(?=\d))\s*")
-_NAME = re.compile(r"[A-Za-zα-ωΑ-Ωℓ][A-Za-z0-9α-ωΑ-Ω_]*[₀-₉]*$")
+#: a name, as the grammar's NAME token reads it: W, x, λ, ℓ, lambda, W1, b_1, x₁, W_out
+NAME_PATTERN = r"[A-Za-zα-ωΑ-Ωℓ][A-Za-z0-9α-ωΑ-Ω_]*[₀-₉]*"
+_NAME = re.compile(NAME_PATTERN + "$")
 
 
 def _dim(text: str) -> DeclDim:

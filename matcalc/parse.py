@@ -34,6 +34,7 @@ from . import functions as F
 from .algebra import flatten_product
 from .declare import (
     FUNCTION_LETTERS,
+    NAME_PATTERN,
     Declarations,
     FuncDecl,
     VarDecl,
@@ -886,7 +887,7 @@ def _assumptions(tree: Expr, builder: Builder) -> list[str]:
     return out
 
 
-_SIZE_NAME = re.compile(r"[A-Za-zα-ωΑ-Ω][A-Za-z0-9α-ωΑ-Ω_]*[₀-₉]*")
+_SIZE_NAME = re.compile(NAME_PATTERN)
 
 
 _OPENS, _CLOSES = frozenset("([{"), frozenset(")]}")
@@ -990,7 +991,7 @@ def _fresh_names() -> Iterator[str]:
 
 
 def _names_in(text: str) -> set[str]:
-    return set(re.findall(r"[A-Za-zα-ωΑ-Ωℓ][A-Za-z0-9α-ωΑ-Ω_]*", text))
+    return set(re.findall(NAME_PATTERN, text))
 
 
 def _ground(e: Expr, u: Inference, ground_name: Any) -> Expr:
