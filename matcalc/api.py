@@ -16,12 +16,12 @@ from .declare import Declarations, closest, may_be_abstract
 from .errors import DeclarationError, DiffError, MatcalcError, ParseError
 from .identify import gradient as identify_gradient
 from .identify import jacobian as identify_jacobian
-from .nodes import Call, Diff, Expr, Num, Power, Transpose, Var
-from .parse import parse_tree
+from .nodes import Call, Diff, Expr, Num, Transpose, Var, Zeros, depends_on
+from .parse import parse_tree, size_meaning
 from .printing.latex import latex_name, to_latex
 from .printing.shared import share
 from .printing.text import ascii_words, to_text
-from .rules.canon import canonical, simplified
+from .rules.canon import canonical, function_identities, simplified
 from .rules.differential import derivation, differential
 from .shapes import describe_shape, dim_str, shape_str
 
@@ -232,7 +232,7 @@ class Derivative:
         self.wrt = wrt
         self.layout = layout
         f = expression.tree
-        self._raw = differential(f, wrt)
+        self._raw = differential(function_identities(f), wrt)
         self._differential = canonical(self._raw)
         self.is_scalar = f.is_scalar
         # identification works on the differential with transposes at the leaves and the
@@ -255,7 +255,7 @@ class Derivative:
             self._gradient = None
             self._jacobian = canonical(identify_jacobian(linear, wrt))
             self._derivative = self._jacobian if layout == "numerator" else canonical(transpose(self._jacobian))
-        self._conditions = [*notes, *_conditions(f, self._jacobian)]
+        self._conditions = [*notes, *_conditions(f, self._jacobian), *_kinks(f, wrt)]
         if not any(isinstance(n, Var) and n.name == wrt.name for n in f.walk()):
             self._conditions.append(f"f does not depend on {wrt.name}: its derivative is zero")
 
@@ -290,17 +290,17 @@ class Derivative:
     def check(self, timeout: float = 10.0) -> Any:
         """Check this result entry by entry with SymPy at small concrete sizes.
 
-        Returns a :class:`matcalc.oracle.CheckResult`; ``bool(result)`` is True when the
+        Returns a :class:`matcalc.checking.result.CheckResult`; ``bool(result)`` is True when the
         gradient (or Jacobian) is right.  Imports SymPy on first use.  The first result
         with a verdict is kept, and shown with the result in Jupyter.
         """
-        from . import oracle  # SymPy is heavy: imported only when a check is asked for
+        from .checking import sympy_oracle  # SymPy is heavy: imported only when a check is asked for
 
         if self._checked is not None:
             return self._checked
         claimed = self._gradient if self._gradient is not None else self._jacobian
-        result = oracle.check_derivative(self.expression.tree, self.wrt, claimed, timeout=timeout,
-                                         name="matcalc's answer")
+        result = sympy_oracle.check_derivative(self.expression.tree, self.wrt, claimed, timeout=timeout,
+                                               name="matcalc's answer")
         if result.ok is not None:
             self._checked = result
         return result
@@ -494,6 +494,9 @@ def diff(expr: str | Expression, wrt: str, where: str | Mapping[str, object] | N
             return Derivative(e, parse(wrt, e.decls).tree, layout, unused)
     except MatcalcError as err:  # a missing rule points into the expression
         raise err.with_source(e.source) from None
+    size = size_meaning(e.tree, wrt)
+    if size is not None:  # ‖X w − y‖² / m: m is a number of rows, not something to vary
+        raise DiffError(f"{wrt} is a size ({size}), not a variable: a size used as a number is constant", None)
     names = sorted(e.shapes)
     near = closest(wrt, names)
     hint = f" (the variables are {', '.join(names)}{f'; did you mean {near}?' if near else ''})" if names else ""
@@ -523,6 +526,16 @@ def unused_declarations(e: Expression, allowed: tuple[str, ...] = ()) -> list[st
     return notes
 
 
+def _kinks(f: Expr, wrt: Var) -> list[str]:
+    """Where f is not differentiable: abs, sign, relu and ‖·‖₁ have a kink where an entry
+    of their argument is 0, and the derivative holds away from it."""
+    dep: dict[Expr, bool] = {}
+    depends_on(f, wrt, dep)
+    args = {n.args[0]: None for n in f.walk() if isinstance(n, Call) and n.fn.kink and dep.get(n.args[0], False)}
+    return [f"holds where no entry of {to_text(a)} is 0" if not a.is_scalar else f"holds where {to_text(a)} ≠ 0"
+            for a in args]
+
+
 def _conditions(f: Expr, answer: Expr) -> list[str]:
     """Where an answer holds that f itself does not already require: the answer inverts a
     matrix that f never inverts (det X has the gradient det(X) X⁻ᵀ where X is invertible,
@@ -531,14 +544,7 @@ def _conditions(f: Expr, answer: Expr) -> list[str]:
     def inverted(t: Expr) -> set[Expr]:
         out = set()
         for n in t.walk():
-            m = None
-            if isinstance(n, Call) and n.fn in (F.INV, F.LOGDET):
-                m = n.args[0]
-            elif isinstance(n, Call) and n.fn is F.LOG and isinstance(n.args[0], Call) and n.args[0].fn is F.DET:
-                m = n.args[0].args[0]  # log det(M) needs det(M) > 0
-            elif isinstance(n, Power) and isinstance(n.base, Call) and n.base.fn is F.DET \
-                    and isinstance(n.exponent, Num) and n.exponent.value < 0:
-                m = n.base.args[0]  # 1 / det(M)
+            m = F.inverted_matrix(n)
             if m is not None:
                 out.add(m.arg if isinstance(m, Transpose) else m)
         return out
@@ -552,16 +558,35 @@ def check(expr: str | Expression, wrt: str, claim: str, where: str | Mapping[str
           layout: str = "denominator", timeout: float = 10.0) -> Any:
     """Is ``claim`` the gradient (or derivative) of ``expr`` with respect to ``wrt``?
 
-    Returns a :class:`matcalc.verify.Verdict`: ``.correct``, ``.diagnosis`` (how a wrong
+    Returns a :class:`matcalc.checking.verdict.Verdict`: ``.correct``, ``.diagnosis`` (how a wrong
     claim is wrong), ``.answer``, ``.counterexample``, ``.text()``.  The verdict comes
     from SymPy, entry by entry, at small concrete sizes.
 
     >>> check("x' A x", "x", "(A + A') x").correct
     True
     """
-    from . import verify  # imports SymPy, which `import matcalc` must not
+    from .checking.verdict import judge  # NumPy and SymPy: imported when a check is asked for
 
-    return verify.check(expr, wrt, claim, where, layout=layout, timeout=timeout)
+    r = diff(expr, wrt, where, layout=layout)
+    return judge(r, parse_claim(claim, r), diff, timeout=timeout)
+
+
+def parse_claim(claim: str, r: Derivative) -> Expression:
+    """A claimed derivative of ``r``'s expression, read with its declarations and the
+    derivative's shape ("0" is the zero matrix of that shape).  A name the expression does
+    not have is an error, as is a claim that does not parse (said to be in the claim)."""
+    e = r.expression
+    try:
+        c = parse(claim, e.where(), expect=r.derivative.shape)
+    except MatcalcError as err:
+        raise type(err)(f"in the claim: {err.message}", err.span, claim) from None
+    if isinstance(c.tree, Num) and c.tree.value == 0 and r.derivative.shape != (1, 1):  # "0": the zero matrix
+        c = Expression(Zeros(r.derivative.shape), claim, c.decls, c._shapes, c.functions)
+    extra = sorted(set(c.shapes) - set(e.shapes))
+    if extra:
+        raise ParseError(f"the claim uses {', '.join(extra)}, which {'is' if len(extra) == 1 else 'are'} not in "
+                         f"the expression {e}", None, claim)
+    return c
 
 
 __all__ = ["parse", "diff", "check", "Expression", "Derivative", "Derivation", "Step", "LAYOUTS", "describe_shape"]

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
-from .algebra import add, had, mul, neg, power, transpose
-from .nodes import Add, Call, Expr, Identity, Kron, MatMul, MatPow, Num, Ones, Transpose, Var, num
-from .shapes import SCALAR, Shape, Strict
+from .algebra import add, had, mul, neg, power, transpose, zero
+from .nodes import Add, Call, Expr, Identity, Kron, MatMul, MatPow, Num, Ones, Power, Transpose, Unvec, Var, num
+from .shapes import SCALAR, Shape, Strict, dim_mul
 
 ShapeRule = Callable[[list[Shape], Strict], Shape]
 DiffRule = Callable[[Call, tuple[Expr, ...]], Expr]
@@ -26,6 +26,13 @@ DiffRule = Callable[[Call, tuple[Expr, ...]], Expr]
 
 @dataclass(frozen=True, eq=False)
 class Function:
+    """One row: everything matcalc knows about a built-in function.
+
+    Rows are made by the family constructors below (:func:`elementwise`, :func:`linear`,
+    :func:`matrix_function`); nothing outside this module tests a row's key or name —
+    rules, printers and checkers read the fields.
+    """
+
     key: str  #: unique id (``diag`` has two rows: vector→matrix and matrix→vector)
     name: str  #: ASCII name, as typed and printed
     shape: ShapeRule
@@ -33,13 +40,42 @@ class Function:
     d: DiffRule | None
     numpy: Callable[..., Any]
     sympy: Callable[..., Any] | None
-    latex: str
+    latex: str  #: the LaTeX head it prints with
     unicode: str | None = None  #: a Unicode name (``σ``), when there is one
     elementwise: bool = False
-    #: for elementwise rows: f′ as an expression of the argument (f′(x), used as f′(x) ⊙ dx)
+    #: for elementwise rows: f′ as an expression of the argument (f′(x), used as f′(x) ⊙ dx);
+    #: also what ``f'(x)`` means when typed
     prime: Callable[[Expr], Expr] | None = None
     linear: bool = False
     aliases: tuple[str, ...] = field(default=())
+    #: other LaTeX spellings a table cell may use (``\ln``); ``latex`` is always one
+    latex_names: tuple[str, ...] = field(default=())
+    #: the differential's identity in words, as a derivation step names it
+    rule: str | None = None
+    #: where it is defined: None (everywhere), "positive" (the checker picks points where
+    #: the argument is positive, or positive definite), "invertible"
+    domain: str | None = None
+    #: printed as a postfix on its argument: (Unicode, ASCII, LaTeX), as X⁻¹
+    postfix: tuple[str, str, str] | None = None
+    #: printed between norm bars, with a subscript: (Unicode, LaTeX), as ‖x‖₁
+    bars: tuple[str, str] | None = None
+    #: not differentiable where an entry of the argument is 0 (abs, sign, relu, ‖·‖₁): the
+    #: derivative holds where no entry is 0, and says so
+    kink: bool = False
+    #: f(Aᵀ) = f(A)
+    transpose_invariant: bool = False
+    #: tr(A B) = tr(B A)
+    cyclic: bool = False
+    #: "always" (diag(v) is symmetric) or "preserves" (inv(S), adj(S) are symmetric for symmetric S)
+    symmetric: str | None = None
+    #: for linear rows: the adjoint, tr(Cᵀ f(L)) = tr(adjoint(f(L), C)ᵀ L)
+    adjoint: Callable[[Call, Expr], Expr] | None = None
+    #: for linear rows: M with vec f(L) = M vec L (None: M = I)
+    vec_matrix: Callable[[Call], Expr | None] | None = None
+    #: is f(M) invertible for almost every value, given whether its argument is
+    invertible: Callable[[Call, Callable[[Expr], bool]], bool] | None = None
+    #: canonical identities of a call of this row, each ``call → expression | None``
+    identities: tuple[Callable[[Call], Expr | None], ...] = field(default=())
 
     def __hash__(self) -> int:
         return hash(self.key)
@@ -85,12 +121,17 @@ def _vector_to_diagonal(shapes: list[Shape], u: Strict) -> Shape:
     return (shapes[0][0], shapes[0][0])
 
 
+def _column_to_scalar(shapes: list[Shape], u: Strict) -> Shape:
+    u.unify(shapes[0][1], 1)
+    return SCALAR
+
+
 def _diagonal_of_square(shapes: list[Shape], u: Strict) -> Shape:
     u.unify(shapes[0][0], shapes[0][1])
     return (shapes[0][0], 1)
 
 
-# ----------------------------------------------------------------------------- rules
+# ----------------------------------------------------------------------------- families
 
 TABLE: dict[str, Function] = {}
 
@@ -100,29 +141,62 @@ def _row(f: Function) -> Function:
     return f
 
 
-def _ew(x: Expr, dx: Expr, fprime: Expr) -> Expr:
-    """f′(x) ⊙ dx — the differential of an elementwise function."""
-    return had(fprime, dx)
-
-
-def _elementwise(
-    key: str, prime: Callable[[Expr], Expr] | None, np_fn: Callable[..., Any], sp_fn: Callable[..., Any],
-    latex: str, unicode: str | None = None, aliases: tuple[str, ...] = (),
-) -> Function:
-    def d(call: Call, dargs: tuple[Expr, ...]) -> Expr:
-        assert prime is not None
-        return _ew(call.args[0], dargs[0], prime(call.args[0]))
-
-    return _row(Function(
-        key=key, name=key, shape=_same, requires="one argument", d=d if prime else None,
-        numpy=np_fn, sympy=sp_fn, latex=latex, unicode=unicode, elementwise=True,
-        prime=prime, aliases=aliases,
-    ))
-
-
 def _fn(key: str) -> Function:
     return TABLE[key]
 
+
+def elementwise(
+    key: str, prime: Callable[[Expr], Expr] | None, np_fn: Callable[..., Any], sp_fn: Callable[..., Any],
+    latex: str, unicode: str | None = None, **more: Any,
+) -> Function:
+    """An elementwise function from (f, f′): d f(X) = f′(X) ⊙ dX."""
+    shown = unicode or key
+
+    def d(call: Call, dargs: tuple[Expr, ...]) -> Expr:
+        assert prime is not None
+        return had(prime(call.args[0]), dargs[0])
+
+    return _row(Function(
+        key=key, name=key, shape=_same, requires="one argument", d=d if prime else None,
+        numpy=np_fn, sympy=sp_fn, latex=latex, unicode=unicode, elementwise=True, prime=prime,
+        rule=more.pop("rule", f"d {shown}(X) = {shown}′(X) ⊙ dX" if prime else None), **more,
+    ))
+
+
+def linear(
+    key: str, shape: ShapeRule, requires: str, numpy: Callable[..., Any], sympy: Callable[..., Any],
+    latex: str, adjoint: Callable[[Call, Expr], Expr], vec_matrix: Callable[[Call], Expr | None],
+    rule: str, **more: Any,
+) -> Function:
+    """A linear function: d f(A) = f(dA); scalars come out, sums distribute, f(0) = 0.  The
+    adjoint gives the gradient, the matrix of vec f(A) = M vec A the Jacobian."""
+    row = Function(
+        key=key, name=more.pop("name", key), shape=shape, requires=requires,
+        d=lambda c, d: Call(row, (d[0],)), numpy=numpy, sympy=sympy, latex=latex, linear=True,
+        adjoint=adjoint, vec_matrix=vec_matrix, rule=rule,
+        identities=(_scalar_is_itself, *more.pop("identities", ())), **more,
+    )
+    return _row(row)
+
+
+def matrix_function(key: str, shape: ShapeRule, requires: str, d: DiffRule | None, numpy: Callable[..., Any],
+                    sympy: Callable[..., Any] | None, latex: str, rule: str | None, **more: Any) -> Function:
+    """Any other function: its differential is given."""
+    return _row(Function(key=key, name=more.pop("name", key), shape=shape, requires=requires, d=d,
+                         numpy=numpy, sympy=sympy, latex=latex, rule=rule, **more))
+
+
+def _scalar_is_itself(c: Call) -> Expr | None:
+    """f(s) = s for a 1×1 argument (tr, sum, vec, diag of a scalar)."""
+    return c.args[0] if c.args[0].is_scalar else None
+
+
+def _one_plus(x: Expr, e: Expr) -> Expr:
+    """𝟏 + e, elementwise (1 + e for a scalar)."""
+    return add(Ones(x.shape) if not x.is_scalar else num(1), e)
+
+
+# ------------------------------------------------------------------ elementwise functions
 
 def _sigmoid_np(np: Any, x: Any) -> Any:
     return 1.0 / (1.0 + np.exp(-x))
@@ -132,50 +206,95 @@ def _softplus_np(np: Any, x: Any) -> Any:
     return np.logaddexp(0.0, x)
 
 
-# elementwise functions.  f′ is written with existing functions where a textbook would
-# (exp′ = exp, log′(x) = 1 ./ x); otherwise with a derivative row of its own (σ′, tanh′).
-EXP = _elementwise("exp", lambda x: _fn("exp")(x), lambda np, x: np.exp(x), lambda sp, x: sp.exp(x), r"\exp")
-LOG = _elementwise("log", lambda x: power(x, -1), lambda np, x: np.log(x), lambda sp, x: sp.log(x), r"\log", aliases=("ln",))
-SIN = _elementwise("sin", lambda x: _fn("cos")(x), lambda np, x: np.sin(x), lambda sp, x: sp.sin(x), r"\sin")
-COS = _elementwise("cos", lambda x: neg(_fn("sin")(x)), lambda np, x: np.cos(x), lambda sp, x: sp.cos(x), r"\cos")
-TANH = _elementwise("tanh", lambda x: _fn("tanh'")(x), lambda np, x: np.tanh(x), lambda sp, x: sp.tanh(x), r"\tanh")
-SIGMOID = _elementwise(
-    "sigmoid", lambda x: _fn("sigmoid'")(x), _sigmoid_np, lambda sp, x: 1 / (1 + sp.exp(-x)),
+def _erf_np(np: Any, x: Any) -> Any:
+    import math  # the standard library's erf, elementwise (NumPy has none)
+    return np.vectorize(math.erf, otypes=[float])(x)
+
+
+def _log_of_exp(c: Call) -> Expr | None:
+    """log(exp(x)) = x."""
+    a = c.args[0]
+    return a.args[0] if isinstance(a, Call) and a.fn is EXP else None
+
+
+def _log_of_softmax(c: Call) -> Expr | None:
+    """log(softmax(z)) = z − 𝟏 logsumexp(z) for a vector z."""
+    a = c.args[0]
+    if isinstance(a, Call) and a.fn is SOFTMAX and a.shape[1] == 1:
+        z = a.args[0]
+        return add(z, neg(mul(Ones(z.shape), LOGSUMEXP(z))))
+    return None
+
+
+# f′ is written with existing functions where a textbook would (exp′ = exp, log′(x) = 1 ./ x,
+# abs′ = sign); otherwise with a derivative row of its own (σ′, tanh′, relu′, erf′)
+EXP = elementwise("exp", lambda x: EXP(x), lambda np, x: np.exp(x), lambda sp, x: sp.exp(x), r"\exp")
+LOG = elementwise(
+    "log", lambda x: power(x, -1), lambda np, x: np.log(x), lambda sp, x: sp.log(x), r"\log",
+    aliases=("ln",), latex_names=(r"\ln",), domain="positive", identities=(_log_of_exp, _log_of_softmax),
+)
+SIN = elementwise("sin", lambda x: COS(x), lambda np, x: np.sin(x), lambda sp, x: sp.sin(x), r"\sin")
+COS = elementwise("cos", lambda x: neg(SIN(x)), lambda np, x: np.cos(x), lambda sp, x: sp.cos(x), r"\cos")
+ARCTAN = elementwise(
+    "arctan", lambda x: power(_one_plus(x, power(x, 2)), -1), lambda np, x: np.arctan(x),
+    lambda sp, x: sp.atan(x), r"\arctan", aliases=("atan",),
+)
+SINH = elementwise("sinh", lambda x: COSH(x), lambda np, x: np.sinh(x), lambda sp, x: sp.sinh(x), r"\sinh")
+COSH = elementwise("cosh", lambda x: SINH(x), lambda np, x: np.cosh(x), lambda sp, x: sp.cosh(x), r"\cosh")
+TANH = elementwise("tanh", lambda x: TANH_PRIME(x), lambda np, x: np.tanh(x), lambda sp, x: sp.tanh(x), r"\tanh")
+LOG1P = elementwise(
+    "log1p", lambda x: power(_one_plus(x, x), -1), lambda np, x: np.log1p(x), lambda sp, x: sp.log(1 + x),
+    r"\operatorname{log1p}", domain="positive",
+)
+EXPM1 = elementwise(
+    "expm1", lambda x: EXP(x), lambda np, x: np.expm1(x), lambda sp, x: sp.exp(x) - 1, r"\operatorname{expm1}",
+)
+SIGMOID = elementwise(
+    "sigmoid", lambda x: SIGMOID_PRIME(x), _sigmoid_np, lambda sp, x: 1 / (1 + sp.exp(-x)),
     r"\sigma", unicode="σ",
 )
-RELU = _elementwise(
-    "relu", lambda x: _fn("relu'")(x), lambda np, x: np.maximum(x, 0.0),
-    lambda sp, x: sp.Max(x, 0), r"\operatorname{relu}",
+RELU = elementwise(
+    "relu", lambda x: RELU_PRIME(x), lambda np, x: np.maximum(x, 0.0),
+    lambda sp, x: sp.Max(x, 0), r"\operatorname{relu}", kink=True, latex_names=(r"\operatorname{ReLU}", r"\mathrm{ReLU}"),
 )
-SOFTPLUS = _elementwise(
-    "softplus", lambda x: _fn("sigmoid")(x), _softplus_np, lambda sp, x: sp.log(1 + sp.exp(x)),
+SOFTPLUS = elementwise(
+    "softplus", lambda x: SIGMOID(x), _softplus_np, lambda sp, x: sp.log(1 + sp.exp(x)),
     r"\operatorname{softplus}",
 )
-SQRT = _elementwise(
-    "sqrt", lambda x: mul(num(Fraction(1, 2)), power(_fn("sqrt")(x), -1)),
-    lambda np, x: np.sqrt(x), lambda sp, x: sp.sqrt(x), r"\sqrt",
+SQRT = elementwise(
+    "sqrt", lambda x: mul(num(Fraction(1, 2)), power(SQRT(x), -1)),
+    lambda np, x: np.sqrt(x), lambda sp, x: sp.sqrt(x), r"\sqrt", domain="positive",
 )
-ABS = _elementwise("abs", lambda x: _fn("abs'")(x), lambda np, x: np.abs(x), lambda sp, x: sp.Abs(x), r"\operatorname{abs}")
+ABS = elementwise(
+    "abs", lambda x: SIGN(x), lambda np, x: np.abs(x), lambda sp, x: sp.Abs(x), r"\operatorname{abs}", kink=True,
+)
+SIGN = elementwise(
+    "sign", lambda x: zero(x.shape), lambda np, x: np.sign(x), lambda sp, x: sp.sign(x), r"\operatorname{sign}",
+    aliases=("sgn",), latex_names=(r"\operatorname{sgn}",), kink=True, rule="d sign(X) = 𝟎 (where no entry of X is 0)",
+)
+ERF = elementwise(
+    "erf", lambda x: ERF_PRIME(x), _erf_np, lambda sp, x: sp.erf(x), r"\operatorname{erf}",
+)
 
 # derivative rows
-SIGMOID_PRIME = _elementwise(
-    "sigmoid'", lambda x: had(_fn("sigmoid'")(x), add(Ones(x.shape), mul(num(-2), _fn("sigmoid")(x)))),
+SIGMOID_PRIME = elementwise(
+    "sigmoid'", lambda x: had(SIGMOID_PRIME(x), _one_plus(x, mul(num(-2), SIGMOID(x)))),
     lambda np, x: _sigmoid_np(np, x) * (1.0 - _sigmoid_np(np, x)),
     lambda sp, x: sp.exp(-x) / (1 + sp.exp(-x)) ** 2, r"\sigma'", unicode="σ′",
 )
-TANH_PRIME = _elementwise(
-    "tanh'", lambda x: had(num(-2), _fn("tanh")(x), _fn("tanh'")(x)),
+TANH_PRIME = elementwise(
+    "tanh'", lambda x: had(num(-2), TANH(x), TANH_PRIME(x)),
     lambda np, x: 1.0 - np.tanh(x) ** 2, lambda sp, x: 1 - sp.tanh(x) ** 2, r"\tanh'", unicode="tanh′",
 )
-RELU_PRIME = _elementwise(
+RELU_PRIME = elementwise(
     "relu'", None, lambda np, x: (x > 0).astype(float), lambda sp, x: sp.Heaviside(x, 0),
-    r"\operatorname{relu}'", unicode="relu′",
+    r"\operatorname{relu}'", unicode="relu′", kink=True,
 )
-ABS_PRIME = _elementwise(
-    "abs'", None, lambda np, x: np.sign(x), lambda sp, x: sp.sign(x), r"\operatorname{sign}", unicode="abs′",
+ERF_PRIME = elementwise(  # erf′(x) = 2 exp(−x²) / √π
+    "erf'", lambda x: mul(num(-2), had(x, ERF_PRIME(x))),
+    lambda np, x: 2.0 / np.sqrt(np.pi) * np.exp(-x * x), lambda sp, x: 2 * sp.exp(-x**2) / sp.sqrt(sp.pi),
+    r"\operatorname{erf}'", unicode="erf′",
 )
-
-
 
 
 # --------------------------------------------------------------------- matrix functions
@@ -196,6 +315,11 @@ def _np_softmax(np: Any, z: Any) -> Any:
     """Column by column (a vector is one column)."""
     e = np.exp(z - np.max(z, axis=0, keepdims=True))
     return e / np.sum(e, axis=0, keepdims=True)
+
+
+def _np_logsumexp(np: Any, z: Any) -> Any:
+    m = np.max(z)
+    return m + np.log(np.sum(np.exp(z - m)))
 
 
 def _sp_vec(sp: Any, m: Any) -> Any:
@@ -219,11 +343,6 @@ def _d_softmax(c: Call, d: tuple[Expr, ...]) -> Expr:
     return add(s_dz, neg(had(c, mul(ones, s_dz))))
 
 
-TRACE = _row(Function(
-    key="tr", name="tr", shape=_square_to_scalar, requires="the argument must be a square matrix",
-    d=lambda c, d: TRACE(d[0]), numpy=lambda np, a: np.trace(a), sympy=lambda sp, a: a.trace(),
-    latex=r"\operatorname{tr}", linear=True, aliases=("trace",),
-))
 def generically_invertible(x: Expr) -> bool:
     """Is the square matrix ``x`` invertible for almost every value of its variables, by
     its structure alone?  A square variable is; so are transposes, inverses, powers,
@@ -248,10 +367,8 @@ def generically_invertible(x: Expr) -> bool:
     if isinstance(x, Add):  # X + C, X a square variable in no other term: X ↦ X + C is onto
         return any(isinstance(t, Var) and t.shape[0] == t.shape[1]
                    and not any(v == t for u in x.terms if u is not t for v in u.walk()) for t in x.terms)
-    if isinstance(x, Call) and x.fn.key in ("inv", "adj"):
-        return generically_invertible(x.args[0])
-    if isinstance(x, Call) and x.fn.key == "diag":
-        return isinstance(x.args[0], Var)
+    if isinstance(x, Call) and x.fn.invertible is not None:
+        return x.fn.invertible(x, generically_invertible)
     return False
 
 
@@ -281,62 +398,137 @@ def _np_adj(np: Any, a: Any) -> Any:
     return np.linalg.det(u) * np.linalg.det(vt) * (vt.T * others) @ u.T
 
 
-DET = _row(Function(
-    key="det", name="det", shape=_square_to_scalar, requires="the argument must be a square matrix",
-    d=_d_det,
+def _trace_of_kron(c: Call) -> Expr | None:
+    """tr(A ⊗ B) = tr(A) tr(B)."""
+    a = c.args[0]
+    return mul(TRACE(a.left), TRACE(a.right)) if isinstance(a, Kron) else None
+
+
+def _inverse_identities(c: Call) -> Expr | None:
+    """s⁻¹ for a scalar, (Xᵀ)⁻¹ = (X⁻¹)ᵀ, (X⁻¹)⁻¹ = X, I⁻¹ = I."""
+    a = c.args[0]
+    if a.is_scalar:
+        return power(a, -1)
+    if isinstance(a, Transpose):
+        return transpose(INV(a.arg))
+    if isinstance(a, Call) and a.fn is INV:
+        return a.args[0]
+    if isinstance(a, Identity):
+        return a
+    return None
+
+
+def _adjugate_of_scalar(c: Call) -> Expr | None:
+    """adj(s) = 1 for a 1×1 matrix."""
+    return num(1) if c.args[0].is_scalar else None
+
+
+def _same_invertibility(c: Call, invertible: Callable[[Expr], bool]) -> bool:
+    return invertible(c.args[0])
+
+
+TRACE = linear(
+    "tr", _square_to_scalar, "the argument must be a square matrix",
+    numpy=lambda np, a: np.trace(a), sympy=lambda sp, a: a.trace(), latex=r"\operatorname{tr}",
+    adjoint=lambda e, c: mul(c, Identity(e.args[0].shape[0])),
+    vec_matrix=lambda e: transpose(VEC(Identity(e.args[0].shape[0]))),
+    rule="d tr(A) = tr(dA)", aliases=("trace",), latex_names=(r"\mathrm{tr}", r"\operatorname{Tr}", r"\mathrm{Tr}"),
+    transpose_invariant=True, cyclic=True, identities=(_trace_of_kron,),
+)
+DET = matrix_function(
+    "det", _square_to_scalar, "the argument must be a square matrix", _d_det,
     numpy=lambda np, a: np.linalg.det(a), sympy=lambda sp, a: a.det(), latex=r"\det",
-))
-LOGDET = _row(Function(
-    key="logdet", name="logdet", shape=_square_to_scalar, requires="the argument must be a square matrix",
-    # d log|det X| = tr(X⁻¹ dX)
-    d=lambda c, d: TRACE(mul(INV(c.args[0]), d[0])),
+    rule="d det(X) = det(X) tr(X⁻¹ dX)", transpose_invariant=True,
+)
+LOGDET = matrix_function(
+    "logdet", _square_to_scalar, "the argument must be a square matrix",
+    lambda c, d: TRACE(mul(INV(c.args[0]), d[0])),  # d log|det X| = tr(X⁻¹ dX)
     numpy=_np_logdet, sympy=lambda sp, a: sp.log(a.det()), latex=r"\log\det",
-))
-INV = _row(Function(
-    key="inv", name="inv", shape=_square_to_square, requires="only a square matrix has an inverse",
-    # d(X⁻¹) = −X⁻¹ dX X⁻¹
-    d=lambda c, d: neg(mul(c, d[0], c)),
+    rule="d log det(X) = tr(X⁻¹ dX)", domain="positive", transpose_invariant=True,
+)
+INV = matrix_function(
+    "inv", _square_to_square, "only a square matrix has an inverse",
+    lambda c, d: neg(mul(c, d[0], c)),  # d(X⁻¹) = −X⁻¹ dX X⁻¹
     numpy=lambda np, a: np.linalg.inv(a), sympy=lambda sp, a: a.inv(), latex="",
-))
-ADJ = _row(Function(
-    key="adj", name="adj", shape=_square_to_square, requires="only a square matrix has an adjugate",
+    rule="d(X⁻¹) = −X⁻¹ dX X⁻¹", domain="invertible", postfix=("⁻¹", "^-1", "^{-1}"),
+    symmetric="preserves", invertible=_same_invertibility, identities=(_inverse_identities,),
+)
+ADJ = matrix_function(
     # the adjugate (classical adjoint): adj(X) X = det(X) I; its differential is not in the table
-    d=None, numpy=_np_adj, sympy=lambda sp, a: a.adjugate() if a.rows > 1 else sp.Matrix([[1]]),
-    latex=r"\operatorname{adj}", aliases=("adjugate",),
-))
-VEC = _row(Function(
-    key="vec", name="vec", shape=_vec, requires="one matrix argument",
-    d=lambda c, d: VEC(d[0]), numpy=lambda np, a: a.reshape(-1, 1, order="F"), sympy=_sp_vec,
-    latex=r"\operatorname{vec}", linear=True,
-))
-DIAG = _row(Function(
-    key="diag", name="diag", shape=_vector_to_diagonal, requires="the argument must be a vector",
-    d=lambda c, d: DIAG(d[0]), numpy=lambda np, v: np.diag(v.ravel()),
-    sympy=lambda sp, v: sp.diag(*list(v)), latex=r"\operatorname{diag}", linear=True,
-))
-DIAGV = _row(Function(
-    key="diagv", name="diag", shape=_diagonal_of_square, requires="the argument must be a square matrix",
-    d=lambda c, d: DIAGV(d[0]), numpy=lambda np, a: np.diag(a).reshape(-1, 1),
-    sympy=lambda sp, a: sp.Matrix([a[i, i] for i in range(a.rows)]),
-    latex=r"\operatorname{diag}", linear=True,
-))
-SUM = _row(Function(
-    key="sum", name="sum", shape=_to_scalar, requires="one argument",
-    d=lambda c, d: SUM(d[0]), numpy=lambda np, a: np.sum(a), sympy=lambda sp, a: sum(a),
-    latex=r"\operatorname{sum}", linear=True,
-))
-NORM = _row(Function(
-    key="norm", name="norm", shape=_to_scalar, requires="one argument",
+    "adj", _square_to_square, "only a square matrix has an adjugate", None,
+    numpy=_np_adj, sympy=lambda sp, a: a.adjugate() if a.rows > 1 else sp.Matrix([[1]]),
+    latex=r"\operatorname{adj}", rule=None, aliases=("adjugate",), symmetric="preserves",
+    invertible=_same_invertibility, identities=(_adjugate_of_scalar,),
+)
+VEC = linear(
+    "vec", _vec, "one matrix argument",
+    numpy=lambda np, a: a.reshape(-1, 1, order="F"), sympy=_sp_vec, latex=r"\operatorname{vec}",
+    adjoint=lambda e, c: c if e.args[0].shape[1] == 1 else Unvec(c, e.args[0].shape[0], e.args[0].shape[1]),
+    vec_matrix=lambda e: None, rule="d vec(A) = vec(dA)",
+    identities=(lambda c: c.args[0] if c.args[0].shape[1] == 1 else None,  # vec(x) = x
+                lambda c: c.args[0].arg if isinstance(c.args[0], Unvec) else None),  # vec(vec⁻¹(a)) = a
+)
+
+
+def _diag_selection(k: Any) -> Expr:
+    """diag(vec I): picks the diagonal entries out of vec of a k×k matrix."""
+    return DIAG(VEC(Identity(k)))
+
+
+DIAG = linear(
+    "diag", _vector_to_diagonal, "the argument must be a vector",
+    numpy=lambda np, v: np.diag(v.ravel()), sympy=lambda sp, v: sp.diag(*list(v)), latex=r"\operatorname{diag}",
+    adjoint=lambda e, c: DIAGV(c),
+    # vec(diag(l)) = diag(vec I) (𝟏 ⊗ I) l: the entries of l on the diagonal
+    vec_matrix=lambda e: mul(_diag_selection(e.shape[0]), Kron(Ones((e.shape[0], 1)), Identity(e.shape[0]))),
+    rule="d diag(a) = diag(da)", symmetric="always",
+    invertible=lambda c, invertible: isinstance(c.args[0], Var),
+    latex_names=(r"\operatorname{Diag}", r"\mathrm{diag}", r"\mathrm{Diag}"),
+)
+DIAGV = linear(
+    "diagv", _diagonal_of_square, "the argument must be a square matrix", name="diag",
+    numpy=lambda np, a: np.diag(a).reshape(-1, 1), sympy=lambda sp, a: sp.Matrix([a[i, i] for i in range(a.rows)]),
+    latex=r"\operatorname{diag}", adjoint=lambda e, c: DIAG(c),
+    # diag(L) = (𝟏ᵀ ⊗ I) diag(vec I) vec L: the diagonal entries of L
+    vec_matrix=lambda e: mul(Kron(transpose(Ones((e.shape[0], 1))), Identity(e.shape[0])), _diag_selection(e.shape[0])),
+    rule="d diag(A) = diag(dA)", transpose_invariant=True,
+)
+SUM = linear(
+    "sum", _to_scalar, "one argument",
+    numpy=lambda np, a: np.sum(a), sympy=lambda sp, a: sum(a), latex=r"\operatorname{sum}",
+    adjoint=lambda e, c: mul(c, Ones(e.args[0].shape)),
+    vec_matrix=lambda e: transpose(Ones((dim_mul(e.args[0].shape[0], e.args[0].shape[1]), 1))),
+    rule="d sum(A) = sum(dA)", transpose_invariant=True, latex_names=(r"\sum",),
+)
+NORM = matrix_function(
+    "norm", _to_scalar, "one argument",
     # d‖X‖ = tr(Xᵀ dX) / ‖X‖   (Euclidean norm of a vector, Frobenius norm of a matrix)
-    d=lambda c, d: mul(power(c, -1), _inner(c.args[0], d[0])),
-    numpy=lambda np, a: np.sqrt(np.sum(a * a)),
-    sympy=lambda sp, a: sp.sqrt(sum(x**2 for x in a)), latex="",
-))
-SOFTMAX = _row(Function(
-    key="softmax", name="softmax", shape=_same, requires="one argument (a vector, or a matrix column by column)",
-    d=_d_softmax,
+    lambda c, d: mul(power(c, -1), _inner(c.args[0], d[0])),
+    numpy=lambda np, a: np.sqrt(np.sum(a * a)), sympy=lambda sp, a: sp.sqrt(sum(x**2 for x in a)),
+    latex=r"\operatorname{norm}", rule="d‖X‖ = tr(Xᵀ dX) / ‖X‖", aliases=("norm2",),
+    bars=("", ""), transpose_invariant=True,
+)
+NORM1 = matrix_function(
+    "norm1", _to_scalar, "one argument",
+    lambda c, d: _inner(SIGN(c.args[0]), d[0]),  # d‖x‖₁ = sign(x)ᵀ dx (where no entry is 0)
+    numpy=lambda np, a: np.sum(np.abs(a)), sympy=lambda sp, a: sum(sp.Abs(x) for x in a),
+    latex=r"\operatorname{norm1}", rule="d‖x‖₁ = sign(x)ᵀ dx", bars=("₁", "_1"), transpose_invariant=True,
+    kink=True,
+)
+SOFTMAX = matrix_function(
+    "softmax", _same, "one argument (a vector, or a matrix column by column)", _d_softmax,
     numpy=_np_softmax, sympy=_sp_softmax, latex=r"\operatorname{softmax}",
-))
+    rule="d softmax(z) = (diag(p) − p pᵀ) dz",
+)
+LOGSUMEXP = matrix_function(
+    "logsumexp", _column_to_scalar, "the argument must be a column vector",
+    lambda c, d: mul(transpose(SOFTMAX(c.args[0])), d[0]),  # d logsumexp(z) = softmax(z)ᵀ dz
+    numpy=_np_logsumexp, sympy=lambda sp, z: sp.log(sum(sp.exp(v) for v in z)),
+    latex=r"\operatorname{logsumexp}", rule="d logsumexp(z) = softmax(z)ᵀ dz", aliases=("lse",),
+)
+
+
+# ------------------------------------------------------------------------------ queries
 
 
 def vec_of(e: Expr) -> Expr:
@@ -348,9 +540,28 @@ def vec_of(e: Expr) -> Expr:
     return VEC(e)
 
 
+def inner(a: Expr, b: Expr) -> Expr:
+    """The Frobenius inner product ⟨A, B⟩ = tr(Aᵀ B) (aᵀ b for column vectors)."""
+    return _inner(a, b)
+
+
 def lookup(name: str) -> Function | None:
     """The row a name typed by a user refers to (``trace`` → tr, ``σ`` → sigmoid)."""
     return _BY_NAME.get(name)
+
+
+def lookup_latex(command: str) -> Function | None:
+    r"""The row a LaTeX spelling refers to: ``\ln`` → log, ``\operatorname{erf}`` → erf,
+    ``\mathrm{tr}`` → tr; None for anything else."""
+    hit = _BY_LATEX.get(command.replace(" ", ""))
+    if hit is not None:
+        return hit
+    for head in ("\\operatorname{", "\\mathrm{", "\\text{", "\\mathop{", "\\textrm{", "\\rm{"):
+        if command.startswith(head) and command.endswith("}"):
+            return lookup(command[len(head):-1].strip())
+    if command.startswith("\\"):
+        return lookup(command[1:])
+    return None
 
 
 def names() -> list[str]:
@@ -358,15 +569,92 @@ def names() -> list[str]:
     return sorted({*_BY_NAME, "kron", "grad", "jac", "ones", "zeros", "unvec"})
 
 
+def derivative(fn: Function, arg: Expr) -> Expr | None:
+    """f′(arg) for an elementwise row (what ``f'(x)`` means when typed), else None."""
+    return fn.prime(arg) if fn.elementwise and fn.prime is not None else None
+
+
+def inverse_arg(e: Expr) -> Expr | None:
+    """M when ``e`` is M⁻¹ (the call of the inverse row), else None."""
+    return e.args[0] if isinstance(e, Call) and e.fn is INV else None
+
+
+def vec_arg(e: Expr) -> Expr | None:
+    """X when ``e`` is vec(X), else None."""
+    return e.args[0] if isinstance(e, Call) and e.fn is VEC else None
+
+
+def trace_arg(e: Expr) -> Expr | None:
+    """A when ``e`` is tr(A), else None."""
+    return e.args[0] if isinstance(e, Call) and e.fn is TRACE else None
+
+
+def diagonal_arg(e: Expr) -> Expr | None:
+    """v when ``e`` is the diagonal matrix diag(v), else None."""
+    return e.args[0] if isinstance(e, Call) and e.fn is DIAG else None
+
+
+def is_symmetric_call(e: Expr, symmetric: Callable[[Expr], bool]) -> bool:
+    """Is the call ``e`` a symmetric matrix, given a test for its argument?"""
+    if not isinstance(e, Call) or e.fn.symmetric is None:
+        return False
+    return e.fn.symmetric == "always" or symmetric(e.args[0])
+
+
+def inverted_matrix(e: Expr) -> Expr | None:
+    """M when ``e`` needs M invertible to be defined: M⁻¹, logdet(M), log det(M), det(M)⁻¹."""
+    if isinstance(e, Call) and e.fn in (INV, LOGDET):
+        return e.args[0]
+    if isinstance(e, Call) and e.fn is LOG and isinstance(e.args[0], Call) and e.args[0].fn is DET:
+        return e.args[0].args[0]  # log det(M) needs det(M) > 0
+    if isinstance(e, Power) and isinstance(e.base, Call) and e.base.fn is DET \
+            and isinstance(e.exponent, Num) and e.exponent.value < 0:
+        return e.base.args[0]  # 1 / det(M)
+    return None
+
+
+def adjugate_over_det(scalars: list[Expr], chain: list[Expr]) -> tuple[list[Expr], list[Expr]] | None:
+    """adj(M) / det(M) = M⁻¹ in a product (scalar factors and the matrix chain): where
+    det(M) divides, M is invertible (log det(XᵀX) has the gradient 2 X (XᵀX)⁻¹, not
+    2 X adj(XᵀX) / det(XᵀX)).  The chain's factor becomes M⁻¹ (or its transpose)."""
+    for i, s in enumerate(scalars):
+        if not (isinstance(s, Power) and s.exponent == Num(Fraction(-1))
+                and isinstance(s.base, Call) and s.base.fn is DET):
+            continue
+        m = s.base.args[0]
+        for j, f in enumerate(chain):
+            transposed = isinstance(f, Transpose)
+            g = f.arg if transposed else f
+            if isinstance(g, Call) and g.fn is ADJ and g.args[0] == m:
+                inverse = transpose(INV(m)) if transposed else INV(m)
+                return scalars[:i] + scalars[i + 1:], [*chain[:j], inverse, *chain[j + 1:]]
+    return None
+
+
+def sigmoid_prime_cancels(core: list[Expr], norm: Callable[[Expr], Expr]) -> list[Expr]:
+    """σ′(z) = σ(z) ⊙ (𝟏 − σ(z)), used in an elementwise product where it cancels:
+    σ′(z) ./ σ(z) = 𝟏 − σ(z) and σ′(z) ./ (𝟏 − σ(z)) = σ(z), as in the gradient of the
+    logistic log-likelihood.  ``norm`` brings the factors built here to normal form."""
+    out = list(core)
+    for i, f in enumerate(out):
+        if not (isinstance(f, Call) and f.fn is SIGMOID_PRIME):
+            continue
+        sig = norm(SIGMOID(f.args[0]))
+        one_minus = norm(Add((Ones(sig.shape), MatMul((Num(Fraction(-1)), sig)))))
+        dividers = {g.base for g in out if isinstance(g, Power) and isinstance(g.exponent, Num) and g.exponent.value < 0}
+        if sig in dividers or one_minus in dividers:
+            out[i:i + 1] = [sig, one_minus]
+    return out
+
+
 _BY_NAME: dict[str, Function] = {}
+_BY_LATEX: dict[str, Function] = {}
 for _f in TABLE.values():
-    if _f.key in ("diagv",):
+    if _f is DIAGV:  # typed diag(A) of a matrix: the parser picks this row by the argument's shape
         continue
     for _n in (_f.name, _f.unicode, *_f.aliases):
         if _n and not _n.endswith(("'", "′")):
             _BY_NAME[_n] = _f
-
-#: the derivative row of an elementwise function, by the function's key
-PRIMES: dict[str, Function] = {
-    "sigmoid": SIGMOID_PRIME, "tanh": TANH_PRIME, "relu": RELU_PRIME, "abs": ABS_PRIME,
-}
+    for _n in (_f.latex, *_f.latex_names):
+        if _n and not _n.endswith("'"):
+            _BY_LATEX.setdefault(_n.replace(" ", ""), _f)

@@ -38,7 +38,6 @@ from .nodes import (
     Identity,
     Kron,
     MatMul,
-    Ones,
     Transpose,
     Unvec,
     Var,
@@ -103,21 +102,11 @@ def adj_transpose(e: Transpose, c: Expr, mask: list[bool]) -> list[tuple[int, Ex
 
 
 def adj_call(e: Call, c: Expr, mask: list[bool]) -> list[tuple[int, Expr]]:
-    """Linear functions: c tr(L) = tr((c I)ᵀ L), c sum(L) = tr((c 𝟏𝟏ᵀ)ᵀ L),
-    cᵀ vec(L) = tr(vec⁻¹(c)ᵀ L), diag of a vector and of a matrix are adjoint."""
-    key = e.fn.key
-    a = e.args[0]
-    if key == "tr":
-        return [(0, mul(c, Identity(a.shape[0])))]
-    if key == "sum":
-        return [(0, mul(c, Ones(a.shape)))]
-    if key == "vec":
-        return [(0, c if a.shape[1] == 1 else Unvec(c, a.shape[0], a.shape[1]))]
-    if key == "diag":
-        return [(0, F.DIAGV(c))]
-    if key == "diagv":
-        return [(0, F.DIAG(c))]
-    raise _linear_error(e, "gradient")
+    """Linear functions, by their row's adjoint: c tr(L) = tr((c I)ᵀ L), c sum(L) =
+    tr((c 𝟏𝟏ᵀ)ᵀ L), cᵀ vec(L) = tr(vec⁻¹(c)ᵀ L); diag of a vector and of a matrix are adjoint."""
+    if e.fn.adjoint is None:
+        raise _linear_error(e, "gradient")
+    return [(0, e.fn.adjoint(e, c))]
 
 
 def adj_unvec(e: Unvec, c: Expr, mask: list[bool]) -> list[tuple[int, Expr]]:
@@ -213,22 +202,11 @@ def jacobian(dF: Expr, x: Var) -> Expr:
         elif isinstance(n, Transpose):
             r, c = n.arg.shape
             out = J(n.arg) if 1 in (r, c) else mul(Commutation(r, c), J(n.arg))
-        elif isinstance(n, Call) and n.fn.key == "tr":
-            a = n.args[0]
-            out = mul(transpose(F.VEC(Identity(a.shape[0]))), J(a))
-        elif isinstance(n, Call) and n.fn.key == "sum":
-            a = n.args[0]
-            out = mul(transpose(Ones((dim_mul(a.shape[0], a.shape[1]), 1))), J(a))
-        elif isinstance(n, Call) and n.fn.key == "vec" or isinstance(n, Unvec):
-            out = J(n.children[0])
-        elif isinstance(n, Call) and n.fn.key == "diag":
-            # vec(diag(l)) = diag(vec I) (𝟏 ⊗ I) l: the entries of l on the diagonal
-            k = n.shape[0]
-            out = mul(F.DIAG(F.VEC(Identity(k))), Kron(Ones((k, 1)), Identity(k)), J(n.args[0]))
-        elif isinstance(n, Call) and n.fn.key == "diagv":
-            # diag(L) = (𝟏ᵀ ⊗ I) diag(vec I) vec L: the diagonal entries of L
-            k = n.shape[0]
-            out = mul(Kron(transpose(Ones((k, 1))), Identity(k)), F.DIAG(F.VEC(Identity(k))), J(n.args[0]))
+        elif isinstance(n, Call) and n.fn.vec_matrix is not None:  # vec f(L) = M vec L
+            m = n.fn.vec_matrix(n)
+            out = J(n.args[0]) if m is None else mul(m, J(n.args[0]))
+        elif isinstance(n, Unvec):
+            out = J(n.arg)
         elif isinstance(n, Kron):
             raise DiffError("no Jacobian rule for a Kronecker product of the variable yet", n.span)
         else:

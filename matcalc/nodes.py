@@ -205,6 +205,18 @@ class Num(Expr):
 
 
 @node
+class Size(Expr):
+    """A size used as a number: the m of ``‖X w − y‖² / m`` when X is m×n.  A constant
+    (its differential is zero); it takes the value of the size wherever sizes are
+    instantiated (the SymPy check, evaluation, finite differences)."""
+
+    dim: Dim
+
+    def _infer(self) -> Shape:
+        return SCALAR
+
+
+@node
 class Identity(Expr):
     """The identity matrix ``I`` of size n."""
 

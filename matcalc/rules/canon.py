@@ -43,7 +43,9 @@ from ..nodes import (
     Num,
     Ones,
     Power,
+    Size,
     Transpose,
+    Unvec,
     Var,
     Zeros,
     is_zero,
@@ -173,18 +175,14 @@ def n_transpose(c: Canon, e: Transpose) -> Expr:
         return c.norm(Kron(c.T(a.left), c.T(a.right)))
     if isinstance(a, MatPow):
         return c.norm(MatPow(c.T(a.base), a.k))
-    if isinstance(a, Call):
-        if a.fn.key == "diag":  # diagonal matrices are symmetric
-            return a
-        if a.fn.key in ("inv", "adj") and (_symmetric(a.args[0]) or c.T(a.args[0]) == a.args[0]):
-            return a  # (M⁻¹)ᵀ = M⁻¹ and adj(M)ᵀ = adj(M) for symmetric M, such as I + X Xᵀ, u uᵀ
+    # diag(v)ᵀ = diag(v); (M⁻¹)ᵀ = M⁻¹ and adj(M)ᵀ = adj(M) for symmetric M, such as I + X Xᵀ, u uᵀ
+    if F.is_symmetric_call(a, lambda m: _symmetric(m) or c.T(m) == m):
+        return a
     return e
 
 
 def _symmetric(e: Expr) -> bool:
-    return (isinstance(e, Var) and e.symmetric) or isinstance(e, Identity) or (
-        isinstance(e, Call) and e.fn.key == "diag"
-    )
+    return (isinstance(e, Var) and e.symmetric) or isinstance(e, Identity) or F.is_symmetric_call(e, _symmetric)
 
 
 def n_matmul(c: Canon, e: MatMul) -> Expr:
@@ -228,25 +226,15 @@ def n_matmul(c: Canon, e: MatMul) -> Expr:
 
 
 def _adjugate_over_det(c: Canon, scalars: list[Expr], chain: list[Expr]) -> tuple[list[Expr], list[Expr]]:
-    """adj(M) / det(M) = M⁻¹: where det(M) divides, M is invertible (log det(XᵀX) has the
-    gradient 2 X (XᵀX)⁻¹, not 2 X adj(XᵀX) / det(XᵀX))."""
-    for i, s in enumerate(scalars):
-        if not (isinstance(s, Power) and s.exponent == Num(Fraction(-1))
-                and isinstance(s.base, Call) and s.base.fn is F.DET):
-            continue
-        m = s.base.args[0]
-        for j, f in enumerate(chain):
-            transposed = isinstance(f, Transpose)
-            g = f.arg if transposed else f
-            if isinstance(g, Call) and g.fn is F.ADJ and g.args[0] == m:
-                inverse = c.norm(Call(F.INV, (m,)))
-                chain = [*chain[:j], c.T(inverse) if transposed else inverse, *chain[j + 1:]]
-                return _adjugate_over_det(c, scalars[:i] + scalars[i + 1:], chain)
+    """adj(M) / det(M) = M⁻¹ (the identity lives in the function table)."""
+    while (found := F.adjugate_over_det(scalars, chain)) is not None:
+        scalars, chain = found[0], [c.simplify(f) for f in found[1]]
     return scalars, chain
 
 
 def _simplify_chain(c: Canon, chain: list[Expr]) -> tuple[Fraction, list[Expr], list[Expr]]:
     chain = list(chain)
+    sizes: list[Expr] = []
     changed = True
     while changed:
         changed = False
@@ -254,6 +242,12 @@ def _simplify_chain(c: Canon, chain: list[Expr]) -> tuple[Fraction, list[Expr], 
             a, b = chain[i], chain[i + 1]
             if _inverse_pair(a, b):  # X X⁻¹ = X⁻¹ X = I
                 del chain[i:i + 2]
+                changed = True
+                break
+            if isinstance(a, Transpose) and _ones_column(a.arg) and _ones_column(b):  # 𝟏ₙᵀ 𝟏ₙ = n
+                del chain[i:i + 2]
+                n = b.shape[0]
+                sizes.append(Num(Fraction(n)) if isinstance(n, int) else Size(n))
                 changed = True
                 break
             if _ones_column(a) and isinstance(b, Transpose) and _ones_column(b.arg):  # 𝟏ₘ 𝟏ₙᵀ: all ones
@@ -279,7 +273,7 @@ def _simplify_chain(c: Canon, chain: list[Expr]) -> tuple[Fraction, list[Expr], 
                 changed = True
                 break
     coeff = Fraction(1)
-    hoisted: list[Expr] = []
+    hoisted: list[Expr] = list(sizes)
     # a row factor … column factor inside a longer chain is a scalar: (xᵀ a) B
     while len(chain) > 1:
         span = _scalar_run(chain)
@@ -370,17 +364,14 @@ def _matpow_parts(e: Expr) -> tuple[Expr, int]:
 
 
 def _is_diag(e: Expr) -> bool:
-    return isinstance(e, Call) and e.fn.key == "diag"
+    return F.diagonal_arg(e) is not None
 
 
 def _inverse_pair(a: Expr, b: Expr) -> bool:
     def inv_of(x: Expr, y: Expr) -> bool:
-        if isinstance(x, Call) and x.fn.key == "inv" and x.args[0] == y:
+        if F.inverse_arg(x) == y:
             return True
-        return (
-            isinstance(x, Transpose) and isinstance(y, Transpose)
-            and isinstance(x.arg, Call) and x.arg.fn.key == "inv" and x.arg.args[0] == y.arg
-        )
+        return isinstance(x, Transpose) and isinstance(y, Transpose) and F.inverse_arg(x.arg) == y.arg
 
     return inv_of(a, b) or inv_of(b, a)
 
@@ -429,7 +420,7 @@ def n_hadamard(c: Canon, e: Hadamard) -> Expr:
             continue
         else:
             core.append(f)
-    core = _sigmoid_prime_cancels(c, core)
+    core = F.sigmoid_prime_cancels(core, c.norm)
     core = _collect_powers(c, core, scalar=False)
     if c.expand and any(isinstance(f, Add) for f in core):
         total = 1
@@ -449,21 +440,6 @@ def n_hadamard(c: Canon, e: Hadamard) -> Expr:
     if coeff == 1 and not scalars:
         return body
     return c.mul(Num(coeff), *scalars, body)
-
-
-def _sigmoid_prime_cancels(c: Canon, core: list[Expr]) -> list[Expr]:
-    """σ′(z) = σ(z) ⊙ (𝟏 − σ(z)), used where it cancels: σ′(z) ./ σ(z) = 𝟏 − σ(z) and
-    σ′(z) ./ (𝟏 − σ(z)) = σ(z), as in the gradient of the logistic log-likelihood."""
-    out = list(core)
-    for i, f in enumerate(out):
-        if not (isinstance(f, Call) and f.fn.key == "sigmoid'"):
-            continue
-        sig = c.norm(Call(F.SIGMOID, f.args))
-        one_minus = c.norm(Add((Ones(sig.shape), MatMul((Num(Fraction(-1)), sig)))))
-        dividers = {g.base for g in out if isinstance(g, Power) and isinstance(g.exponent, Num) and g.exponent.value < 0}
-        if sig in dividers or one_minus in dividers:
-            out[i:i + 1] = [sig, one_minus]
-    return out
 
 
 def n_add(c: Canon, e: Add) -> Expr:
@@ -534,35 +510,26 @@ def n_power(c: Canon, e: Power) -> Expr:
 
 
 def n_call(c: Canon, e: Call) -> Expr:
-    """Function identities: tr(s) = s, tr(Aᵀ) = tr(A), tr(c A) = c tr(A),
-    (Xᵀ)⁻¹ = (X⁻¹)ᵀ, (X⁻¹)⁻¹ = X, det(Xᵀ) = det(X), vec(x) = x, …"""
-    key = e.fn.key
+    """Function identities, from the function's row: a linear function of zero is zero,
+    scalars come out of it and (expanding) it distributes over sums; f(Aᵀ) = f(A) where
+    the row says so; tr(A B) = tr(B A) brings dX last; then the row's own identities
+    (tr(A ⊗ B) = tr A tr B, (X⁻¹)⁻¹ = X, log(exp(x)) = x, …)."""
+    fn = e.fn
     a = e.args[0]
-    if key in ("tr", "sum", "vec") and a.is_scalar:
-        return a
-    if isinstance(a, Zeros) and e.fn.linear:  # a linear function of zero is zero
-        return zero(e.shape)
-    if key == "vec" and a.shape[1] == 1:
-        return a
-    if key in ("tr", "det", "logdet", "norm", "sum") and isinstance(a, Transpose):
-        return c.norm(Call(e.fn, (a.arg,)))
-    if key in ("tr", "sum", "vec", "diag", "diagv") and isinstance(a, MatMul) and (
-        isinstance(a.factors[0], Num) or a.factors[0].is_scalar
-    ):  # linear: scalars come out
-        k, parts = flatten_product(a.factors)
-        scal = [p for p in parts if p.is_scalar]
-        rest = [p for p in parts if not p.is_scalar]
-        inner = rest[0] if len(rest) == 1 else MatMul(tuple(rest))
-        return c.mul(Num(k), *scal, c.norm(Call(e.fn, (inner,))))
-    if key in ("tr", "sum", "vec", "diag", "diagv") and isinstance(a, Add) and c.expand:
-        return c.add([c.norm(Call(e.fn, (t,))) for t in a.terms], e.shape)
-    if key == "tr" and isinstance(a, Identity):
-        return e
-    if key == "tr" and isinstance(a, Kron):  # tr(A ⊗ B) = tr(A) tr(B)
-        return c.mul(c.norm(Call(e.fn, (a.left,))), c.norm(Call(e.fn, (a.right,))))
-    if key in ("diagv", "diag") and isinstance(a, Transpose) and key == "diagv":  # diag(Aᵀ) = diag(A)
-        return c.norm(Call(e.fn, (a.arg,)))
-    if key == "tr" and isinstance(a, MatMul):
+    if fn.linear:
+        if isinstance(a, Zeros):
+            return zero(e.shape)
+        if isinstance(a, MatMul) and (isinstance(a.factors[0], Num) or a.factors[0].is_scalar) and not a.is_scalar:
+            k, parts = flatten_product(a.factors)
+            scal = [p for p in parts if p.is_scalar]
+            rest = [p for p in parts if not p.is_scalar]
+            inner = rest[0] if len(rest) == 1 else MatMul(tuple(rest))
+            return c.mul(Num(k), *scal, c.norm(Call(fn, (inner,))))
+        if isinstance(a, Add) and c.expand:
+            return c.add([c.norm(Call(fn, (t,))) for t in a.terms], e.shape)
+    if fn.transpose_invariant and isinstance(a, Transpose):
+        return c.norm(Call(fn, (a.arg,)))
+    if fn.cyclic and isinstance(a, MatMul):
         # tr(A dX B) = tr(B A dX): rotate (trace cyclicity) and transpose (tr Mᵀ = tr M)
         # to bring dX last, as in the identification form tr(Gᵀ dX); without dX, to the
         # reading with fewest transposes, then alphabetical
@@ -570,20 +537,16 @@ def n_call(c: Canon, e: Call) -> Expr:
         if all(not f.is_scalar for f in chain):
             flipped = [c.T(f) for f in reversed(chain)]
             options = [ch[i:] + ch[:i] for ch in (chain, flipped) for i in range(len(ch))]
-            best = min(options, key=lambda ch: _chain_key(c, ch))
+            # tr(a bᵀ) = bᵀ a: a reading that is a 1×1 product needs no trace
+            best = min(options, key=lambda ch: (not (ch[0].shape[0] == 1 and ch[-1].shape[1] == 1), _chain_key(c, ch)))
+            if best[0].shape[0] == 1 and best[-1].shape[1] == 1:
+                return c.mul(*best)
             if best != chain:
-                return Call(e.fn, (MatMul(tuple(best)),))
-    if key == "adj" and a.is_scalar:  # the adjugate of a 1×1 matrix is 1
-        return Num(Fraction(1))
-    if key == "inv":
-        if a.is_scalar:
-            return c.norm(Power(a, Num(Fraction(-1))))
-        if isinstance(a, Transpose):
-            return c.T(c.norm(Call(F.INV, (a.arg,))))
-        if isinstance(a, Call) and a.fn.key == "inv":
-            return a.args[0]
-        if isinstance(a, Identity):
-            return a
+                return Call(fn, (MatMul(tuple(best)),))
+    for identity in fn.identities:
+        out = identity(e)
+        if out is not None:
+            return c.simplify(out)
     return e
 
 
@@ -611,7 +574,21 @@ def n_ones(c: Canon, e: Ones) -> Expr:
     return Transpose(Ones((k, 1))) if r == 1 and k != 1 else e
 
 
+def n_unvec(c: Canon, e: Unvec) -> Expr:
+    """vec⁻¹ is linear: numbers come out (vec⁻¹(2 a) = 2 vec⁻¹(a)) and vec⁻¹(vec(X)) = X."""
+    a = e.arg
+    inner = F.vec_arg(a)
+    if inner is not None and inner.shape == e.shape:
+        return inner
+    if isinstance(a, MatMul) and isinstance(a.factors[0], Num):
+        k, parts = flatten_product(a.factors)
+        rest = parts[0] if len(parts) == 1 else MatMul(tuple(parts))
+        return c.mul(Num(k), c.norm(Unvec(rest, e.rows, e.cols)))
+    return e
+
+
 NORMALISERS: dict[type, Callable[[Canon, Expr], Expr]] = {
+    Unvec: n_unvec,  # type: ignore[dict-item]
     Ones: n_ones,  # type: ignore[dict-item]
     MatPow: n_matpow,  # type: ignore[dict-item]
     Transpose: n_transpose,  # type: ignore[dict-item]
@@ -669,7 +646,7 @@ def _merge_traces(c: Canon, e: Add) -> Expr:
 
 
 def _is_trace(e: Expr) -> bool:
-    return isinstance(e, Call) and e.fn.key == "tr"
+    return F.trace_arg(e) is not None
 
 
 def _factor_sum(c: Canon, e: Add) -> Expr:
@@ -767,7 +744,44 @@ def canonical(e: Expr) -> Expr:
     expanded = Canon()
     a = present(expanded, _fixpoint(expanded, e))
     b = present(expanded, _fixpoint(expanded.light, e))
-    return min((a, b), key=lambda t: (len(expanded.key(t)), expanded.key(t)))
+    # a differential reads as df = G dX: prefer the reading with no dX inside a bracketed sum
+    return min((a, b), key=lambda t: (_diff_in_sum(expanded, t), len(expanded.key(t)), expanded.key(t)))
+
+
+def _diff_in_sum(c: Canon, e: Expr) -> bool:
+    """Does a differential occur inside a sum that is a factor of something (−(dzᵀ − …) y)?"""
+    terms = e.terms if isinstance(e, Add) else (e,)
+    stack = [k for t in terms for k in t.children]
+    seen: set[int] = set()
+    while stack:
+        n = stack.pop()
+        if id(n) in seen or not c.has_diff(n):
+            continue
+        seen.add(id(n))
+        if isinstance(n, Add):
+            return True
+        stack.extend(n.children)
+    return False
+
+
+def function_identities(e: Expr) -> Expr:
+    """``e`` with every call rewritten by its row's identities, bottom-up (log(exp(x)) = x,
+    log(softmax(z)) = z − 𝟏 logsumexp(z), (X⁻¹)⁻¹ = X): what is differentiated, so that
+    the derivative comes out as simple as the identity makes it."""
+    memo: dict[Expr, Expr] = {}
+    for n in e.postorder():
+        kids = n.children
+        new = [memo[k] for k in kids]
+        out = n.rebuild(new) if any(a is not b for a, b in zip(new, kids, strict=True)) else n
+        for _ in range(8):  # each identity makes the call simpler; a bound all the same
+            if not isinstance(out, Call):
+                break
+            hit = next((r for r in (i(out) for i in out.fn.identities) if r is not None), None)
+            if hit is None:
+                break
+            out = function_identities(hit) if hit is not out else hit
+        memo[n] = out
+    return memo[e]
 
 
 def simplified(e: Expr) -> Expr:

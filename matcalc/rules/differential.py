@@ -177,24 +177,9 @@ RULE_NAMES: dict[type, str] = {
     Apply: "chain rule",
     Unvec: "linearity of vec⁻¹",
 }
-CALL_RULE_NAMES: dict[str, str] = {
-    "tr": "d tr(A) = tr(dA)",
-    "det": "d det(X) = det(X) tr(X⁻¹ dX)",
-    "logdet": "d log det(X) = tr(X⁻¹ dX)",
-    "inv": "d(X⁻¹) = −X⁻¹ dX X⁻¹",
-    "vec": "d vec(A) = vec(dA)",
-    "diag": "d diag(a) = diag(da)",
-    "diagv": "d diag(A) = diag(dA)",
-    "sum": "d sum(A) = sum(dA)",
-    "norm": "d‖X‖ = tr(Xᵀ dX) / ‖X‖",
-    "softmax": "d softmax(z) = (diag(p) − p pᵀ) dz",
-}
-
 def rule_name(e: Expr) -> str:
     if isinstance(e, Call):
-        if e.fn.elementwise:
-            return f"d {e.fn.unicode or e.fn.name}(X) = {e.fn.unicode or e.fn.name}′(X) ⊙ dX"
-        return CALL_RULE_NAMES.get(e.fn.key, f"rule for {e.fn.name}")
+        return e.fn.rule or f"rule for {e.fn.name}"
     return RULE_NAMES.get(type(e), type(e).__name__)
 
 
