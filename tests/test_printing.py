@@ -6,14 +6,20 @@ the literal ``1`` of ``1ᵀ``."""
 
 from __future__ import annotations
 
+import dataclasses
+from collections import Counter
+from fractions import Fraction
+
 import pytest
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
 import matcalc
-from matcalc.nodes import Expr, MatMul, Ones, Transpose, Zeros
+from matcalc import functions as F
+from matcalc.nodes import Add, Expr, MatMul, Num, Ones, Power, Size, Transpose, Var, Zeros, node
 from matcalc.parse import parse_tree
-from matcalc.printing.text import to_text
+from matcalc.printing.latex import LatexPrinter, to_latex
+from matcalc.printing.text import TextPrinter, to_text
 
 from generate import WHERE, expression
 
@@ -157,3 +163,138 @@ def test_random_expressions_print_and_reparse_to_the_same_tree(data):
     e = matcalc.parse(expr, WHERE)
     assert_text_fixpoint(e.tree, e.where())
     assert_results_same_tree(matcalc.diff(expr, wrt, WHERE))
+
+
+def _runs() -> list:
+    """Products whose factors after the number, xᵀ y or xᵀ A y, are 1×1 together, flat
+    and nested.  (The canonical form of ∂/∂x −aᵀ log(softmax(x/3)) is the flat
+    −1/3 · (dxᵀ − …) · a.)"""
+    x, y, alpha, A = Var("x", ("n", 1)), Var("y", ("n", 1)), Var("alpha", (1, 1)), Var("A", ("n", "n"))
+    third, inv_alpha = Num(Fraction(1, 3)), Power(alpha, Num(-1))
+    xy = MatMul((Transpose(x), y))
+    flat = [
+        MatMul((third, Transpose(x), y)), MatMul((Num(Fraction(-2, 3)), Transpose(x), A, y)),
+        MatMul((inv_alpha, Transpose(x), y)), MatMul((Num(2), inv_alpha, Transpose(x), y)),
+        MatMul((Num(-1), inv_alpha, Transpose(x), y)), MatMul((third, inv_alpha, Transpose(x), y)),
+        Add((MatMul((Num(Fraction(-1, 3)), Add((Transpose(x), Transpose(y))), x)), alpha)),
+    ]
+    nested = [MatMul((third, xy)), MatMul((inv_alpha, xy)), MatMul((Num(Fraction(2, 3)), xy, A)), MatMul((third, x))]
+    return [pytest.param(t, id=to_text(t)) for t in flat + nested]
+
+
+@pytest.mark.parametrize("tree", _runs())
+def test_a_fraction_of_a_one_by_one_run_round_trips(tree):
+    """Written ``xᵀ y / 3`` the flat product, ``(xᵀ y) / 3`` the nested one (the parser
+    once read both as the nested one)."""
+    assert_same_tree(tree, "x: n, y: n, alpha: scalar, A: n×n")
+
+
+# -- the printers' shared base ------------------------------------------------------------------
+
+
+@node
+class Mystery(Expr):
+    """A node class no printer knows."""
+
+    def _infer(self):
+        return (1, 1)
+
+
+@pytest.mark.parametrize("printer", [TextPrinter(), TextPrinter(ascii=True), LatexPrinter()])
+def test_an_unknown_node_is_a_type_error_naming_its_class(printer):
+    tree = Add((Var("a", (1, 1)), MatMul((Num(2), Mystery()))))
+    with pytest.raises(TypeError, match=r"cannot print a Mystery node"):
+        printer.doprint(tree)
+
+
+def _row(name: str, **fields) -> F.Function:
+    """A copy of a built-in row under another key, with other printing fields: printing
+    must follow the fields, not the key."""
+    return dataclasses.replace(F.lookup(name), key=f"{name}_copy", **fields)
+
+
+X = Var("X", ("n", "n"))
+x = Var("x", ("n", 1))
+
+
+def test_a_postfix_row_prints_as_a_postfix():
+    inv = F.lookup("inv")
+    assert (to_text(inv(X)), to_text(inv(X), ascii=True), to_latex(inv(X))) == ("X⁻¹", "X^-1", "X^{-1}")
+    assert to_text(Transpose(inv(X))) == "X⁻ᵀ" and to_latex(Transpose(inv(X))) == r"X^{-\top}"
+    plus = _row("inv", postfix=("⁺", "^+", "^{+}"))
+    assert (to_text(plus(X)), to_text(plus(X), ascii=True), to_latex(plus(X))) == ("X⁺", "X^+", "X^{+}")
+    # postfix on postfix is parenthesised: (X⁺)ᵀ, not X⁺ᵀ
+    assert to_text(Transpose(plus(X))) == "(X⁺)ᵀ"
+    assert to_latex(Transpose(plus(X))) == r"\left(X^{+}\right)^{\top}"
+
+
+def test_a_bar_row_prints_between_bars():
+    norm, norm1 = F.lookup("norm"), F.lookup("norm1")
+    assert (to_text(norm(x)), to_text(norm(x), ascii=True)) == ("‖x‖", "norm(x)")
+    assert to_latex(norm(x)) == r"\left\lVert x \right\rVert"
+    assert (to_text(norm1(x)), to_text(norm1(x), ascii=True)) == ("‖x‖₁", "norm1(x)")
+    assert to_latex(norm1(x)) == r"\left\lVert x \right\rVert_{1}"
+    seven = _row("norm1", bars=("₇", "_{7}"))
+    assert (to_text(seven(x)), to_text(seven(x), ascii=True)) == ("‖x‖₇", "norm1(x)")
+    assert to_latex(seven(x)) == r"\left\lVert x \right\rVert_{7}"
+
+
+def test_bars_do_not_nest_in_text_but_do_in_latex():
+    norm, norm1, tanh = F.lookup("norm"), F.lookup("norm1"), F.lookup("tanh")
+    inner = tanh(MatMul((norm1(x), x)))
+    assert to_text(norm(inner)) == "norm(tanh(‖x‖₁ x))"
+    assert to_latex(norm(inner)) == (r"\left\lVert \tanh\left(\left\lVert x \right\rVert_{1} x\right) \right\rVert")
+    assert to_text(MatMul((norm(x), norm1(x)))) == "‖x‖ ‖x‖₁"  # side by side is not nesting
+
+
+def test_a_size_prints_as_its_name():
+    m = Size("m")
+    assert (to_text(m), to_latex(m)) == ("m", "m")
+    assert to_text(MatMul((Power(m, Num(-1)), x))) == "x / m"
+    assert to_latex(MatMul((Power(m, Num(-1)), x))) == r"\frac{1}{m} x"
+
+
+def _nested_norms(depth: int) -> Expr:
+    """‖tanh(tanh(… ‖tanh(tanh(… w)))‖ w …))‖: ``depth`` calls deep, two norms, with
+    w = tanh(x) shared by the bottom of the chain and the product in the middle."""
+    norm, tanh = F.lookup("norm"), F.lookup("tanh")
+    w = tanh(x)
+    v: Expr = w
+    for half in range(2):
+        for _ in range(depth // 2 - 2):
+            v = tanh(v)
+        v = norm(v) if half else MatMul((norm(v), w))
+    return v
+
+
+@pytest.mark.parametrize("make", [TextPrinter, lambda: TextPrinter(ascii=True), LatexPrinter])
+def test_printing_a_dag_is_linear(make, monkeypatch):
+    """Each distinct node is printed once, and each node's children are looked at a bounded
+    number of times (the size analysis walks the tree a few times; the check that bars do
+    not nest once walked the whole argument of every norm: 150 times for the innermost)."""
+    tree = _nested_norms(300)
+    nodes = {id(n) for n in tree.walk()}
+    printer = make()
+    printed: Counter[int] = Counter()
+    for name in dir(printer):
+        if name.startswith("_print_") and name != "_print":
+            method = getattr(printer, name)
+
+            def counting(e, method=method):
+                printed[id(e)] += 1
+                return method(e)
+
+            setattr(printer, name, counting)
+    looked = Counter()
+    children = Expr.children
+
+    def counting_children(self):
+        looked[id(self)] += 1
+        return children.fget(self)
+
+    monkeypatch.setattr(Expr, "children", property(counting_children))
+    text = printer.doprint(tree)
+    assert set(printed) == nodes and set(printed.values()) == {1}
+    most = max(looked.values(), default=0)
+    assert most <= 6, f"a node's children looked at {most} times"
+    assert len(text) < 100 * len(nodes)

@@ -9,8 +9,8 @@ form, ``Subs(Derivative(L(ξ…), ξᵢ), ξ, y)``, is not safe: SymPy merges �
 yᵢ and yⱼ are the same entry, as in ``L(Wᵀ W)``.)  Partial derivatives of every order
 are named by their sorted argument indices, so mixed partials are equal.
 
-:func:`concrete` gives every abstract function a concrete formula, and each partial
-derivative the derivative of that formula, for evaluation at points.
+The SymPy oracle gives every abstract function a concrete formula for evaluation at points
+(:func:`matcalc.checking.sympy_oracle.concrete`).
 
 This module imports SymPy; nothing imports it at ``import matcalc`` time.
 """
@@ -23,7 +23,7 @@ from typing import Any
 import sympy as sp
 
 from ..nodes import Expr, Var
-from ..shapes import DimProd
+from ..shapes import size_of
 from .text import to_text
 
 
@@ -75,47 +75,6 @@ class AbstractFamily:
                 label = "∂" + ",".join(str(i + 1) for i in index) + " " + label
             self._classes[index] = type(label, (Abstract,), {"family": self, "index": index, "nargs": self.nargs})
         return self._classes[index]
-
-
-def _formula(name: str, args: tuple[Any, ...]) -> Any:
-    """The concrete stand-in for the abstract function ``name``: smooth, not polynomial,
-    coupling neighbouring arguments, and different for different names."""
-    k = sum(ord(ch) for ch in name) % 5 + 1
-    total = sum(sp.sin(a * k / 3) + a**2 / 2 for a in args)
-    return total + sum(args[i] * args[i + 1] / 3 for i in range(len(args) - 1))
-
-
-def concrete(e: Any) -> Any:
-    """``e`` with every abstract function replaced by its concrete formula, and every
-    partial derivative ∂_index L by the same derivative of L's formula — so the values are
-    consistent with SymPy differentiating L's formula."""
-    if not e.has(Abstract):
-        return e
-    memo: dict[tuple[str, int, tuple[int, ...]], tuple[tuple[Any, ...], Any]] = {}
-
-    def value(f: Abstract) -> Any:
-        key = (f.family.name, len(f.args), f.index)
-        if key not in memo:
-            xi = sp.symbols(f"xi_1:{len(f.args) + 1}", real=True)
-            formula = _formula(f.family.name, xi)
-            memo[key] = (xi, sp.diff(formula, *[xi[i] for i in f.index]) if f.index else formula)
-        xi, formula = memo[key]
-        return formula.xreplace(dict(zip(xi, f.args, strict=True)))
-
-    return e.replace(lambda x: isinstance(x, Abstract), value)
-
-
-def size_of(d: Any, sizes: Mapping[str, int]) -> int:
-    if isinstance(d, int):
-        return d
-    if isinstance(d, str):
-        return sizes[d]
-    if isinstance(d, DimProd):
-        out = d.coeff
-        for s in d.syms:
-            out *= sizes[s]
-        return out
-    raise ValueError(f"unknown size {d}")
 
 
 def symbol_matrix(var: Var, sizes: Mapping[str, int]) -> sp.Matrix:
@@ -183,6 +142,9 @@ class SympyConverter:
 
     def _c_Num(self, e: Any) -> Any:
         return sp.Rational(e.value.numerator, e.value.denominator)
+
+    def _c_Size(self, e: Any) -> Any:
+        return sp.Integer(self.size(e.dim))
 
     def _c_Identity(self, e: Any) -> sp.Matrix:
         return sp.eye(self.size(e.n))
