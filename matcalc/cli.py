@@ -262,7 +262,7 @@ def _cmd_diff(args: argparse.Namespace, clock: _Clock) -> int:
 
 
 def _cmd_check(args: argparse.Namespace, clock: _Clock) -> int:
-    from . import tables, verify  # these import SymPy, which `import matcalc` must not
+    from . import tables  # it imports SymPy, which `import matcalc` must not
 
     ascii = args.format == "ascii"
     if args.table:
@@ -284,8 +284,8 @@ def _cmd_check(args: argparse.Namespace, clock: _Clock) -> int:
     if args.expr is None or args.wrt is None or args.claim is None:
         raise MatcalcError("check needs EXPR WRT CLAIM (or --table FILE)")
     with limits.deadline(clock.seconds, "checking the claim"):
-        v = verify.check(args.expr, args.wrt, args.claim, args.where, layout=args.layout,
-                         timeout=clock.check_budget())
+        v = api.check(args.expr, args.wrt, args.claim, args.where, layout=args.layout,
+                      timeout=clock.check_budget())
         out = (json.dumps(v.to_dict(), ensure_ascii=False, indent=2) if args.format == "json"
                else ascii_words(v.text(ascii)) if ascii else v.text())
     print(out)

@@ -21,7 +21,7 @@ from .errors import EvaluationError
 from .limits import MAX_ENTRIES, MAX_SIZE
 from .nodes import Diff, Expr, Var
 from .printing.text import to_text
-from .shapes import DimProd, Shape
+from .shapes import Shape, size_of
 
 
 class Evaluator:
@@ -80,18 +80,13 @@ class Evaluator:
                 self.source.setdefault(d, who)
 
     def size(self, d: Any) -> int:
-        if isinstance(d, int):
-            return d
-        if isinstance(d, str):
-            if d not in self.dims:
-                raise EvaluationError(f"the size {d} is not fixed by any array: give it with dims={{'{d}': …}}")
-            return self.dims[d]
-        if isinstance(d, DimProd):
-            out = d.coeff
-            for s in d.syms:
-                out *= self.size(s)
-            return out
-        raise EvaluationError(f"unknown size {d}")
+        try:
+            return size_of(d, self.dims)
+        except KeyError as exc:
+            s = exc.args[0]
+            raise EvaluationError(f"the size {s} is not fixed by any array: give it with dims={{'{s}': …}}") from None
+        except ValueError:
+            raise EvaluationError(f"unknown size {d}") from None
 
     def function(self, *keys: str) -> Callable[..., Any]:
         for k in keys:
@@ -127,6 +122,9 @@ class Evaluator:
 
     def _ev_Num(self, e: Any) -> np.ndarray:
         return np.array([[float(e.value)]])
+
+    def _ev_Size(self, e: Any) -> np.ndarray:
+        return np.array([[float(self.size(e.dim))]])
 
     def _ev_Identity(self, e: Any) -> np.ndarray:
         return np.eye(self.size(e.n))

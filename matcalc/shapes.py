@@ -13,7 +13,7 @@ rewrite re-checks the shapes of the nodes it builds.
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Union
 
@@ -66,6 +66,25 @@ def dim_mul(a: Dim, b: Dim) -> Dim:
     if coeff == 1 and len(syms) == 1:
         return syms[0]
     return DimProd(coeff, tuple(sorted(syms)))
+
+
+def size_of(d: Dim, sizes: Mapping[str, int]) -> int:
+    """The value of the dimension ``d`` where every size symbol has its number in ``sizes``
+    (a KeyError names a symbol that has none).
+
+    >>> size_of(DimProd(2, ("m", "n")), {"m": 3, "n": 4})
+    24
+    """
+    if isinstance(d, int):
+        return d
+    if isinstance(d, str):
+        return sizes[d]
+    if isinstance(d, DimProd):
+        out = d.coeff
+        for s in d.syms:
+            out *= sizes[s]
+        return out
+    raise ValueError(f"unknown size {d}")
 
 
 def dim_str(d: Dim, ascii: bool = False) -> str:

@@ -1,12 +1,15 @@
 """Independent numerical oracle: central finite differences of the original expression.
 
-Every symbolic size is instantiated with a different small number (so that a transposed
-or mis-shaped answer cannot pass by accident), every variable with a random array, and
-abstract functions with concrete ones whose derivatives are known:
-
-* scalar ``L(Y)``:    L = Σ sin(Y) + ½ Σ Y²,   ∇L = cos(Y) + Y
-* elementwise ``f``:  f = tanh,                 f′ = 1 − tanh²
-* vector ``g(y)``:    g = M sin(y) (M fixed),   ∂g = M diag(cos y)
+The helpers are matcalc's checking package's (one implementation, :mod:`matcalc.checking`):
+every symbolic size is instantiated with a different number, 3 and up
+(:func:`~matcalc.checking.sizes.instantiate_sizes`, so that a transposed or mis-shaped
+answer cannot pass by accident), every variable with a random array
+(:func:`~matcalc.checking.numeric.numpy_point`), abstract functions with NumPy stand-ins
+whose derivatives are exact (:func:`~matcalc.checking.numeric.numpy_functions`), and the
+derivative is compared with fourth-order central differences
+(:func:`~matcalc.checking.numeric.difference_quotient`).  What is the tests' own: the
+``domain`` a table row gives its variables (``spd``, ``positive``, ``probability``,
+``invertible``), and the comparison of every result matcalc prints.
 """
 
 from __future__ import annotations
@@ -14,95 +17,55 @@ from __future__ import annotations
 import numpy as np
 
 import matcalc
+from matcalc.checking.numeric import FD_STEP, difference_quotient, numpy_functions, numpy_point
+from matcalc.checking.sizes import instantiate_sizes, size_of, variables_of
 from matcalc.evaluate import evaluate
-from matcalc.nodes import Apply, Identity, Jac, Ones, Var, Zeros
-from matcalc.shapes import DimProd
-
-SIZES = (3, 2, 4, 5, 6, 7, 8, 9)
 
 
 def dims_of(e: matcalc.Expression) -> dict[str, int]:
-    syms: list[str] = []
-    for n in e.tree.walk():
-        dims = ()
-        if isinstance(n, (Var, Ones, Zeros)):
-            dims = n.dims
-        elif isinstance(n, Identity):
-            dims = (n.n,)
-        elif isinstance(n, (Apply, Jac)) and n.out is not None:
-            dims = (n.out,)
-        for d in dims:
-            for s in d.syms if isinstance(d, DimProd) else (d,):
-                if isinstance(s, str) and s not in syms:
-                    syms.append(s)
-    return {s: SIZES[i] for i, s in enumerate(sorted(syms))}
-
-
-def _size(d, dims):
-    if isinstance(d, int):
-        return d
-    if isinstance(d, str):
-        return dims[d]
-    out = d.coeff
-    for s in d.syms:
-        out *= dims[s]
-    return out
+    """The checker's sizes for ``e``: pairwise distinct, 3 and up."""
+    return instantiate_sizes(e.tree)
 
 
 def random_values(e: matcalc.Expression, rng: np.random.Generator, domain: dict[str, str] | None = None,
                   dims: dict[str, int] | None = None) -> dict:
+    """A random point for ``e`` (the checker's), with the row's ``domain``: ``spd``
+    (symmetric positive definite), ``positive``, ``probability`` (a probability vector,
+    as a label y) or ``invertible`` (well conditioned); and the stand-ins of its abstract
+    functions."""
     domain = domain or {}
     dims = dims or dims_of(e)
-    values: dict = {}
-    for n in e.tree.walk():
-        if not isinstance(n, Var) or n.name in values:
+    positive = {name for name, kind in domain.items() if kind == "positive"}
+    values = numpy_point(variables_of(e.tree).values(), dims, positive, rng)
+    for name, kind in domain.items():
+        if name not in values:
             continue
-        r, c = (_size(n.shape[0], dims), _size(n.shape[1], dims))
-        kind = domain.get(n.name, "normal")
+        r, c = values[name].shape
         if kind == "spd":
             a = rng.normal(size=(r, r))
-            v = a @ a.T + r * np.eye(r)
-        elif kind == "positive":
-            v = rng.uniform(0.5, 2.0, size=(r, c))
-        elif kind == "probability":  # a probability vector, as a label y
+            values[name] = a @ a.T + r * np.eye(r)
+        elif kind == "probability":
             v = rng.uniform(0.1, 1.0, size=(r, c))
-            v = v / v.sum()
-        else:
-            v = rng.normal(size=(r, c))
-            if kind == "invertible":
-                v = v + 3 * np.eye(r)
-        if n.symmetric:
-            v = (v + v.T) / 2
-        values[n.name] = v
-    for name, decl in e.functions.items():
-        if decl.kind == "scalar":
-            values[name] = lambda y: float(np.sum(np.sin(y)) + 0.5 * np.sum(np.asarray(y) ** 2))
-            values[f"grad_{name}"] = lambda y: np.cos(y) + y
-        elif decl.kind == "elementwise":
-            values[name] = np.tanh
-            values[f"{name}_prime"] = lambda y: 1 - np.tanh(y) ** 2
-        else:
-            out = None
-            for n in e.tree.walk():
-                if isinstance(n, Apply) and n.name == name:
-                    out = _size(n.out, dims)
-            m = np.random.default_rng(7).normal(size=(out, 64))
-            values[name] = lambda y, m=m: m[:, : len(y)] @ np.sin(y)
-            values[f"jac_{name}"] = lambda y, m=m: m[:, : len(y)] * np.cos(y)[None, :]
-    return values
+            values[name] = v / v.sum()
+        elif kind == "invertible":
+            values[name] = values[name] + 3 * np.eye(r)
+    return {**values, **numpy_functions(dims, e.tree)}
 
 
-def numeric_jacobian(e: matcalc.Expression, wrt: str, values: dict, dims: dict, h: float = 1e-6) -> np.ndarray:
-    """J[:, k] = vec(F(X + h Eₖ) − F(X − h Eₖ)) / 2h, with Eₖ the k-th entry of vec X."""
+def numeric_jacobian(e: matcalc.Expression, wrt: str, values: dict, dims: dict) -> np.ndarray:
+    """J[:, k] = ∂ vec F / ∂ (vec X)ₖ by fourth-order central differences along Eₖ, the
+    k-th entry of vec X."""
     x0 = np.array(values[wrt], dtype=float)
+
+    def f(x: np.ndarray) -> np.ndarray:
+        return np.atleast_2d(e.evaluate({**values, wrt: x}, dims=dims)).reshape(-1, order="F")
+
     cols = []
     for k in range(x0.size):
         e_k = np.zeros(x0.size)
-        e_k[k] = h
+        e_k[k] = 1.0
         step = e_k.reshape(x0.shape, order="F")
-        plus = np.atleast_2d(e.evaluate({**values, wrt: x0 + step}, dims=dims))
-        minus = np.atleast_2d(e.evaluate({**values, wrt: x0 - step}, dims=dims))
-        cols.append(((plus - minus) / (2 * h)).reshape(-1, order="F"))
+        cols.append(difference_quotient(f, x0, step, FD_STEP * (1 + abs(x0.reshape(-1, order="F")[k])))[0])
     return np.stack(cols, axis=1)
 
 
@@ -119,7 +82,7 @@ def check_numerically(expr: str, wrt: str, where: str | None = None, domain: dic
     x = e.variable(wrt)
     if r.gradient is not None:
         g = np.atleast_2d(_ev(r.gradient.tree, values, dims))
-        xr, xc = _size(x.shape[0], dims), _size(x.shape[1], dims)
+        xr, xc = size_of(x.shape[0], dims), size_of(x.shape[1], dims)
         assert g.shape == (xr, xc), f"gradient shape {g.shape}, expected the shape of {wrt} {(xr, xc)}"
         if x.symmetric:
             # the gradient on symmetric matrices is symmetric, and gives the directional

@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 
 import matcalc
+from matcalc.api import check
+from matcalc.checking.sizes import MAX_ASSIGNMENTS, instantiate_sizes, size_assignments
+from matcalc.checking.sympy_oracle import check_derivative
 from matcalc.cli import main
-from matcalc.oracle import check_derivative, instantiate_sizes
 from matcalc.tables import check_table, latex_to_matcalc
-from matcalc.verify import check
 
 SEED_002 = sorted(glob.glob(str(Path(__file__).resolve().parents[2] / "shared" / "seeds" / "002_*")))
 
@@ -175,7 +176,8 @@ def test_cli_diff_runs_the_check_by_default(capsys):
 
 # ---------------------------------------------------------------- trust (issue 8)
 
-from matcalc import oracle  # noqa: E402
+from matcalc.checking import numeric, sympy_oracle  # noqa: E402
+from matcalc.checking.result import timed_out  # noqa: E402
 from matcalc.limits import MAX_CHECK_ENTRIES  # noqa: E402
 
 
@@ -270,7 +272,7 @@ def test_a_sympy_error_is_reported_as_an_error_not_a_time_out(monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(oracle, "_check", broken)
+    monkeypatch.setattr(sympy_oracle, "_check", broken)
     r = matcalc.diff("x' x", "x")
     result = check_derivative(r.expression.tree, r.wrt, r.gradient.tree)
     assert result.ok is None and result.method == "error"
@@ -324,8 +326,8 @@ def test_huge_declared_sizes_are_unchecked_without_allocating():
 
 def test_size_assignments_are_bounded_and_distinct():
     e = matcalc.parse("tr(A X B C D)")
-    tried = list(oracle.size_assignments(e.tree))
-    assert len(tried) == oracle.MAX_ASSIGNMENTS
+    tried = list(size_assignments(e.tree))
+    assert len(tried) == MAX_ASSIGNMENTS
     assert len({tuple(a.values()) for a in tried}) == len(tried)
     assert all(sorted(a.values()) == [3, 4, 5, 6, 7] for a in tried)
     assert tried[1] == {k: 10 - v for k, v in tried[0].items()}  # the reversed assignment second
@@ -392,7 +394,7 @@ def test_finite_differences_agree_with_abstract_functions(expr, wrt, where):
 def test_numpy_stand_ins_have_exact_derivatives(kind, out):
     import numpy as np
 
-    fs = oracle.numpy_stand_ins("h", kind, out)
+    fs = numeric.numpy_stand_ins("h", kind, out)
     f, df = fs["h"], fs[{"scalar": "grad_h", "elementwise": "h_prime", "vector": "jac_h"}[kind]]
     y = np.random.default_rng(0).normal(size=4)
     step = 1e-6
@@ -407,21 +409,21 @@ def test_numpy_stand_ins_have_exact_derivatives(kind, out):
 
 def test_finite_differences_never_make_a_claim_wrong(monkeypatch):
     """Where finite differences disagree, SymPy decides at the second sizes."""
-    monkeypatch.setattr(oracle, "FD_TOLERANCE", -1.0)  # every comparison "disagrees"
+    monkeypatch.setattr(numeric, "FD_TOLERANCE", -1.0)  # every comparison "disagrees"
     r = matcalc.diff("tr(A X B)", "X").check()
     assert r.ok is True and r.second == "SymPy (exact) at m=4, n=5, p=6, where finite differences disagreed", str(r)
 
 
 def test_disagreeing_finite_differences_and_no_sympy_verdict_is_unchecked(monkeypatch):
-    monkeypatch.setattr(oracle, "FD_TOLERANCE", -1.0)
-    real = oracle._check
+    monkeypatch.setattr(numeric, "FD_TOLERANCE", -1.0)
+    real = sympy_oracle._check
 
     def first_only(*args, **kwargs):
         if args[-1]:  # the second sizes
-            return oracle._timeout(args[-1][0], 1.0, "comparing exactly")
+            return timed_out(args[-1][0], 1.0, "comparing exactly")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(oracle, "_check", first_only)
+    monkeypatch.setattr(sympy_oracle, "_check", first_only)
     r = matcalc.diff("tr(A X B)", "X").check()
     assert r.ok is None and r.method == "disagree", str(r)
     assert "SymPy verified matcalc's answer at m=3, n=4, p=5" in r.detail and "finite differences at m=4" in r.detail
@@ -432,7 +434,7 @@ def test_where_finite_differences_find_no_defined_point_sympy_decides_at_the_sec
     def undefined(*args, **kwargs):
         raise ValueError("Singular matrix")
 
-    monkeypatch.setattr(oracle, "evaluate", undefined)
+    monkeypatch.setattr(numeric, "evaluate", undefined)
     r = matcalc.diff("tr(A X B)", "X").check()
     assert r.ok is True and r.second.startswith("SymPy (exact) at m=4, n=5, p=6"), str(r)
     assert "at the 24 random points tried" in r.second
@@ -474,9 +476,87 @@ def test_a_claim_true_at_one_size_fails_even_where_random_points_are_rarely_defi
 
 
 def test_symbolic_sizes_differ_from_sizes_declared_as_numbers():
-    from matcalc.oracle import instantiate_sizes
-
     e = matcalc.parse("log(det(X' X))", "X: 3×n")
     assert instantiate_sizes(e.tree) == {"n": 4}
     v = matcalc.check("log(det(X' X))", "X", "2 inv(X X') X", "X: 3×n", timeout=30)
     assert v.correct is not True
+
+
+# ---------------------------------------------------------------- one checking package (issue 9)
+
+
+def test_the_tests_oracle_uses_the_checking_packages_helpers():
+    """tests/oracle.py imports its sizes, points, stand-ins and differences from
+    matcalc.checking: the same objects, not copies."""
+    from matcalc import evaluate, shapes
+    from matcalc.checking import numeric, sizes, verdict
+    from matcalc.printing import sympy as sympy_printing
+
+    import oracle as tests_oracle
+
+    assert tests_oracle.instantiate_sizes is sizes.instantiate_sizes is verdict.instantiate_sizes
+    assert tests_oracle.size_of is sizes.size_of is shapes.size_of is sympy_printing.size_of is evaluate.size_of
+    assert tests_oracle.variables_of is sizes.variables_of is numeric.variables_of
+    assert tests_oracle.numpy_point is numeric.numpy_point is verdict.numpy_point
+    assert tests_oracle.numpy_functions is numeric.numpy_functions is verdict.numpy_functions
+    assert tests_oracle.difference_quotient is numeric.difference_quotient
+    assert sympy_oracle.finite_differences is numeric.finite_differences
+    assert sympy_oracle.instantiate_sizes is sizes.instantiate_sizes
+    e = matcalc.parse("tr(A X B)", "X: n×p")
+    assert tests_oracle.dims_of(e) == instantiate_sizes(e.tree) == {"m": 3, "n": 4, "p": 5}
+
+
+def test_the_checking_package_never_imports_the_api_and_imports_at_the_top_only():
+    """The layering: matcalc.api depends on matcalc.checking, never the reverse (types
+    only, under TYPE_CHECKING), and no import hides inside a function."""
+    import ast
+
+    import matcalc.checking
+
+    folder = Path(matcalc.checking.__file__).parent
+    for path in sorted(folder.glob("*.py")):
+        tree = ast.parse(path.read_text())
+        type_only = {id(n) for s in tree.body if isinstance(s, ast.If) and "TYPE_CHECKING" in ast.unparse(s.test)
+                     for n in ast.walk(s)}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                inner = [n for n in ast.walk(node) if isinstance(n, ast.Import | ast.ImportFrom)]
+                assert not inner, f"{path.name}: an import inside {node.name}()"
+            if isinstance(node, ast.ImportFrom) and id(node) not in type_only:
+                module = "." * node.level + (node.module or "")
+                assert module not in ("..api", "..cli", "..tables", "matcalc.api"), f"{path.name} imports {module}"
+
+
+def test_importing_the_api_imports_neither_sympy_nor_numpy_nor_the_heavy_checks():
+    import subprocess
+    import sys
+
+    code = ("import sys, matcalc, matcalc.api, matcalc.checking, matcalc.checking.sizes, matcalc.checking.result; "
+            "heavy = [m for m in ('sympy', 'numpy', 'matcalc.checking.sympy_oracle', 'matcalc.checking.numeric', "
+            "'matcalc.checking.verdict') if m in sys.modules]; print(heavy)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_positive_arguments_come_from_the_function_rows_domain():
+    """Variables under a function whose row says domain "positive" get positive points;
+    no function is known by its name here."""
+    from matcalc import functions as F
+    from matcalc.checking.sizes import positive_variables
+
+    positive = [fn for fn in F.TABLE.values() if fn.domain == "positive"]
+    assert positive, "some rows are defined for positive arguments only"
+    for fn in positive:
+        if fn.elementwise:
+            e = matcalc.parse(f"sum({fn.name}(x)) + y' y")
+            assert positive_variables(e.tree) == {"x"}, fn.name
+    assert positive_variables(matcalc.parse("sum(exp(x)) + sum(y.^(1/2))").tree) == {"y"}
+    assert matcalc.check("sum(log(x))", "x", "x.^-1").correct is True
+
+
+def test_a_size_used_as_a_number_takes_the_instantiated_value():
+    """sum(x)/m: SymPy and the finite differences give m its value at both sizes, so a
+    claim that hard-codes the first size (𝟏/3 at m=3) is wrong."""
+    assert matcalc.diff("sum(x)/m", "x", "x: m").check().ok is True
+    v = check("sum(x)/m", "x", "𝟏/3", "x: m")
+    assert v.correct is False and "it holds at that size only" in v.counterexample, v.text()

@@ -175,13 +175,13 @@ def test_timeout_bounds_the_differentiation(capsys):
 
 
 def _unchecked(*args, **kwargs):
-    from matcalc.oracle import CheckResult
+    from matcalc.checking.result import CheckResult
     return CheckResult(None, "timeout", {"m": 3}, 1.0, "the SymPy check ran out of time after 1.0 s")
 
 
 def test_diff_unchecked_answer_exits_3(capsys, monkeypatch):
-    from matcalc import oracle
-    monkeypatch.setattr(oracle, "check_derivative", _unchecked)
+    from matcalc.checking import sympy_oracle
+    monkeypatch.setattr(sympy_oracle, "check_derivative", _unchecked)
     code, out, err = run(capsys, "diff", "x' A x", "x")
     assert code == 3 and not err
     assert out.startswith("∂f/∂x = (A + Aᵀ) x")  # the answer is given
@@ -199,8 +199,8 @@ def test_diff_unchecked_answer_exits_3(capsys, monkeypatch):
 
 
 def test_check_unchecked_verdict_exits_3(capsys, monkeypatch):
-    from matcalc import verify
-    monkeypatch.setattr(verify, "check_derivative", _unchecked)
+    from matcalc.checking import verdict
+    monkeypatch.setattr(verdict, "check_derivative", _unchecked)
     code, out, err = run(capsys, "check", "x' A x", "x", "(A + A') x")
     assert code == 3 and "unchecked" in out and "✓ correct" not in out, err
     code, out, _ = run(capsys, "check", "x' A x", "x", "(A + A') x", "--format", "json")

@@ -21,16 +21,16 @@ from oracle import assert_results_reparse, check_numerically, dims_of, random_va
 # ------------------------------------------------------------------ unknown function names
 
 UNKNOWN = [
-    ("sum(log(cosh(X w - y)))", "cosh", "cos"),
+    ("sum(log(coshh(X w - y)))", "coshh", "cosh"),
     ("trr(X)", "trr", "tr"),
-    ("tan(x)", "tan", "tanh"),
-    ("sum(log1p(x))", "log1p", None),
+    ("softmx(x)", "softmx", "softmax"),
+    ("sum(log2(x))", "log2", None),
     ("mean(x)", "mean", None),
-    ("logsumexp(x)", "logsumexp", None),
+    ("logmeanexp(x)", "logmeanexp", None),
     ("max(x)", "max", None),
-    ("∇cosh(x)", "cosh", "cos"),
+    ("∇coshh(x)", "coshh", "cosh"),
     ("x' expp(x)", "expp", "exp"),
-    ("cosh'(x)", "cosh", "cos"),
+    ("coshh'(x)", "coshh", "cosh"),
 ]
 
 
@@ -56,14 +56,14 @@ def test_single_letters_stay_abstract_functions(expr, name):
 
 
 def test_a_declared_function_of_any_name_is_abstract():
-    r = check_numerically("sum(log(cosh(X w - y)))", "w", "cosh: elementwise", domain={})
-    assert "cosh" in r.expression.functions
+    r = check_numerically("sum(logcosh(X w - y))", "w", "logcosh: elementwise", domain={})
+    assert "logcosh" in r.expression.functions
 
 
 def test_the_cli_rejects_an_unknown_function_with_exit_2(capsys):
-    assert main(["diff", "sum(log(cosh(X w - y)))", "w", "--no-check"]) == 2
+    assert main(["diff", "sum(log(coshh(X w - y)))", "w", "--no-check"]) == 2
     err = capsys.readouterr().err
-    assert "unknown function 'cosh'" in err and "Traceback" not in err
+    assert "unknown function 'coshh'" in err and "Traceback" not in err
 
 
 def test_an_answer_with_an_abstract_function_says_so():
@@ -192,9 +192,13 @@ def test_det_of_a_singular_by_construction_matrix_has_gradient_zero():
 
 @pytest.mark.parametrize("wrt", ["A", "B"])
 def test_det_of_a_product_with_a_smaller_inner_size(wrt):
-    # A is a×b, B b×a with a = 3 > b = 2 in the oracle's sizes: A B is singular everywhere
+    # A is a×b, B b×a: where a > b, A B is singular everywhere, and the gradient must not
+    # invert it (the checker's symbolic sizes have a < b, so a > b is declared as numbers)
     r = check_numerically("det(A B)", wrt, "A: a×b, B: b×a")
     assert "⁻¹" not in r.gradient.text()
+    r = check_numerically("det(A B)", wrt, "A: 4×3, B: 3×4")
+    assert "⁻¹" not in r.gradient.text()
+    assert abs(r.expression.evaluate(random_values(r.expression, np.random.default_rng(0)))) < 1e-9
 
 
 def test_det_of_a_variable_is_the_textbook_answer_with_its_condition():

@@ -1,6 +1,6 @@
 """Checking a hand derivation: is CLAIM the gradient (or Jacobian) of EXPR?
 
-The verdict comes from the SymPy oracle (:mod:`matcalc.oracle`), which differentiates the
+The verdict comes from the SymPy oracle (:mod:`.sympy_oracle`), which differentiates the
 expression itself, entry by entry — not from matcalc's own answer.  When the claim is
 wrong, matcalc's answer is used to say *how* it is wrong, in words: the transpose (a
 layout mix-up), a constant factor, right only for symmetric matrices (the missing
@@ -11,36 +11,38 @@ When the oracle reaches no verdict (out of time, a SymPy failure, sizes too larg
 instantiate) the verdict is *unchecked* (``correct`` is None, exit code 3): comparing the
 claim with matcalc's own answer numerically is reported as a note, never as a verdict,
 since matcalc's answer is not an independent oracle.
+
+The claim comes parsed, with matcalc's derivation of the expression
+(:func:`matcalc.api.check` reads them); the diagnosis differentiates again with other
+declarations through the ``diff`` it is given.  This module never imports
+:mod:`matcalc.api`: the API depends on the checks, not the reverse.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import api
-from .errors import EXIT_CODES, EvaluationError, MatcalcError, ParseError
-from .evaluate import evaluate
-from .limits import MAX_ENTRIES
-from .nodes import Expr, Num, Transpose, Var, Zeros
-from .oracle import (
-    STATUS,
-    CheckResult,
-    check_derivative,
-    instantiate_sizes,
-    numpy_point,
-    numpy_stand_ins,
-    positive_variables,
-    sizes_text,
-    variables_of,
-)
-from .printing.sympy import size_of
-from .rules.canon import canonical
-from .shapes import shape_str
+from ..errors import EXIT_CODES, EvaluationError, MatcalcError
+from ..evaluate import evaluate
+from ..limits import MAX_ENTRIES
+from ..nodes import Expr, Transpose, Var
+from ..rules.canon import canonical
+from ..shapes import shape_str
+from .numeric import numpy_functions, numpy_point
+from .result import STATUS, CheckResult, sizes_text
+from .sizes import instantiate_sizes, positive_variables, size_of, variables_of
+from .sympy_oracle import check_derivative
+
+if TYPE_CHECKING:  # the types only: the API depends on this module, not the reverse
+    from ..api import Derivative, Expression
+
+#: diff(expr, wrt, where, layout=…) of :mod:`matcalc.api`, for the diagnosis
+Diff = Callable[..., "Derivative"]
 
 OTHER = {"denominator": "numerator", "numerator": "denominator"}
 
@@ -53,17 +55,17 @@ class Verdict:
     the oracle reached no verdict; ``check`` says why)."""
 
     correct: bool | None
-    expression: api.Expression
+    expression: Expression
     wrt: str
-    claim: api.Expression
-    answer: api.Expression
+    claim: Expression
+    answer: Expression
     layout: str
     diagnosis: list[str] = field(default_factory=list)
     check: CheckResult | None = None
     counterexample: str | None = None
     #: the derivation behind ``answer``: its notes (abstract functions, assumptions,
     #: conditions such as "holds where X is invertible") are shown with the verdict
-    derivation: api.Derivative | None = field(default=None, repr=False)
+    derivation: Derivative | None = field(default=None, repr=False)
 
     @property
     def notes(self) -> list[str]:
@@ -126,28 +128,20 @@ class Verdict:
         return self.text()
 
 
-def check(expr: str | api.Expression, wrt: str, claim: str, where: str | Mapping[str, object] | None = None,
-          layout: str = "denominator", timeout: float = 10.0) -> Verdict:
-    """Is ``claim`` the derivative of ``expr`` with respect to ``wrt`` in ``layout``?
+def judge(r: Derivative, c: Expression, diff: Diff, timeout: float = 10.0) -> Verdict:
+    """Is the claim ``c`` the derivative that ``r`` derived (with respect to ``r.wrt``, in
+    ``r.layout``)?  The verdict is the SymPy oracle's; ``diff`` (:func:`matcalc.diff`)
+    serves the diagnosis of a wrong claim.
 
-    >>> v = check("x' A x", "x", "2 A x")
+    >>> from matcalc import diff, parse
+    >>> r = diff("x' A x", "x")
+    >>> v = judge(r, parse("2 A x", r.expression.where()), diff)
     >>> v.correct, v.diagnosis[0][:40]
     (False, 'The claim is right only when A is symmet')
-    >>> check("tr(B A X)", "X", "(B A)'").correct
-    True
     """
-    r = api.diff(expr, wrt, where, layout=layout)
     e = r.expression
-    try:
-        c = api.parse(claim, e.where(), expect=r.derivative.shape)
-    except MatcalcError as err:
-        raise type(err)(f"in the claim: {err.message}", err.span, claim) from None
-    if isinstance(c.tree, Num) and c.tree.value == 0 and r.derivative.shape != (1, 1):  # "0": the zero matrix
-        c = api.Expression(Zeros(r.derivative.shape), claim, c.decls, c._shapes, c.functions)
-    extra = sorted(set(c.shapes) - set(e.shapes))
-    if extra:
-        raise ParseError(f"the claim uses {', '.join(extra)}, which {'is' if len(extra) == 1 else 'are'} not in "
-                         f"the expression {e}", None, claim)
+    wrt = r.wrt.name
+    layout = r.layout
     answer = r.derivative
     x = r.wrt
     scalar = e.is_scalar
@@ -189,12 +183,12 @@ def check(expr: str | api.Expression, wrt: str, claim: str, where: str | Mapping
     if result.method == "undefined":
         verdict.diagnosis.append(result.detail[:1].upper() + result.detail[1:] + ".")
         return verdict
-    verdict.diagnosis.extend(_diagnose(e, x, c.tree, answer.tree, layout, scalar, wrt, result.sizes))
+    verdict.diagnosis.extend(_diagnose(diff, e, x, c.tree, answer.tree, layout, scalar, wrt, result.sizes))
     verdict.counterexample = f"at {result.sizes_text()}, {result.detail} (SymPy, {result.method})"
     return verdict
 
 
-def _numeric_note(e: api.Expression, x: Var, claim: Expr, answer: Expr, sizes: dict[str, int]) -> list[str]:
+def _numeric_note(e: Expression, x: Var, claim: Expr, answer: Expr, sizes: dict[str, int]) -> list[str]:
     """What NumPy says about the claim against matcalc's answer: a note, not a verdict."""
     try:
         ev = _evaluator(e, x, sizes=sizes)
@@ -216,15 +210,15 @@ def _layout_words(layout: str, scalar: bool, wrt: str) -> str:
     return "∂F/∂X is the transpose of the Jacobian" if layout == "denominator" else "∂F/∂X is the Jacobian DF"
 
 
-def _diagnose(e: api.Expression, x: Var, claim: Expr, answer: Expr, layout: str, scalar: bool, wrt: str,
+def _diagnose(diff: Diff, e: Expression, x: Var, claim: Expr, answer: Expr, layout: str, scalar: bool, wrt: str,
               sizes: dict[str, int] | None = None) -> list[str]:
     try:
-        return _diagnosis(e, x, claim, answer, layout, scalar, wrt, sizes)
+        return _diagnosis(diff, e, x, claim, answer, layout, scalar, wrt, sizes)
     except (MatcalcError, ValueError, FloatingPointError, ZeroDivisionError):  # cannot evaluate at points
         return ["The claim differs from the answer."]
 
 
-def _diagnosis(e: api.Expression, x: Var, claim: Expr, answer: Expr, layout: str, scalar: bool, wrt: str,
+def _diagnosis(diff: Diff, e: Expression, x: Var, claim: Expr, answer: Expr, layout: str, scalar: bool, wrt: str,
                sizes: dict[str, int] | None) -> list[str]:
     ev = _evaluator(e, x, sizes=sizes)
     ratio = _constant_ratio(ev, claim, answer)
@@ -240,7 +234,7 @@ def _diagnosis(e: api.Expression, x: Var, claim: Expr, answer: Expr, layout: str
         names = ", ".join(v.name for v in square)
         are = "is" if len(square) == 1 else "are"
         sym_ev = _evaluator(e, x, symmetric=True, sizes=sizes)
-        sym = api.diff(e.text(), wrt, _symmetric_where(e, square), layout=layout).derivative
+        sym = diff(e.text(), wrt, _symmetric_where(e, square), layout=layout).derivative
         if _same(sym_ev, claim, answer):
             return [f"The claim is right only when {names} {are} symmetric: it is missing the symmetric part. "
                     f"For symmetric {names} the answer is {sym}; in general it is not."]
@@ -254,7 +248,7 @@ def _diagnosis(e: api.Expression, x: Var, claim: Expr, answer: Expr, layout: str
     return ["The claim differs from the answer (not by a transpose, a constant factor or a symmetric part)."]
 
 
-def _symmetric_where(e: api.Expression, square: list[Var]) -> str:
+def _symmetric_where(e: Expression, square: list[Var]) -> str:
     names = {v.name for v in square}
     return ", ".join(
         part + (" symmetric" if part.split(":")[0].strip() in names else "") for part in e.where().split(", ")
@@ -269,7 +263,7 @@ def _fmt(v: float) -> str:
 Evaluator = Callable[[Expr, int], np.ndarray]
 
 
-def _evaluator(e: api.Expression, x: Var, symmetric: bool = False, sizes: dict[str, int] | None = None) -> Evaluator:
+def _evaluator(e: Expression, x: Var, symmetric: bool = False, sizes: dict[str, int] | None = None) -> Evaluator:
     """Evaluate trees at random points (the same point for the same seed), at ``sizes``
     (by default the oracle's).  Refuses (EvaluationError) when the variables would have
     more than MAX_ENTRIES entries in all."""
@@ -286,9 +280,7 @@ def _evaluator(e: api.Expression, x: Var, symmetric: bool = False, sizes: dict[s
     def values(seed: int) -> dict[str, Any]:
         out = numpy_point(variables_of(e.tree).values(), sizes, positive, np.random.default_rng(seed),
                           symmetric=symmetrised)
-        for name, decl in e.functions.items():
-            out.update(numpy_stand_ins(name, decl.kind, size_of(decl.out, sizes) if decl.kind == "vector" else None))
-        return out
+        return {**out, **numpy_functions(sizes, e.tree)}
 
     def ev(tree: Expr, seed: int) -> np.ndarray:
         return np.atleast_2d(evaluate(tree, values(seed), sizes))
@@ -311,7 +303,7 @@ def _same(ev: Evaluator, a: Expr, b: Expr, seeds: tuple[int, ...] = (1, 2, 3), s
         return False
 
 
-def _same_at_points(e: api.Expression, x: Var, a: Expr, b: Expr) -> bool:
+def _same_at_points(e: Expression, x: Var, a: Expr, b: Expr) -> bool:
     """Equal at random points at the oracle's sizes; False where they cannot be evaluated."""
     try:
         return _same(_evaluator(e, x), a, b)
@@ -337,7 +329,7 @@ def _constant_ratio(ev: Evaluator, a: Expr, b: Expr) -> float | None:
     return None
 
 
-def _counterexample_shapes(e: api.Expression, claim: Expr, answer: Expr) -> str:
+def _counterexample_shapes(e: Expression, claim: Expr, answer: Expr) -> str:
     sizes = instantiate_sizes(e.tree, claim, answer)
     at = "".join(f"{k}={v}, " for k, v in sizes.items())
     at = f"at {at}" if at else ""
