@@ -1,26 +1,29 @@
 """Text → syntax tree.  All notation sugar is removed here and nowhere else.
 
-Parsing is two passes over the Lark parse tree's transformation:
+Parsing is three passes over the Lark parse tree:
 
-1. :class:`Builder` maps each grammar alias to a node, inside ``inferring(u)``: node
+1. :class:`matcalc.resolve.Names` resolves every name (variable, size used as a number,
+   built-in function of the table, abstract function, ``I``, ``𝟏``, ``dX``) and rewrites
+   juxtaposed functions (``log det X``, ``log|X|``).
+2. :class:`Builder` maps each grammar alias to a node, inside ``inferring(u)``: node
    constructors then *unify* the unknown dimensions of undeclared names (``tr(A X B)``
-   with only X declared infers A and B).
-2. :func:`_ground` rebuilds the tree with every dimension resolved; unknown sizes that
+   with only X declared infers A and B).  A reading's shapes live in its
+   :class:`matcalc.resolve.Scope`.
+3. :func:`_tie_sizes` ties sizes used as numbers to sizes of the expression, and
+   :func:`_ground` rebuilds the tree with every dimension resolved; unknown sizes that
    are left get fresh textbook names (m, n, p, …) not used elsewhere.
 
-Names: a declared variable is that variable; ``I`` is the identity, ``𝟏`` / ``ones`` /
-``1ᵀ`` the vector of ones, ``zeros`` a zero matrix (sizes inferred); a built-in function
-name followed by parentheses is a call.  **An unknown name followed by parentheses is an
-abstract function** (``L(W x + b)``), scalar-valued unless declared otherwise; **a
-declared variable followed by parentheses is a product** (with ``x: n``, ``x(y' z)`` is
-x times yᵀz).  ``f'(y)`` is the derivative of an elementwise function f, and ``x'(A y)``
-the product xᵀ(A y) when x is a variable.
+Notation removed here: products by juxtaposition, ``A - B``, ``x'``/``xᵀ``/``x⊤``/``x’``,
+``X^-1``, ``⊙``/``.*``, ``./``, ``1ᵀ``, ``½``, ``|X|`` (det) and ``|a|`` (abs), ``‖x‖₁``,
+``‖X‖_F``, ``⟨A, X⟩`` and ``A : X`` (tr(Aᵀ X)), ``a / m`` with m a size.  Zero-width
+characters are removed first, and positions mapped back to the text as given.
 """
 
 from __future__ import annotations
 
 import functools
 import re
+import unicodedata
 from collections.abc import Iterator, Mapping
 from fractions import Fraction
 from importlib import resources
@@ -32,18 +35,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from . import functions as F
 from .algebra import flatten_product
-from .declare import (
-    FUNCTION_LETTERS,
-    NAME_PATTERN,
-    Declarations,
-    FuncDecl,
-    VarDecl,
-    base_name,
-    closest,
-    default_kind,
-    may_be_abstract,
-    parse_where,
-)
+from .declare import KEYWORDS, NAME_PATTERN, Declarations, FuncDecl, parse_where
 from .errors import MatcalcError, ParseError, ShapeError, Span, TimeLimitError
 from .limits import MAX_DECIMAL_EXPONENT, MAX_DIGITS, MAX_INPUT_CHARS, MAX_MATRIX_POWER, MAX_NESTING, MAX_SIZE
 from .nodes import (
@@ -64,17 +56,20 @@ from .nodes import (
     Num,
     Ones,
     Power,
+    Size,
     Transpose,
     Unvec,
     Var,
     Zeros,
     map_bottom_up,
 )
+from .resolve import NODE_CALLS, Meaning, Names, Scope, joined_row
 from .shapes import (
     DimProd,
     DimVar,
     Inference,
     Mismatch,
+    Strict,
     describe_shape,
     dim_mul,
     inferring,
@@ -103,16 +98,18 @@ def _parser() -> Lark:
 
 
 class _PairBars:
-    """Post-lexer: in ``‖x‖`` the first bar opens a norm and the next one closes it."""
+    """Post-lexer: in ``‖x‖`` the first bar opens a norm and the next one closes it; the
+    same for single bars ``|x|``, paired on their own (``‖ |x| ‖``)."""
 
-    always_accept = ("BAR",)
+    always_accept = ("BAR", "ABS")
 
     def process(self, stream: Iterator[Token]) -> Iterator[Token]:
-        open_ = False
+        open_ = {"BAR": False, "ABS": False}
         for tok in stream:
-            if tok.type == "BAR":
-                tok = Token.new_borrow_pos("CLOSE_BAR" if open_ else "OPEN_BAR", tok.value, tok)
-                open_ = not open_
+            if tok.type in open_:
+                kind = tok.type
+                tok = Token.new_borrow_pos(f"{'CLOSE' if open_[kind] else 'OPEN'}_{kind}", tok.value, tok)
+                open_[kind] = not open_[kind]
             yield tok
 
 
@@ -139,64 +136,25 @@ _FROM_SUBSCRIPT = str.maketrans("ₐₑₒₓₕₖₗₘₙₚₛₜ₀₁₂�
 
 @v_args(meta=True, inline=True)
 class Builder(Transformer):
-    """Maps each grammar alias to a node.  One instance per parse."""
+    """Maps each grammar alias to a node.  One instance per reading.
 
-    def __init__(self, decls: Declarations, u: Inference, promoted: frozenset[str] = frozenset()):
+    What a name is comes from the resolution pass (:class:`matcalc.resolve.Names`); the
+    shapes one reading gives the names come from its :class:`matcalc.resolve.Scope`."""
+
+    def __init__(self, names: Names, u: Inference, promoted: frozenset[str] = frozenset()):
         super().__init__()
-        self.decls = decls
+        self.names = names
+        self.decls = names.decls
         self.u = u
-        #: undeclared names read as vectors although their default kind is scalar
-        self.promoted = promoted
-        #: undeclared names: their default kind and the shape they were given
-        self.defaults: dict[str, tuple[str, tuple[Any, Any]]] = {}
-        #: readings of ambiguous notation that the output must mention, in words
-        self.readings: list[str] = []
-        self.var_shapes: dict[str, tuple[Any, Any]] = {}
-        self.fn_kinds: dict[str, FuncDecl] = {}
-        self.fn_out: dict[str, Any] = {}
-        self.used_as: dict[str, str] = {}  # name -> "variable" | "function"
+        self.scope = Scope(names, names.decls, u, promoted)
         self.literal_ones: set[int] = set()  # the Nums written as the literal 1 (for 1ᵀ)
 
     # -- helpers -----------------------------------------------------------------------
     def _scalar(self, e: Expr) -> bool:
         return self.u.is_one(e.shape[0]) and self.u.is_one(e.shape[1])
 
-    def _use(self, name: str, how: str, span: Span | None) -> None:
-        before = self.used_as.setdefault(name, how)
-        if before != how:
-            raise ParseError(f"'{name}' is used both as a {before} and as a {how}", span)
-
     def _var(self, name: str, span: Span | None) -> Expr:
-        self._use(name, "variable", span)
-        if name not in self.var_shapes:
-            decl = self.decls.variables.get(name)
-            self.var_shapes[name] = self._declared_shape(decl) if decl else self._default_shape(name)
-        rows, cols = self.var_shapes[name]
-        decl = self.decls.variables.get(name)
-        return _at(Var(name, (rows, cols), bool(decl and decl.symmetric)), span)
-
-    def _declared_shape(self, decl: VarDecl) -> tuple[Any, Any]:
-        rows = self.u.fresh() if decl.rows is None else decl.rows
-        cols = rows if decl.square and decl.cols is None else self.u.fresh() if decl.cols is None else decl.cols
-        return (rows, cols)
-
-    def _default_shape(self, name: str) -> tuple[Any, Any]:
-        kind = "vector" if name in self.promoted else default_kind(name)
-        if kind == "scalar":
-            shape: tuple[Any, Any] = (1, 1)
-        elif kind == "vector":
-            shape = (self.u.fresh(), 1)
-        else:
-            shape = (self.u.fresh(), self.u.fresh())
-        self.defaults[name] = (kind, shape)
-        return shape
-
-    def collapsed(self) -> list[str]:
-        """Undeclared names whose default kind (vector, matrix) was bent by another name's
-        default: a size that would be free became 1 (``x - μ`` with μ a scalar)."""
-        return [name for name, (kind, shape) in self.defaults.items()
-                if kind != "scalar" and name not in self.promoted
-                and any(isinstance(d, DimVar) and self.u.resolve(d) == 1 for d in shape)]
+        return _at(self.scope.var(name, span), span)
 
     def _product(self, factors: list[Expr], span: Span | None) -> Expr:
         """A product: nested products flattened, numbers folded into one leading number."""
@@ -223,11 +181,6 @@ class Builder(Transformer):
                 err.span = span
             raise
 
-    def _call(self, fn: F.Function, args: list[Expr], span: Span | None) -> Expr:
-        if len(args) != 1:
-            raise ParseError(f"{fn.name} takes one argument, not {len(args)}", span)
-        return self._make(Call, (fn, tuple(args)), span)
-
     # -- leaves ------------------------------------------------------------------------
     def number(self, meta: Any, tok: Token) -> Expr:
         out = _at(Num(_number_value(tok)), _tok_span(tok))
@@ -236,27 +189,44 @@ class Builder(Transformer):
         return out
 
     def name(self, meta: Any, tok: Token) -> Expr:
-        name, span = str(tok), _tok_span(tok)
-        if name in self.decls.variables:
-            return self._var(name, span)
-        if name in self.decls.functions:
-            raise ParseError(f"'{name}' is declared as a function: write {name}(…)", span)
-        if name[0] == "d" and name[1:] in self.decls.variables:  # dX: the differential of X
-            return _at(Diff(self._var(name[1:], span)), span)
-        if name == "I":
-            n = self.u.fresh()
-            return _at(Identity(n), span)
-        sized = re.fullmatch(r"(I|ones)_\{?([A-Za-z0-9·*]+)\}?", name)
-        if sized:  # I_n, I_3, ones_n: the identity or the ones vector of a given size
-            size = _parse_dim(sized.group(2), span)
-            return _at(Identity(size) if sized.group(1) == "I" else Ones((size, 1)), span)
-        if name == "ones":
-            return self.ones(meta, tok)
-        if name == "zeros":
-            return _at(Zeros((self.u.fresh(), self.u.fresh())), span)
-        if name in ("kron", "grad", "jac") or (F.lookup(name) and name != "σ"):
-            raise ParseError(f"'{name}' is a function: write {name}(…)", span)
-        return self._var(name, span)
+        meaning = self.names.at[tok.start_pos]
+        return _at(self._LEAVES[meaning.kind](self, meaning, tok), _tok_span(tok))
+
+    def _leaf_variable(self, m: Meaning, tok: Token) -> Expr:
+        return self._var(m.name, _tok_span(tok))
+
+    def _leaf_differential(self, m: Meaning, tok: Token) -> Expr:  # dX
+        return Diff(self._var(m.name, _tok_span(tok)))
+
+    def _leaf_identity(self, m: Meaning, tok: Token) -> Expr:
+        return Identity(self.u.fresh())
+
+    def _leaf_sized(self, m: Meaning, tok: Token) -> Expr:  # I_n, I_3, ones_n
+        kind, size = re.fullmatch(r"(I|ones)_\{?([A-Za-z0-9·*]+)\}?", m.name).groups()  # type: ignore[union-attr]
+        dim = _parse_dim(size, _tok_span(tok))
+        return Identity(dim) if kind == "I" else Ones((dim, 1))
+
+    def _leaf_ones(self, m: Meaning, tok: Token) -> Expr:
+        return self.ones(None, tok)
+
+    def _leaf_zeros(self, m: Meaning, tok: Token) -> Expr:
+        return Zeros((self.u.fresh(), self.u.fresh()))
+
+    def _leaf_size(self, m: Meaning, tok: Token) -> Expr:  # ‖X w − y‖² / m
+        return Size(self.scope.size(m.name))
+
+    _LEAVES = {
+        "variable": _leaf_variable, "differential": _leaf_differential, "identity": _leaf_identity,
+        "sized": _leaf_sized, "ones": _leaf_ones, "zeros": _leaf_zeros, "size": _leaf_size,
+    }
+
+    def vulgar(self, meta: Any, tok: Token) -> Expr:
+        """½, ⅔, and 2½ (two and a half), exactly."""
+        text = str(tok)
+        whole = _number_value(Token.new_borrow_pos("NUMBER", text[:-1], tok)) if len(text) > 1 else 0
+        digits = "".join(chr(int(h, 16)) for h in unicodedata.decomposition(text[-1]).split()[1:])  # 1⁄10
+        num, den = digits.split("⁄")
+        return _at(Num(whole + Fraction(int(num), int(den))), _tok_span(tok))
 
     def ones(self, meta: Any, tok: Token) -> Expr:
         text = str(tok)
@@ -350,6 +320,9 @@ class Builder(Transformer):
             op, b, end = steps[i]
             if op == "mul":
                 chain.times(b, (start, end))
+                i += 1
+                continue
+            if op == "div" and chain.divided(b, (start, end)):
                 i += 1
                 continue
             a = chain.build()
@@ -535,85 +508,180 @@ class Builder(Transformer):
     def args(self, meta: Any, *items: Expr) -> list[Expr]:
         return list(items)
 
-    def norm(self, meta: Any, open_: Token, a: Expr, close: Token) -> Expr:
-        return self._make(Call, (F.NORM, (a,)), _span(meta))
-
     def call(self, meta: Any, tok: Token, args: list[Expr]) -> Expr:
-        name, span = str(tok), _span(meta)
-        if name in self.decls.variables:  # a declared variable followed by (…) is a product
-            if len(args) != 1:
-                raise ParseError(f"'{name}' is a variable, so '{name}(…)' is a product and takes one factor", span)
-            return self._product([self._var(name, _tok_span(tok)), args[0]], span)
-        if name not in self.decls.functions:
-            if name == "kron":
-                if len(args) != 2:
-                    raise ParseError(f"kron takes two arguments, not {len(args)}", span)
-                return self._make(Kron, (args[0], args[1]), span)
-            if name == "diag" and len(args) == 1:
-                a = args[0]
-                fn = F.DIAG if self.u.is_one(a.shape[1]) and not self._scalar(a) else F.DIAGV
-                return self._call(fn, args, span)
-            fn = F.lookup(name)
-            if fn is not None:
-                if fn is F.INV and len(args) == 1:
-                    return self._inverse(args[0], span)
-                return self._call(fn, args, span)
-        return self._apply(name, args, span, _tok_span(tok))
+        meaning = self.names.at[tok.start_pos]
+        return self._CALLS[meaning.kind](self, meaning, args, _span(meta), _tok_span(tok))
 
-    def _function(self, name: str, span: Span | None) -> FuncDecl:
-        if name not in self.decls.functions and not may_be_abstract(name):
-            raise unknown_function(name, span)
-        self._use(name, "function", span)
-        return self.decls.functions.get(name, FuncDecl("scalar"))
+    def _call_product(self, m: Meaning, args: list[Expr], span: Span | None, name_span: Span) -> Expr:
+        """x(y' z) with x a declared variable: the product x (yᵀ z)."""
+        if len(args) != 1:
+            raise ParseError(f"'{m.name}' is a variable, so '{m.name}(…)' is a product and takes one factor", span)
+        return self._product([self._var(m.name, name_span), args[0]], span)
 
-    def _out(self, name: str, decl: FuncDecl) -> Any:
-        if name not in self.fn_out:
-            self.fn_out[name] = decl.out if decl.out is not None else self.u.fresh()
-        return self.fn_out[name]
+    def _call_node(self, m: Meaning, args: list[Expr], span: Span | None, name_span: Span) -> Expr:
+        """kron(A, B): a node of its own."""
+        if len(args) != 2:
+            raise ParseError(f"{m.name} takes two arguments, not {len(args)}", span)
+        return self._make(NODE_CALLS[m.name], (args[0], args[1]), span)
 
-    def _apply(self, name: str, args: list[Expr], span: Span | None, name_span: Span) -> Expr:
-        decl = self._function(name, name_span)
-        out = self._out(name, decl) if decl.kind == "vector" else None
+    def _call_builtin(self, m: Meaning, args: list[Expr], span: Span | None, name_span: Span) -> Expr:
+        assert m.fn is not None
+        return self._call(self._overload(m.fn, args), args, span)
+
+    def _call_abstract(self, m: Meaning, args: list[Expr], span: Span | None, name_span: Span) -> Expr:
+        """L(W x + b): an abstract function, scalar-valued unless declared otherwise."""
+        decl = self.names.kind_of(m.name)
+        out = self.scope.out(m.name, decl) if decl.kind == "vector" else None
         if decl.kind == "elementwise" and len(args) != 1:
-            raise ParseError(f"{name} is elementwise and takes one argument, not {len(args)}", span)
+            raise ParseError(f"{m.name} is elementwise and takes one argument, not {len(args)}", span)
         if decl.kind == "vector":
             for a in args:
                 if not self.u.is_one(a.shape[1]):
                     self.u.unify(a.shape[1], 1)
-        return self._make(Apply, (name, decl.kind, tuple(args), out), span)
+        return self._make(Apply, (m.name, decl.kind, tuple(args), out), span)
 
-    def primed_call(self, meta: Any, tok: Token, args: list[Expr]) -> Expr:
-        name, span = str(tok)[:-1], _span(meta)
-        name_span = (tok.start_pos, tok.end_pos - 1)
-        fn = F.lookup(name) if name not in self.decls.variables and name not in self.decls.functions else None
+    _CALLS = {"product": _call_product, "node": _call_node, "builtin": _call_builtin, "abstract": _call_abstract}
+
+    def _call(self, fn: F.Function, args: list[Expr], span: Span | None) -> Expr:
         if len(args) != 1:
-            raise ParseError(f"{name}′ takes one argument, not {len(args)}", span)
-        if fn is not None and fn.elementwise:
-            prime = F.PRIMES[fn.key](args[0]) if fn.key in F.PRIMES else fn.prime(args[0])  # type: ignore[misc]
-            return _at(prime, span)
-        if fn is not None:
-            raise ParseError(f"{name}′ is not defined: only elementwise functions have a derivative written f′(x)", span)
-        decl = self.decls.functions.get(name)
-        if decl is not None:
-            if decl.kind != "elementwise":
-                raise ParseError(
-                    f"{name} is not elementwise: write ∇{name}(…) or grad {name}(…) for its gradient", span
-                )
-            self._use(name, "function", name_span)
-            return self._make(Deriv, (name, tuple(args)), span)
-        # a variable: x'(A y) is xᵀ (A y); but cosh'(x) is a function nobody declared
-        if name not in self.decls.variables and not may_be_abstract(name):
-            raise unknown_function(name, name_span)
-        if name not in self.decls.variables and base_name(name).rstrip("'′") in FUNCTION_LETTERS:
-            self.readings.append(f"{name}′(…) is read as the product {name}ᵀ (…), {name} a variable; for the "
-                                 f"derivative of a function {name}, declare it: --where \"{name}: elementwise\"")
-        var = self._var(name, name_span)
-        tr = self._make(Transpose, (var,), (tok.start_pos, tok.end_pos))
-        return self._product([tr, args[0]], span)
+            raise ParseError(f"{fn.name} takes one argument, not {len(args)}", span)
+        if self._scalar(args[0]) and F.inverse_arg(fn(args[0])) is not None:  # the inverse of a scalar: s⁻¹
+            return self._make(Power, (args[0], Num(Fraction(-1))), span)
+        return self._make(Call, (fn, tuple(args)), span)
+
+    def _overload(self, fn: F.Function, args: list[Expr]) -> F.Function:
+        """Rows that share a name (diag of a vector, diag of a matrix): the one whose shape
+        rule the argument fits while fixing the fewest sizes, a size fixed to 1 counting
+        double (ties go to the later row)."""
+        rows = [r for r in F.TABLE.values() if r.name == fn.name]
+        if len(rows) == 1 or len(args) != 1:
+            return fn
+        shape = self._shape(args[0])
+        costs = []
+        for i, row in enumerate(rows):
+            fit = _Fit(self.u)
+            try:
+                row.shape([shape], fit)
+            except (Mismatch, ShapeError):
+                continue
+            costs.append((fit.cost, -i, row))
+        return min(costs, key=lambda c: c[:2])[2] if costs else fn
+
+    def compose(self, meta: Any, f: Token, g: Token, arg: Expr) -> Expr:
+        """log det X, log det(X): the row of the joined name (logdet)."""
+        row = joined_row(self.names.at[f.start_pos].fn, F.lookup(str(g)))  # type: ignore[arg-type]
+        assert row is not None  # the resolution pass only writes compose where it exists
+        return self._call(row, [arg], _span(meta))
+
+    def apply_bare(self, meta: Any, f: Token, arg: Expr) -> Expr:
+        """log|X|: f of the bars; log of det X is logdet X."""
+        fn = self.names.at[f.start_pos].fn
+        assert fn is not None
+        if isinstance(arg, Call):
+            row = joined_row(fn, arg.fn)
+            if row is not None:
+                return self._call(row, list(arg.args), _span(meta))
+        return self._call(fn, [arg], _span(meta))
+
+    # -- bars, norms, inner products ------------------------------------------------------
+    def bars(self, meta: Any, open_: Token, a: Expr, close: Token) -> Expr:
+        """|a| of a scalar is abs(a); |Σ| of a square matrix is det(Σ)."""
+        span = _span(meta)
+        if self._scalar(a):
+            return self._make(Call, (F.ABS, (a,)), span)
+        shape = self._shape(a)
+        if not self._vector(a):
+            try:
+                self.u.unify(a.shape[0], a.shape[1])
+            except Mismatch:
+                pass
+            else:
+                return self._make(Call, (F.DET, (a,)), span)
+        what = "vector" if any(isinstance(d, DimVar) for d in shape) else describe_shape(shape)
+        raise ParseError(
+            f"|…| is the determinant of a square matrix or the absolute value of a scalar, but here it is "
+            f"around a {what}: write abs(…) for the absolute values entry by entry, or ‖…‖ for the norm", span,
+        )
+
+    def norm(self, meta: Any, open_: Token, a: Expr, close: Token, sub: Token | None = None) -> Expr:
+        """‖x‖, and with a subscript: ‖x‖₁ (the table's row with that subscript), ‖x‖₂ and
+        ‖X‖_F (the plain norm: Euclidean for a vector, Frobenius for a matrix)."""
+        span = _span(meta)
+        text = "" if sub is None else str(sub).strip("_{}").translate(_FROM_SUBSCRIPT)
+        rows = [r for r in F.TABLE.values() if r.bars is not None]
+        if text in ("", "2", "F"):
+            fn = next(r for r in rows if r.bars == ("", ""))  # type: ignore[union-attr]
+        else:
+            fn = next((r for r in rows if r.bars[1].strip("_{}") == text), None)  # type: ignore[index]
+            if fn is None:
+                raise ParseError(f"‖…‖ with the subscript {sub} is not a norm matcalc has", _tok_span(sub))  # type: ignore[arg-type]
+        if text in ("1", "2") and not self._vector(a):
+            what = "largest absolute column sum" if text == "1" else "largest singular value (spectral norm)"
+            entrywise = "norm1(X) for the sum of the absolute entries" if text == "1" else "‖X‖_F for the Frobenius norm"
+            raise ParseError(f"‖X‖{sub} of a matrix is its induced norm ({what}), which matcalc does not have; "
+                             f"write {entrywise}", span)
+        return self._make(Call, (fn, (a,)), span)
+
+    def frobenius(self, meta: Any, a: Expr, b: Expr) -> Expr:
+        """A : X = tr(Aᵀ X), the Frobenius inner product (aᵀ x for vectors)."""
+        if isinstance(b, Var) and b.name in KEYWORDS:
+            raise ParseError(f"'… : {b.name}' looks like a declaration: declarations go in --where "
+                             "(in an expression, A : X is the Frobenius inner product tr(Aᵀ X))", _span(meta))
+        return self._inner(a, b, _span(meta))
+
+    def inner(self, meta: Any, a: Expr, b: Expr) -> Expr:
+        """⟨A, X⟩ = tr(Aᵀ X) (aᵀ x for vectors)."""
+        return self._inner(a, b, _span(meta))
+
+    def _inner(self, a: Expr, b: Expr, span: Span | None) -> Expr:
+        try:
+            self.u.unify(a.shape[0], b.shape[0])
+            self.u.unify(a.shape[1], b.shape[1])
+        except Mismatch:
+            raise shape_error("Frobenius inner product", "both sides must have the same shape",
+                              [(a.span, a.shape), (b.span, b.shape)], span) from None
+        if self._scalar(a):
+            return self._product([a, b], span)
+        if self.u.is_one(a.shape[1]):
+            return self._product([self._make(Transpose, (a,), a.span), b], span)
+        try:
+            return _at(F.inner(a, b), span)
+        except ShapeError as err:
+            err.span = err.span or span
+            raise
+
+    # -- derivatives, gradients, Jacobians of functions ------------------------------------
+    def primed_call(self, meta: Any, tok: Token, args: list[Expr]) -> Expr:
+        meaning = self.names.at[tok.start_pos]
+        name_span = (tok.start_pos, tok.end_pos - 1)
+        if len(args) != 1:
+            raise ParseError(f"{meaning.name}′ takes one argument, not {len(args)}", _span(meta))
+        return self._PRIMED[meaning.kind](self, meaning, args[0], _span(meta), name_span)
+
+    def _primed_derivative(self, m: Meaning, arg: Expr, span: Span | None, name_span: Span) -> Expr:
+        """σ′(x): the table's derivative of an elementwise function."""
+        prime = F.derivative(m.fn, arg)  # type: ignore[arg-type]
+        if prime is None:
+            raise ParseError(f"{m.name}′ is not defined: only elementwise functions have a derivative "
+                             "written f′(x)", span)
+        return _at(prime, span)
+
+    def _primed_abstract(self, m: Meaning, arg: Expr, span: Span | None, name_span: Span) -> Expr:
+        """f′(x) for a declared elementwise f."""
+        return self._make(Deriv, (m.name, (arg,)), span)
+
+    def _primed_product(self, m: Meaning, arg: Expr, span: Span | None, name_span: Span) -> Expr:
+        """x′(A y) for a variable x: the product xᵀ (A y)."""
+        var = self._var(m.name, name_span)
+        tr = self._make(Transpose, (var,), (name_span[0], name_span[1] + 1))
+        return self._product([tr, arg], span)
+
+    _PRIMED = {"derivative": _primed_derivative, "abstract_derivative": _primed_abstract,
+               "transposed_product": _primed_product}
 
     def grad_call(self, meta: Any, tok: Token, args: list[Expr]) -> Expr:
         name, span = str(tok), _span(meta)
-        decl = self._function(name, _tok_span(tok))
+        decl = self.names.kind_of(name)
         if decl.kind != "scalar":
             raise ParseError(f"∇{name} is the gradient of a scalar function, but {name} is declared {decl.kind}", span)
         if len(args) != 1:
@@ -622,16 +690,43 @@ class Builder(Transformer):
 
     def jac_call(self, meta: Any, tok: Token, args: list[Expr]) -> Expr:
         name, span = str(tok), _span(meta)
-        decl = self._function(name, _tok_span(tok))
-        if decl.kind == "scalar" and name not in self.decls.functions:
-            decl = FuncDecl("vector")
-            self.fn_kinds[name] = decl
+        decl = self.names.kind_of(name)
         if decl.kind != "vector" or len(args) != 1:
             raise ParseError(f"∂{name}(y) is the Jacobian of a vector function of one vector; declare {name}: vector function", span)
-        return self._make(Jac, (name, tuple(args), self._out(name, decl)), span)
+        return self._make(Jac, (name, tuple(args), self.scope.out(name, decl)), span)
 
     def _shape(self, e: Expr) -> tuple[Any, Any]:
         return (self.u.resolve(e.shape[0]), self.u.resolve(e.shape[1]))
+
+
+class _Fit(Strict):
+    """A trial unifier over a parse's inference that binds nothing for good: it counts
+    the sizes a shape rule would fix (a size fixed to 1 counts double)."""
+
+    def __init__(self, u: Inference):
+        self.u = u
+        self.bound: dict[DimVar, Any] = {}
+        self.cost = 0
+
+    def resolve(self, d: Any) -> Any:
+        d = self.u.resolve(d)
+        while isinstance(d, DimVar) and d in self.bound:
+            d = self.u.resolve(self.bound[d])
+        return d
+
+    def unify(self, a: Any, b: Any) -> None:
+        a, b = self.resolve(a), self.resolve(b)
+        if a == b:
+            return
+        if not isinstance(a, DimVar):
+            a, b = b, a
+        if not isinstance(a, DimVar):
+            raise Mismatch(a, b)
+        self.bound[a] = b
+        self.cost += 2 if b == 1 else 1
+
+    def mul(self, a: Any, b: Any) -> Any:
+        raise Mismatch(a, b)  # no table row that shares a name multiplies sizes
 
 
 class _Shaped:
@@ -668,6 +763,19 @@ class _ProductRun:
             self.shape = None
         self._extend(b, span)
 
+    def divided(self, b: Expr, span: Span) -> bool:
+        """The run so far divided by a scalar ``b``, when it can be: 1/b joins the run's
+        coefficient, or its front as b⁻¹, so that ``xᵀ y / 3`` is the one product
+        1/3 · xᵀ · y that the printer writes so (``(xᵀ y) / 3`` keeps xᵀ y as one factor)."""
+        if not self.b._scalar(b) or (isinstance(b, Num) and b.value == 0):
+            return False  # the error is :meth:`Builder._div`'s
+        if isinstance(b, Num):
+            self.coeff /= b.value
+        else:
+            self.flat.insert(0, self.b._make(Power, (b, Num(Fraction(-1))), b.span))
+        self.end = span[1]
+        return True
+
     def _extend(self, b: Expr, span: Span) -> None:
         coeff, parts = flatten_product([b], self.b._scalar)
         self.coeff *= coeff
@@ -693,18 +801,6 @@ class _ProductRun:
         if len(flat) == 1:
             return flat[0]
         return self.b._make(MatMul, (tuple(flat),), span)
-
-
-def unknown_function(name: str, span: Span | None) -> ParseError:
-    """An undeclared name of more than one letter used as a function: a typo or a
-    function matcalc lacks, never silently an abstract function."""
-    near = closest(name, F.names())
-    hint = f" (did you mean {near}?)" if near else ""
-    return ParseError(
-        f"unknown function '{name}'{hint}. Only single letters (L, f, g, φ, L₁) are abstract functions "
-        f"without a declaration; to use '{name}' as one, declare it: --where \"{name}: function\" "
-        "(or elementwise, or vector function)", span,
-    )
 
 
 # ======================================================================================
@@ -734,20 +830,88 @@ def parse_tree(text: str, where: str | Mapping[str, object] | Declarations | Non
     (shapes that cannot agree, naming the operation and both shapes) or
     :class:`DeclarationError`.  ``expect``: a shape that the expression's unknown sizes
     are unified with where they can be (a claimed ``I`` gets the size of the answer).
+
+    Zero-width characters (pasted from web pages) are removed first; positions in the
+    tree and in errors are positions in ``text`` as given.
     """
     decls = parse_where(where)
     if not isinstance(text, str):
         raise ParseError(f"an expression is a string such as \"x' A x\", not {type(text).__name__}", None)
+    visible, positions = _visible(text)
+    try:
+        parsed = _parse_visible(visible, decls, expect)
+    except MatcalcError as err:
+        if positions is not None:
+            err.span = _original_span(err.span, positions)
+            err.source = text
+        raise
+    if positions is not None:
+        _move_spans(parsed.tree, positions)
+        parsed.text = text
+    return parsed
+
+
+#: characters that take no room and are ignored (zero-width space, non-joiner, joiner,
+#: byte-order mark, word joiner, soft hyphen)
+_INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
+
+
+def _visible(text: str) -> tuple[str, list[int] | None]:
+    """The text without its zero-width characters, and where each of its characters (and
+    its end) was in ``text`` (None when nothing was removed)."""
+    if not _INVISIBLE.search(text):
+        return text, None
+    positions = [i for i, ch in enumerate(text) if not _INVISIBLE.match(ch)]
+    return "".join(text[i] for i in positions), positions + [len(text)]
+
+
+def _original_span(span: Span | None, positions: list[int]) -> Span | None:
+    if span is None:
+        return None
+    start = positions[min(span[0], len(positions) - 1)]
+    end = positions[min(span[1], len(positions) - 1)] if span[1] > span[0] else start
+    if span[1] > span[0]:  # end just after the last character of the span
+        end = positions[min(span[1] - 1, len(positions) - 1)] + 1
+    return (start, end)
+
+
+def _move_spans(tree: Expr, positions: list[int]) -> None:
+    seen: set[int] = set()
+    for n in tree.walk():
+        if id(n) not in seen and n.span is not None:
+            seen.add(id(n))
+            object.__setattr__(n, "span", _original_span(n.span, positions))
+
+
+def _parse_visible(text: str, decls: Declarations, expect: tuple | None) -> Parsed:
     if not text.strip():
         raise ParseError("the expression is empty", (0, 0), text)
     check_input_bounds(text)
-    second = re.search(r"[A-Za-zα-ωΑ-Ωℓ][A-Za-z0-9α-ωΑ-Ω_₀-₉]*(?:['′]{2,}|″)(?=\s*\()", text)
+    second = re.search(r"[A-Za-zα-ωΑ-Ωℓ][A-Za-z0-9α-ωΑ-Ω_₀-₉]*(?:['′’]{2,}|″)(?=\s*\()", text)
     if second:  # f''(x), σ′′(x): not (fᵀ)ᵀ x, silently
         raise ParseError(f"'{second.group(0)}(…)' would be a second derivative, which matcalc does not have "
                          "(f′(x) is the derivative of an elementwise f)", second.span(), text)
     try:
         lark_tree = _parser().parse(text)
-        raw, u, builder, ground_name = _build(lark_tree, text, decls, expect, frozenset())
+        try:
+            names = Names(lark_tree, decls)
+        except MatcalcError as err:
+            raise err.with_source(text) from None
+        try:
+            raw, u, builder, pool = _build(lark_tree, text, names, expect, frozenset())
+        except TimeLimitError:
+            raise
+        except MatcalcError as first:  # 𝟏 − m softmax(z): a size name as a factor is a number
+            again = Names(lark_tree, decls, factors_are_numbers=True)
+            if again.sizes == names.sizes:
+                raise
+            try:
+                raw, u, builder, pool = _build(lark_tree, text, again, expect, frozenset())
+            except TimeLimitError:
+                raise
+            except MatcalcError:
+                raise first from None
+            names = again
     except UnexpectedInput as exc:
         raise _syntax_error(exc, text) from None
     except RecursionError:  # a chain the bracket scan does not count (x^2^2^2…): still clean
@@ -759,59 +923,81 @@ def parse_tree(text: str, where: str | Mapping[str, object] | Declarations | Non
     # makes x a scalar in x − μ), read scalar-by-default names as vectors instead: first
     # together, those added to a bent name (x − μ − ν), then one at a time (a bounded
     # number of tries), keeping each reading that bends fewer names and still parses
-    def reading(group: frozenset[str]) -> tuple[Expr, Inference, Builder, Any] | None:
+    def reading(group: frozenset[str]) -> tuple[Expr, Inference, Builder, _Pool] | None:
         """The reading with ``group`` also read as vectors, or None where it does not parse."""
         try:
-            return _build(lark_tree, text, decls, expect, builder.promoted | group)
+            return _build(lark_tree, text, names, expect, builder.scope.promoted | group)
         except TimeLimitError:
             raise
         except MatcalcError:
             return None
 
-    bent = builder.collapsed()
-    scalars = [n for n, (kind, _) in builder.defaults.items() if kind == "scalar"]
+    bent = builder.scope.collapsed()
+    scalars = [n for n, (kind, _) in builder.scope.defaults.items() if kind == "scalar"]
     tries = [frozenset(_added_to(raw, set(bent), set(scalars)))] if bent else []
     tries += [frozenset({n}) for n in scalars[:_PROMOTION_TRIES]] if bent else []
     for group in tries:
-        if bent and group and not group <= builder.promoted:
+        if bent and group and not group <= builder.scope.promoted:
             trial = reading(group)
-            if trial is not None and len(trial[2].collapsed()) < len(bent):
-                raw, u, builder, ground_name = trial
-                bent = builder.collapsed()
+            if trial is not None and len(trial[2].scope.collapsed()) < len(bent):
+                raw, u, builder, pool = trial
+                bent = builder.scope.collapsed()
     # a Greek letter read as a scalar that makes f a matrix (μᵀ Σ μ, θᵀ x, X β in a
     # log-likelihood): the reading with it a vector, if that makes f a scalar, is the one
     # meant — a transposed scalar is the strongest sign (the reading is said)
     if expect is None and not _is_scalar(raw, u):
-        left = frozenset(n for n in scalars if n not in builder.promoted)
+        left = frozenset(n for n in scalars if n not in builder.scope.promoted)
         transposed = {n.arg.name for n in raw.walk() if isinstance(n, Transpose) and isinstance(n.arg, Var)}
         for group in (left & transposed, left):
             trial = reading(group) if group else None
-            if trial is not None and _is_scalar(trial[0], trial[1]) and len(trial[2].collapsed()) <= len(bent):
-                raw, u, builder, ground_name = trial
+            if trial is not None and _is_scalar(trial[0], trial[1]) and len(trial[2].scope.collapsed()) <= len(bent):
+                raw, u, builder, pool = trial
                 break
-    tree = _ground(raw, u, ground_name)
+    try:
+        _tie_sizes(raw, u, pool, builder.scope)
+    except MatcalcError as err:
+        raise err.with_source(text) from None
+    tree = _ground(raw, u, pool)
     shapes = {n.name: n.shape for n in tree.walk() if isinstance(n, Var)}
-    functions = {
-        name: builder.fn_kinds.get(name) or decls.functions.get(name, FuncDecl("scalar"))
-        for name, how in builder.used_as.items() if how == "function"
-    }
+    functions = builder.scope.functions()
     for n in tree.walk():  # vector functions: the size of their values, as inferred
         if isinstance(n, (Apply, Jac)) and n.out is not None:
             functions[n.name] = FuncDecl("vector", n.out)
-    return Parsed(tree, decls, text, dict(sorted(shapes.items())), functions, _assumptions(tree, builder))
+    return Parsed(tree, decls, text, dict(sorted(shapes.items())), functions, _assumptions(tree, builder.scope))
 
 
-def _build(lark_tree: Any, text: str, decls: Declarations, expect: tuple | None,
-           promoted: frozenset[str]) -> tuple[Expr, Inference, Builder, Any]:
+class _Pool:
+    """Fresh names for the sizes one reading leaves unknown: m, n, p, … in the order a
+    reader meets them, skipping names the text uses otherwise.  Names read as numbers
+    (``/ m``) stay in the pool until they are tied to a size (:func:`_tie_sizes`)."""
+
+    def __init__(self, used: set[str]):
+        self.used = used
+        self._source = (n for n in _fresh_names())
+        self._ahead: list[str] = []
+
+    def peek(self, k: int) -> list[str]:
+        """The next ``k`` names, without giving them out."""
+        self._ahead = [n for n in self._ahead if n not in self.used]
+        while len(self._ahead) < k:
+            n = next(self._source)
+            if n not in self.used:
+                self._ahead.append(n)
+        return self._ahead[:k]
+
+    def __call__(self) -> str:
+        name = self.peek(1)[0]
+        self._ahead.pop(0)
+        self.used.add(name)
+        return name
+
+
+def _build(lark_tree: Any, text: str, names: Names, expect: tuple | None,
+           promoted: frozenset[str]) -> tuple[Expr, Inference, Builder, _Pool]:
     """One reading of the parse tree: nodes built with shapes unified (not yet grounded)."""
-    used = set(decls.dim_symbols()) | _names_in(text)
-    fresh_pool = (n for n in _fresh_names() if n not in used)
-
-    def ground_name() -> str:
-        return next(fresh_pool)
-
-    u = Inference(ground_name)
-    builder = Builder(decls, u, promoted)
+    pool = _Pool((set(names.decls.dim_symbols()) | _names_in(text)) - set(names.sizes))
+    u = Inference(pool)
+    builder = Builder(names, u, promoted)
     try:
         with inferring(u):
             raw = builder.transform(lark_tree)
@@ -823,9 +1009,85 @@ def _build(lark_tree: Any, text: str, decls: Declarations, expect: tuple | None,
     except VisitError as exc:
         err = exc.orig_exc
         if isinstance(err, MatcalcError):
-            raise _located(err, text, u, ground_name) from None
+            raise _located(err, text, u, pool) from None
         raise
-    return raw, u, builder, ground_name
+    return raw, u, builder, pool
+
+
+def _tie_sizes(raw: Expr, u: Inference, pool: _Pool, scope: Scope) -> None:
+    """Each undeclared size name read as a number becomes a size of the expression: the
+    size that would be given that name anyway (X is m×n by default, so m in ``/ m`` is
+    the rows of X); else the one size left when there is one (``(1/n) 𝟏ᵀ x``: x has n
+    entries).  Otherwise the reading is not clear, and the error says what to declare."""
+    if not scope.size_dims:
+        return
+    free: list[DimVar] = []
+    known: set[Any] = set()
+    for n in raw.walk():
+        for d in _leaf_dims(n):
+            r = u.resolve(d)
+            if isinstance(r, DimVar):
+                if r not in free:
+                    free.append(r)
+            else:
+                known.add(r)
+    predicted = dict(zip(pool.peek(len(free)), free, strict=False))
+    ties = {name: predicted[name] for name in scope.size_dims if name in predicted and name not in known}
+    for name in scope.size_dims:
+        if name in known or name in ties:
+            continue
+        left = [d for d in free if d not in ties.values()]
+        if len(left) != 1:
+            raise _size_error(name, raw, u, left, scope)
+        ties[name] = left[0]
+    for name, d in ties.items():
+        u.unify(d, name)
+    for name, d in scope.size_dims.items():
+        u.unify(d, name)
+    pool.used.update(scope.size_dims)
+
+
+def _size_error(name: str, raw: Expr, u: Inference, left: list[DimVar], scope: Scope) -> ParseError:
+    span = scope.names.size_spans.get(name)
+    holder = next((v for v in raw.walk() if isinstance(v, Var) and any(u.resolve(d) in left for d in v.shape)), None)
+    if holder is None:
+        example = f"X: {name}×{'m' if name != 'm' else 'n'}"
+        return ParseError(
+            f"{name} is used as a number, so it is read as a size, but no size of the expression is left for it "
+            f"to be: declare the shape it is a size of (--where \"{example}\"), or, for a number that is not a "
+            f"size, declare \"{name}: scalar\"", span,
+        )
+    rows, cols = holder.shape
+    other = "n" if name != "n" else "m"
+    example = f"{holder.name}: {name}" if u.is_one(cols) else f"{holder.name}: {name}×{other}"
+    return ParseError(
+        f"{name} is used as a number, so it is read as a size, but matcalc cannot tell which size of the "
+        f"expression it is: declare it (--where \"{example}\"), or, for a number that is not a size, declare "
+        f"\"{name}: scalar\"", span,
+    )
+
+
+def _declared(shape: tuple[Any, Any]) -> str:
+    """A shape as a declaration writes it: n, m×n."""
+    return str(shape[0]) if shape[1] == 1 else shape_str(shape)
+
+
+def size_meaning(tree: Expr, name: str) -> str | None:
+    """What the size ``name`` used as a number is in ``tree`` (``the number of rows of X``),
+    or None when ``name`` is not a size used as a number there."""
+    if not any(isinstance(n, Size) and n.dim == name for n in tree.walk()):
+        return None
+    for v in tree.walk():
+        if isinstance(v, Var) and name in v.shape:
+            rows, cols = v.shape
+            if cols == 1:
+                return f"the length of {v.name}"
+            if rows == 1:
+                return f"the length of the row vector {v.name}"
+            if rows == cols:
+                return f"the size of the square matrix {v.name}"
+            return f"the number of {'rows' if rows == name else 'columns'} of {v.name}"
+    return "a size of the expression"
 
 
 def _is_scalar(raw: Expr, u: Inference) -> bool:
@@ -858,28 +1120,33 @@ def _added_to(tree: Expr, bent: set[str], scalars: set[str]) -> set[str]:
 _KINDS = {"vector": "a lowercase letter is a column vector", "matrix": "a capital letter is a matrix"}
 
 
-def _assumptions(tree: Expr, builder: Builder) -> list[str]:
+def _assumptions(tree: Expr, scope: Scope) -> list[str]:
     """What the reading assumed that the expression did not force, in words."""
     out = []
     shapes = {n.name: n.shape for n in tree.walk() if isinstance(n, Var)}
-    for name in sorted(builder.promoted):
+    for name in sorted(scope.promoted):
         if shapes.get(name, (1, 1)) != (1, 1):
             out.append(f"{name} is a vector: the expression needs it (a Greek letter is a scalar unless "
                        "the expression needs more)")
-    for name in builder.collapsed():  # a default the expression bent: x^2 makes x a scalar
+    for name in scope.collapsed():  # a default the expression bent: x^2 makes x a scalar
         out.append(f"{name} is a {describe_shape(shapes[name])}: the expression needs it "
-                   f"({_KINDS[builder.defaults[name][0]]} by default)")
-    out.extend(builder.readings)
+                   f"({_KINDS[scope.defaults[name][0]]} by default)")
+    out.extend(scope.names.readings)
+    for name in scope.size_dims:  # ‖X w − y‖² / m: m is a size, and which one is said
+        holder = next((v for v in tree.walk() if isinstance(v, Var) and name in v.shape), None)
+        declare = f", e.g. --where \"{holder.name}: {_declared(holder.shape)}\"" if holder else ""
+        out.append(f"{name} is {size_meaning(tree, name)}: a size name used as a number is that size "
+                   f"(declare the shapes to choose another{declare})")
     coefficients: set[str] = set()
     for n in tree.walk():  # n logdet(Σ): a vector by default times scalars only
         if isinstance(n, MatMul):
             for f in n.factors:
-                if not (isinstance(f, Var) and builder.defaults.get(f.name, ("",))[0] == "vector"
+                if not (isinstance(f, Var) and scope.defaults.get(f.name, ("",))[0] == "vector"
                         and f.shape != (1, 1)):
                     continue  # (checked first: a product of 20,000 factors stays linear)
                 others = [g for g in n.factors if g is not f]
                 # a computed scalar (n logdet(Σ)), not a number or a scalar variable (λ x)
-                if all(g.is_scalar for g in others) and not all(isinstance(g, (Num, Var)) for g in others):
+                if all(g.is_scalar for g in others) and not all(_number_like(g) for g in others):
                     coefficients.add(f.name)
     for name in sorted(coefficients):
         out.append(f"{name} is read as a column vector (lowercase letters are vectors by default); if it is "
@@ -887,24 +1154,31 @@ def _assumptions(tree: Expr, builder: Builder) -> list[str]:
     return out
 
 
+def _number_like(e: Expr) -> bool:
+    """A number, a scalar variable or a size (and its powers): λ x, x / m."""
+    if isinstance(e, Power) and isinstance(e.exponent, Num):
+        e = e.base
+    return isinstance(e, (Num, Var, Size))
+
+
 _SIZE_NAME = re.compile(NAME_PATTERN)
 
 
-_OPENS, _CLOSES = frozenset("([{"), frozenset(")]}")
+_OPENS, _CLOSES = frozenset("([{⟨"), frozenset(")]}⟩")
 _PREFIX = frozenset("-−+")
-_POSTFIX = frozenset("'′ᵀ")
+_POSTFIX = frozenset("'′’ᵀ⊤")
 
 
 def check_input_bounds(text: str) -> None:
     """Before Lark runs: at most MAX_INPUT_CHARS characters, and at most MAX_NESTING
-    brackets open at once (``(``, ``[``, ``{``, a call, a norm) or signs and primes in a
+    brackets open at once (``(``, ``[``, ``{``, ``⟨``, a call, a norm, ``|…|``) or signs and primes in a
     row (``- - x``, ``x''``), each of which nests the syntax tree one level deeper."""
     if len(text) > MAX_INPUT_CHARS:
         raise ParseError(
             f"the expression has {len(text):,} characters; matcalc reads at most {MAX_INPUT_CHARS:,}", None
         )
     depth = run = 0
-    bar_open = False
+    bar_open = abs_open = False
     i, n = 0, len(text)
     while i < n:
         ch = text[i]
@@ -918,6 +1192,9 @@ def check_input_bounds(text: str) -> None:
             i += 1 if ch == "‖" else 2
             run = 0
             continue
+        elif ch == "|":
+            abs_open = not abs_open
+            depth += 1 if abs_open else -1
         if ch in _PREFIX or ch in _POSTFIX:
             run += 1
         elif not ch.isspace():
@@ -1020,6 +1297,8 @@ def _ground(e: Expr, u: Inference, ground_name: Any) -> Expr:
             out = Apply(n.name, n.kind, n.args, dim(n.out))
         elif isinstance(n, Jac):
             out = Jac(n.name, n.args, dim(n.out))
+        elif isinstance(n, Size):
+            out = Size(dim(n.dim))
         else:
             out = n
         return _at(out, n.span)
@@ -1098,6 +1377,8 @@ def _syntax_error(exc: UnexpectedInput, text: str) -> ParseError:
         msg = f"unexpected '{tok}'"
         if tok.type in ("CLOSE_BAR", "OPEN_BAR"):
             msg = "unbalanced norm bars ‖…‖"
+        elif tok.type in ("CLOSE_ABS", "OPEN_ABS"):
+            msg = "unbalanced bars |…|"
         span = (tok.start_pos, tok.end_pos)
     else:  # pragma: no cover - lark has no other kinds
         msg, span = "syntax error", (pos, pos + 1)

@@ -20,7 +20,8 @@ from matcalc.cli import _parser, main
 from matcalc.errors import MatcalcError
 from matcalc.tables import CellError, TableError, check_table, decode_table, latex_to_matcalc
 
-FIRST = list(string.printable[:95]) + ["σ", "∇", "‖", "⊙", "−", "ᵀ", "𝟏", "é", "\u200b", "-", "--", "---", "-h"]
+FIRST = list(string.printable[:95]) + ["σ", "∇", "‖", "⊙", "−", "ᵀ", "𝟏", "é", "\u200b", "-", "--", "---", "-h",
+                                       "½", "⊤", "’", "\u00a0", "\ufeff", "⟨", "⟩", "₁", "|"]
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -78,16 +79,16 @@ def test_random_command_lines(command, tokens):
     import contextlib
     import io
 
-    from matcalc import oracle, verify
-    from matcalc.oracle import CheckResult
+    from matcalc.checking import sympy_oracle, verdict
+    from matcalc.checking.result import CheckResult
 
     def quick(*args, **kwargs):
         return CheckResult(None, "stub", {}, 0.0, "not run in this test")
 
     argv = [command, *(["--no-check"] if command == "diff" else []), *tokens]
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(oracle, "check_derivative", quick)
-        mp.setattr(verify, "check_derivative", quick)
+        mp.setattr(sympy_oracle, "check_derivative", quick)
+        mp.setattr(verdict, "check_derivative", quick)
         out, err = io.StringIO(), io.StringIO()
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             code = main(argv)
@@ -119,13 +120,19 @@ def _latex() -> st.SearchStrategy[str]:
     atoms = st.sampled_from(["A", "B", "X", "I", "e", "x", "2", r"\mathbf{x}", r"\mathbf{a}", r"\mathbf{1}",
                              r"\boldsymbol{\Sigma}", r"\mu", r"\lambda", r"\sigma", r"\frac{1}{2}", r"\alpha"])
     noise = st.sampled_from(["|", "$", "{", "}", "^", "_", "\\", r"\foo", "&", "'", "’", "(", ")", r"\|",
-                             r"\left", r"\right", r"\,", "=", "||", r"\top", "ᵀ", "‖"])
+                             r"\left", r"\right", r"\,", "=", "||", r"\top", "ᵀ", "‖", ":", ",", r"\langle",
+                             r"\rangle", "⟨", "⟩"])
     unary = st.sampled_from([r"\|@\|", r"\lVert @ \rVert", r"\left\| @ \right\|", "(@)", r"\log\det @",
                              r"\log \det(@)", r"\mathrm{tr}(@)", r"\operatorname{Tr}(@)", "e^{@}", r"\exp(@)",
                              r"\det(@)", r"\sigma(@)", r"\operatorname{erf}(@)", "@^T", "@^{T}", r"@^\top",
                              r"@^\intercal", "@^{-1}", "@^{-T}", "@^2", r"\sqrt{@}", r"\Vert @ \Vert_F", "@_{1}",
-                             r"\nabla f(@)", r"\text{diag}(@)"])
-    binary = st.sampled_from(["@ + @", "@ - @", "@ @", r"@ \odot @", r"@ \cdot @", "@@", r"\frac{@}{@}"])
+                             r"\nabla f(@)", r"\text{diag}(@)",
+                             # issue 9's notations, and words that are no function
+                             r"\|@\|_1", r"\|@\|_2^2", r"\|@\|^2_F", r"|@|", r"\log|@|", r"\left|@\right|",
+                             r"\cosh(@)", r"\arctan @", r"\operatorname{logsumexp}(@)", r"\mathrm{log1p}(@)",
+                             r"\operatorname{sofmax}(@)", r"sofmax(@)", r"\text{Trace}(@)", r"@^{\mathsf T}", "@⊤"])
+    binary = st.sampled_from(["@ + @", "@ - @", "@ @", r"@ \odot @", r"@ \cdot @", "@@", r"\frac{@}{@}",
+                              r"\langle @, @ \rangle", "@ : @"])
 
     def fill(template: str, *parts: str) -> str:
         pieces = template.split("@")
