@@ -12,16 +12,13 @@ not in the row) is shown as a note not used.  Each row says what its notes decla
 it read each ``\\cdot`` between vectors, what the reading assumed, and the shapes it
 inferred when a variable is not of the kind its letter suggests.
 
-Cells are read as LaTeX, strictly: letters side by side are a product (``AB`` is A times
-B), ``\\cdot`` is the dot product between two bold vectors (``\\mathbf{a}\\cdot\\mathbf{x}``
-is aᵀx) and a product elsewhere (``c \\cdot A``), ``\\|…\\|``, ``\\lVert…\\rVert`` and
-``\\left\\|…\\right\\|`` are norms, ``e^{x}`` is exp(x), ``\\log\\det X`` is logdet(X),
-``\\mathbf{1}`` is 𝟏, Greek commands are Greek letters, ``\\sigma(…)`` is the logistic
-sigmoid and f, g, h, L, ℓ, φ, ψ before ``(`` are functions.  Anything the reader does not
-understand — an unknown command or function, a single bar ``|x|``, a subscript it cannot
-name — makes the cell *unreadable*, reported with its line; it is never skipped and never
-read as a different expression.  So is a table that looks like a derivative table but
-whose header the reader cannot read.
+Cells are read as LaTeX, strictly, by :mod:`matcalc.latex_reader` (letters side by side
+are a product, ``\\cdot`` between bold vectors a dot product, every function learnt from
+the function table, ``\\|x\\|_1``, ``|X|``, ``\\langle A, X\\rangle`` …).  Anything the
+reader does not understand — an unknown command or function, a subscript it cannot name —
+makes the cell *unreadable*, reported with its line; it is never skipped and never read as
+a different expression.  So is a table that looks like a derivative table but whose header
+the reader cannot read.
 
 The file itself is read with a bound (:data:`matcalc.limits.MAX_TABLE_BYTES`), as UTF-8
 (a byte-order mark is skipped, CRLF line ends work); anything else is a clean error that
@@ -36,23 +33,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import api, limits
-from . import functions as F
+from .api import check
+from .checking.verdict import Verdict
 from .declare import default_kind, parse_where
 from .errors import EXIT_CODES, DiffError, MatcalcError, TimeLimitError
-from .functions import lookup
-from .verify import Verdict, check
+from .latex_reader import NAME, Cell, CellError, latex_sides, latex_to_matcalc, maths_of, read_cell
+
+#: the reader of one cell is matcalc.latex_reader; its API is also this module's
+__all__ = ["Cell", "CellError", "RowResult", "TableError", "check_table", "decode_table", "exit_code",
+           "latex_sides", "latex_to_matcalc", "read_cell", "read_table_file", "split_row", "summary", "wrt_of"]
 
 
 class TableError(MatcalcError):
     """A table file that cannot be read at all."""
 
     kind = "table error"
-
-
-class CellError(MatcalcError):
-    """A table cell the LaTeX reader does not understand."""
-
-    kind = "unreadable cell"
 
 
 # ======================================================================================
@@ -92,615 +87,6 @@ def decode_table(data: bytes, name: str = "the table") -> str:
 
 
 # ======================================================================================
-# LaTeX cells → matcalc text
-# ======================================================================================
-
-GREEK = {
-    "alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ", "epsilon": "ε", "varepsilon": "ε", "zeta": "ζ",
-    "eta": "η", "theta": "θ", "vartheta": "θ", "iota": "ι", "kappa": "κ", "lambda": "λ", "mu": "μ", "nu": "ν",
-    "xi": "ξ", "pi": "π", "rho": "ρ", "varrho": "ρ", "sigma": "σ", "tau": "τ", "upsilon": "υ", "phi": "φ",
-    "varphi": "φ", "chi": "χ", "psi": "ψ", "omega": "ω", "Gamma": "Γ", "Delta": "Δ", "Theta": "Θ",
-    "Lambda": "Λ", "Xi": "Ξ", "Pi": "Π", "Sigma": "Σ", "Upsilon": "Υ", "Phi": "Φ", "Psi": "Ψ", "Omega": "Ω",
-}
-#: \log, \det, …: a function applied to the group or atom that follows
-FUNCTION_COMMANDS = {
-    "log": "log", "ln": "log", "exp": "exp", "det": "det", "sin": "sin", "cos": "cos", "tanh": "tanh",
-    "tr": "tr", "Tr": "tr", "trace": "tr", "diag": "diag", "vec": "vec", "softmax": "softmax",
-}
-#: function names written as words (plain letters or \operatorname{…}, \mathrm{…}, \text{…})
-FUNCTION_WORDS = {
-    **{name: name for name in F.names()}, **FUNCTION_COMMANDS, "Trace": "tr", "Diag": "diag", "ReLU": "relu",
-}
-#: commands that only change the font of their argument
-FONTS = {"mathbf", "boldsymbol", "bm", "mathit", "mathbfit", "pmb", "vec", "mathcal", "mathnormal", "bf"}
-#: the fonts of vectors: a lowercase letter in one of them is a vector (\cdot between two is a dot product)
-BOLD = {"mathbf", "boldsymbol", "bm", "mathbfit", "pmb", "vec", "bf"}
-#: commands whose argument is one word (a function name, or T in a superscript)
-WORDS = {"operatorname", "operatorname*", "mathrm", "text", "textrm", "textit", "textbf", "mathsf", "texttt",
-         "textsf", "mathtt"}
-#: accents make a different variable: \hat{y} is y_hat, not y
-ACCENTS = {"hat": "hat", "widehat": "hat", "bar": "bar", "overline": "bar", "tilde": "tilde",
-           "widetilde": "tilde", "dot": "dot", "check": "check"}
-#: \cdot is a dot product between two bold vectors and a product elsewhere: the reader
-#: marks it with DOT and :meth:`_Reader.dots` decides
-DOT = "⋅"
-OPERATORS = {"cdot": DOT, "times": "*", "ast": "*", "odot": "⊙", "circ": "⊙", "otimes": "⊗", "oslash": "./",
-             "div": "/"}
-IGNORED = {"left", "right", "big", "Big", "bigg", "Bigg", "bigl", "bigr", "Bigl", "Bigr", "biggl", "biggr",
-           "Biggl", "Biggr", "displaystyle", "textstyle", "quad", "qquad", "nonumber", "limits"}
-#: f, g, h, L, ℓ, φ, ψ right before "(" are functions; any other letter there is a factor
-FUNCTION_LETTERS = {"f", "g", "h", "L", "ℓ", "φ", "ψ", "σ"}  # L: a loss, as in L(W x + b)
-
-_TOKEN = re.compile(
-    r"(?P<cmd>\\[A-Za-z]+\*?)|(?P<sym>\\[^A-Za-z])|(?P<num>[0-9]+(?:\.[0-9]+)?|\.[0-9]+)"
-    r"|(?P<letter>[A-Za-zα-ωΑ-Ωℓ])|(?P<space>\s+)|(?P<char>.)",
-    re.S,
-)
-_SPACE_SYMS = {"\\,", "\\;", "\\!", "\\:", "\\>", "\\ ", "\\\n", "\\\t"}
-_SUPERSCRIPTS = "ᵀ⁻⁰¹²³⁴⁵⁶⁷⁸⁹"
-_NAME = re.compile(r"[A-Za-zα-ωΑ-Ωℓ][A-Za-z0-9α-ωΑ-Ω_]*")
-#: items that are scalars whatever the declarations: numbers, numeric fractions, Greek letters
-_SCALAR = re.compile(r"[0-9.]+|\([0-9.]+/[0-9.]+\)|[α-ω]")
-#: items that end a product on either side of a \cdot
-_BOUNDARY = {"+", "-", "=", ","}
-#: the items of a sequence that are operators
-_OPS = {*_BOUNDARY, "*", "/", "./", "⊙", "⊗", DOT}
-
-
-@dataclass(frozen=True, slots=True)
-class _Tok:
-    kind: str  # cmd, num, letter, space, bar (‖), bar1 (|), prime, op, open, close, lbrace, rbrace, sup, sub, char
-    text: str
-
-
-def _tokens(s: str) -> list[_Tok]:
-    """The LaTeX of one cell as tokens; spacing, \\left and \\right are dropped here."""
-    out: list[_Tok] = []
-    for m in _TOKEN.finditer(s):
-        kind, text = m.lastgroup or "char", m.group()
-        if kind == "cmd":
-            name = text[1:]
-            if name in IGNORED:
-                continue
-            if name in {"Vert", "lVert", "rVert"}:
-                out.append(_Tok("bar", "‖"))
-            elif name in {"vert", "lvert", "rvert", "mid"}:
-                out.append(_Tok("bar1", "|"))
-            elif name == "prime":
-                out.append(_Tok("prime", "'"))
-            elif name in OPERATORS:
-                out.append(_Tok("op", OPERATORS[name]))
-            elif name in {"lbrace", "lbrack", "langle"} or name in {"rbrace", "rbrack", "rangle"}:
-                raise CellError(f"cannot read the delimiter {text}")
-            else:
-                out.append(_Tok("cmd", name))
-        elif kind == "sym":
-            if text in _SPACE_SYMS:
-                continue
-            if text == "\\|":
-                out.append(_Tok("bar", "‖"))
-            elif text == "\\{":
-                out.append(_Tok("open", "("))
-            elif text == "\\}":
-                out.append(_Tok("close", ")"))
-            else:
-                raise CellError(f"cannot read {text!r}")
-        elif kind == "space":
-            out.append(_Tok("space", " "))
-        elif kind in ("num", "letter"):
-            out.append(_Tok(kind, text))
-        else:
-            out.append(_char_token(text, out))
-    return out
-
-
-def _char_token(c: str, before: list[_Tok]) -> _Tok:
-    if c == "|":
-        if before and before[-1].kind == "bar1" and before[-1].text == "|":  # || is a norm bar
-            before.pop()
-            return _Tok("bar", "‖")
-        return _Tok("bar1", "|")
-    if c == "‖":
-        return _Tok("bar", "‖")
-    if c in "'’′":
-        return _Tok("prime", "'")
-    if c in "+-−*/,=·⋅⊙∘⊗×":
-        return _Tok("op", {"−": "-", "·": DOT, "∘": "⊙", "×": "*"}.get(c, c))
-    if c in "([":
-        return _Tok("open", c)
-    if c in ")]":
-        return _Tok("close", c)
-    if c == "{":
-        return _Tok("lbrace", c)
-    if c == "}":
-        return _Tok("rbrace", c)
-    if c == "^":
-        return _Tok("sup", c)
-    if c == "_":
-        return _Tok("sub", c)
-    if c == "~":
-        return _Tok("space", " ")
-    if c.isascii():  # & % # ! ? @ ; : < > " . \ and the like mean nothing here
-        raise CellError(f"cannot read the character {c!r}")
-    return _Tok("char", c)  # Unicode maths (𝟏, ᵀ, ∇, …): the expression parser reads it
-
-
-class _Reader:
-    """A strict recursive-descent reader of one cell's tokens into matcalc text."""
-
-    def __init__(self, tokens: list[_Tok], functions: frozenset[str] = frozenset(),
-                 parent: _Reader | None = None):
-        self.toks = tokens
-        self.i = 0
-        self.depth = 0
-        self.functions = functions  # names declared as functions with --where
-        #: names written in a bold font that are vectors in lecture notes (\mathbf{x}, \boldsymbol{\mu})
-        self.bold: set[str] = parent.bold if parent else set()
-        #: how each \cdot between vectors was read, in words
-        self.readings: list[str] = parent.readings if parent else []
-
-    # -- tokens ---------------------------------------------------------------------------
-    def peek(self, skip_space: bool = True) -> _Tok | None:
-        j = self.i
-        while skip_space and j < len(self.toks) and self.toks[j].kind == "space":
-            j += 1
-        return self.toks[j] if j < len(self.toks) else None
-
-    def take(self, skip_space: bool = True) -> _Tok:
-        while skip_space and self.i < len(self.toks) and self.toks[self.i].kind == "space":
-            self.i += 1
-        if self.i >= len(self.toks):
-            raise CellError("the cell ends too early")
-        tok = self.toks[self.i]
-        self.i += 1
-        return tok
-
-    def at(self, kind: str, text: str | None = None, skip_space: bool = True) -> bool:
-        t = self.peek(skip_space)
-        return t is not None and t.kind == kind and (text is None or t.text == text)
-
-    # -- sequences ------------------------------------------------------------------------
-    def sequence(self, closers: tuple[str, ...] = ()) -> list[str]:
-        """Items up to (not including) a token of a kind in ``closers`` or the end."""
-        self.depth += 1
-        if self.depth > limits.MAX_NESTING:
-            raise CellError(f"brackets nested more than {limits.MAX_NESTING} deep")
-        items: list[str] = []
-        while True:
-            t = self.peek()
-            if t is None or t.kind in closers:
-                break
-            if t.kind == "op":
-                self.take()
-                items.append(t.text)
-                continue
-            items.append(self.postfix(*self.atom()))
-        self.depth -= 1
-        return self.dots(items)
-
-    def dots(self, items: list[str]) -> list[str]:
-        """Each \\cdot of ``items`` read: the dot product uᵀv when the product on its left
-        and the product on its right each end with a bold vector and stand alone between
-        +, −, = or the cell's ends (``\\mathbf{a}\\cdot\\mathbf{x}``, ``A\\mathbf{x}\\cdot\\mathbf{y}``,
-        ``(\\mathbf{x}-\\mathbf{b})\\cdot(\\mathbf{x}-\\mathbf{b})``); otherwise a product
-        (``c \\cdot A``, ``2 \\cdot \\mathbf{x}``)."""
-        out = list(items)
-        for k, item in enumerate(items):
-            if item != DOT:
-                continue
-            i, j = k, k + 1
-            while i > 0 and items[i - 1] not in _OPS:
-                i -= 1
-            while j < len(items) and items[j] not in _OPS:
-                j += 1
-            left, right = items[i:k], items[k + 1:j]
-            if not (left and right):
-                out[k] = "*"  # a cell that ends with \cdot is an error later
-                continue
-            alone = (i == 0 or items[i - 1] in _BOUNDARY) and (j == len(items) or items[j] in _BOUNDARY)
-            dot = alone and self.vector(left[-1]) and self.vector(right[-1])
-            if dot:
-                if len(left) > 1:
-                    out[i] = f"({out[i]}"
-                out[k - 1], out[k] = f"{out[k - 1]}{')' if len(left) > 1 else ''}'", ""
-            else:
-                out[k] = "*"
-            if self.vector(left[-1]) and (self.vector(right[0]) or self.vector(right[-1])):  # worth saying
-                read = (f"the dot product {' '.join(left) if len(left) == 1 else f'({chr(32).join(left)})'}' "
-                        if dot else "the product " + " ".join(left) + " * ") + " ".join(right)
-                self.readings.append(f"{' '.join(left)} · {' '.join(right)} read as {read}"
-                                     + ("" if dot else " (not a dot product: its two sides are not vectors "
-                                                       "that stand alone)"))
-        return [item for item in out if item]
-
-    def vector(self, item: str) -> bool:
-        """Is ``item`` a bold vector, or a bracketed sum of (numbers times) bold vectors?"""
-        if item in self.bold:
-            return True
-        if not (item.startswith("(") and item.endswith(")")):
-            return False
-        terms = " ".join(item[1:-1].split()).replace(" - ", " + ").removeprefix("- ").split(" + ")
-        return all(sum(w in self.bold for w in words) == 1
-                   and all(w in self.bold or _SCALAR.fullmatch(w) for w in words)
-                   for words in (term.split() for term in terms))
-
-    def group_text(self, closer: str) -> str:
-        items = self.sequence((closer,))
-        if not self.at(closer):
-            raise CellError({"rbrace": "a '{' is not closed", "bar": "a norm bar ‖ is not closed"}.get(
-                closer, "a bracket is not closed"))
-        self.take()
-        if not items:
-            raise CellError("empty brackets")
-        return " ".join(items)
-
-    def argument(self) -> list[_Tok]:
-        """The tokens of a TeX argument: a {group}, or one token (one digit of a number)."""
-        t = self.take()
-        if t.kind == "lbrace":
-            start, level = self.i, 1
-            while self.i < len(self.toks):
-                k = self.toks[self.i].kind
-                level += (k == "lbrace") - (k == "rbrace")
-                self.i += 1
-                if level == 0:
-                    return self.toks[start:self.i - 1]
-            raise CellError("a '{' is not closed")
-        if t.kind == "num" and len(t.text) > 1:  # \frac12, x^23: TeX takes one digit
-            self.toks[self.i - 1:self.i] = [_Tok("num", t.text[0]), _Tok("num", t.text[1:])]
-            return [_Tok("num", t.text[0])]
-        if t.kind == "cmd" and (t.text in FONTS or t.text in WORDS):  # ^\mathsf{T}
-            return [t, *self._wrap(self.argument())]
-        if t.kind in ("rbrace", "close", "op", "sup", "sub"):
-            raise CellError(f"a command is missing its argument before {t.text!r}")
-        return [t]
-
-    @staticmethod
-    def _wrap(toks: list[_Tok]) -> list[_Tok]:
-        return [_Tok("lbrace", "{"), *toks, _Tok("rbrace", "}")]
-
-    def sub_read(self, toks: list[_Tok]) -> str:
-        r = _Reader(toks, self.functions, self)
-        r.depth = self.depth
-        items = r.sequence()
-        if r.peek() is not None:
-            raise CellError(f"cannot read {r.peek().text!r} here")  # type: ignore[union-attr]
-        if not items:
-            raise CellError("an empty group {}")
-        return " ".join(items)
-
-    # -- atoms ----------------------------------------------------------------------------
-    def atom(self) -> tuple[str, str]:
-        """One factor, and what it is: "letter" (a bare letter), "name" or "other"."""
-        t = self.take()
-        if t.kind == "letter":
-            word = self._letter_run(t.text)
-            if word is not None:
-                return self.apply(word), "other"
-            if t.text in FUNCTION_LETTERS and self.at("open", skip_space=False):
-                return self.call(t.text), "other"
-            if t.text in FUNCTION_LETTERS and self.at("prime", skip_space=False):
-                return self.primed_call(t.text), "other"
-            return t.text, "letter"
-        if t.kind == "num":
-            return t.text, "other"
-        if t.kind == "open":
-            return f"({self.group_text('close')})", "other"
-        if t.kind == "lbrace":
-            items = self.sequence(("rbrace",))
-            if not self.at("rbrace"):
-                raise CellError("a '{' is not closed")
-            self.take()
-            if not items:
-                raise CellError("an empty group {}")
-            return (items[0], "name") if len(items) == 1 else (f"({' '.join(items)})", "other")
-        if t.kind == "bar":
-            return self.norm(), "other"
-        if t.kind == "bar1":
-            raise CellError("a single bar |…| (an absolute value or a determinant): write \\det(…), "
-                            "\\|…\\| for a norm, or abs(…)")
-        if t.kind == "cmd":
-            return self.command(t.text)
-        if t.kind == "char":
-            return self.unicode(t.text), "other"
-        if t.kind in ("close", "rbrace"):
-            raise CellError("a closing bracket without its opening one")
-        if t.kind == "prime":
-            raise CellError("a prime ' with nothing before it")
-        raise CellError(f"cannot read {t.text!r} here")
-
-    def _letter_run(self, first: str) -> str | None:
-        """A function name written in plain letters (tr, diag, log …), taken whole."""
-        j = self.i
-        while j < len(self.toks) and self.toks[j].kind == "letter":
-            j += 1
-        word = first + "".join(t.text for t in self.toks[self.i:j])
-        if len(word) > 1 and word in FUNCTION_WORDS:
-            self.i = j
-            return word
-        return None
-
-    def unicode(self, c: str) -> str:
-        if c == "∇":
-            return "∇" + self.function_after_nabla()
-        return c  # 𝟏, 𝟎 and the like: the expression parser reads them
-
-    def command(self, name: str) -> tuple[str, str]:
-        if name in GREEK:
-            letter = GREEK[name]
-            if letter in FUNCTION_LETTERS and self.at("open", skip_space=False):
-                return self.call(letter), "other"
-            if letter in FUNCTION_LETTERS and self.at("prime", skip_space=False):
-                return self.primed_call(letter), "other"
-            return letter, "letter"
-        if name == "ell":
-            if self.at("open", skip_space=False):
-                return self.call("ℓ"), "other"
-            return "ℓ", "letter"
-        if name in FUNCTION_COMMANDS:
-            return self.apply(name), "other"
-        if name in FONTS:
-            inner = self.sub_read(self.argument())
-            inner = {"1": "𝟏", "0": "𝟎"}.get(inner, inner)
-            if inner in FUNCTION_LETTERS and self.at("open", skip_space=False):  # \boldsymbol{f}(x)
-                return self.call(inner), "other"
-            if name in BOLD and (inner == "𝟏" or _NAME.fullmatch(inner) and inner[0].islower()):
-                self.bold.add(inner)
-            return (inner, "name") if " " not in inner else (f"({inner})", "other")
-        if name == "mathbb":
-            inner = self.sub_read(self.argument())
-            if inner == "1":
-                return "𝟏", "other"
-            raise CellError(f"cannot read \\mathbb{{{inner}}} (a set, not a value)")
-        if name in WORDS:
-            word = self.word(self.argument(), name)
-            if word in FUNCTION_WORDS:
-                return self.apply(word), "other"
-            if len(word) == 1:
-                return word, "letter"
-            if word in self.functions or (lookup(word) is not None):
-                return self.apply(word), "other"
-            raise CellError(f"\\{name}{{{word}}} is not a function matcalc knows (declare it with "
-                            f"--where \"{word}: function\" if it is one)")
-        if name in ACCENTS:
-            inner = self.sub_read(self.argument())
-            if not _NAME.fullmatch(inner):
-                raise CellError(f"cannot read \\{name}{{…}} over more than one letter")
-            if inner in self.bold:
-                self.bold.add(f"{inner}_{ACCENTS[name]}")
-            return f"{inner}_{ACCENTS[name]}", "name"
-        if name in ("frac", "dfrac", "tfrac"):
-            top = self.sub_read(self.argument())
-            bottom = self.sub_read(self.argument())
-            return f"({_paren(top)}/{_paren(bottom)})", "other"
-        if name == "sqrt":
-            if self.at("open", "[", skip_space=False):
-                raise CellError("cannot read \\sqrt[…]{…}: only the square root \\sqrt{…}")
-            if self.at("open"):
-                self.take()
-                return f"sqrt({self.group_text('close')})", "other"
-            return f"sqrt({self.sub_read(self.argument())})", "other"
-        if name == "nabla":
-            if self.at("sub"):
-                raise CellError("a ∇ with a subscript inside a cell (only a header names the variable)")
-            return "∇" + self.function_after_nabla(), "other"
-        if name in ("top", "intercal"):
-            raise CellError(f"\\{name} outside a superscript")
-        raise CellError(f"the LaTeX command \\{name} is not one matcalc reads")
-
-    def word(self, toks: list[_Tok], command: str) -> str:
-        """The letters of \\operatorname{…} and the like, as one word (never a product)."""
-        text = "".join(t.text for t in toks if t.kind != "space").strip()
-        if not re.fullmatch(r"[A-Za-z]+\*?", text):
-            raise CellError(f"cannot read \\{command}{{{''.join(t.text for t in toks)}}} as a name")
-        return text.rstrip("*")
-
-    def function_after_nabla(self) -> str:
-        t = self.take(skip_space=True)
-        name = t.text if t.kind == "letter" else GREEK.get(t.text) if t.kind == "cmd" else None
-        if t.kind == "cmd" and t.text == "ell":
-            name = "ℓ"
-        if name is None or not self.at("open", skip_space=False):
-            raise CellError("∇ must be followed by a function and its argument, as in \\nabla f(\\mathbf{x})")
-        return self.call(name)
-
-    def call(self, name: str) -> str:
-        self.take(skip_space=False)  # "("
-        return f"{name}({self.group_text('close')})"
-
-    def primed_call(self, name: str) -> str:
-        primes = 0
-        while self.at("prime", skip_space=False):
-            self.take(skip_space=False)
-            primes += 1
-        if primes != 1 or not self.at("open", skip_space=False):
-            raise CellError(f"cannot read {name}{chr(39) * primes} here (a derivative f′(x) needs its argument)")
-        return self.call(name + "′")
-
-    def apply(self, word: str) -> str:
-        """A function applied to the bracket or the factor that follows: \\log\\det X → logdet(X)."""
-        name = FUNCTION_WORDS.get(word, word)
-        if name == "log" and self._next_is_det():
-            name = "logdet"
-        if self.at("open"):
-            self.take()
-            return f"{name}({self.group_text('close')})"
-        if self.at("lbrace"):
-            return f"{name}({self.sub_read(self.argument())})"
-        t = self.peek()
-        if t is None or t.kind in ("op", "close", "rbrace", "sup", "sub", "prime"):
-            raise CellError(f"the function {word} has no argument")
-        return f"{name}({self.postfix(*self.atom())})"
-
-    def _next_is_det(self) -> bool:
-        t = self.peek()
-        if t is None:
-            return False
-        if t.kind == "cmd" and t.text == "det":
-            self.take()
-            return True
-        if t.kind == "letter" and t.text == "d":
-            j = self.toks.index(t, self.i)
-            if "".join(x.text for x in self.toks[j:j + 3]) == "det" and (
-                    j + 3 >= len(self.toks) or self.toks[j + 3].kind != "letter"):
-                self.i = j + 3
-                return True
-        if t.kind == "cmd" and t.text in WORDS:
-            j = self.toks.index(t, self.i)
-            save = self.i
-            self.i = j + 1
-            try:
-                if self.word(self.argument(), t.text) == "det":
-                    return True
-            except CellError:
-                pass
-            self.i = save
-        return False
-
-    def norm(self) -> str:
-        inner = self.group_text("bar")
-        if self.at("sub", skip_space=False):
-            self.take(skip_space=False)
-            sub = "".join(t.text for t in self.argument() if t.kind != "space")
-            if sub not in ("2", "F"):
-                raise CellError(f"the norm ‖…‖_{sub} is not one matcalc knows (only ‖…‖, ‖…‖_2 and ‖…‖_F)")
-        return f"norm({inner})"
-
-    # -- postfixes ------------------------------------------------------------------------
-    def postfix(self, text: str, kind: str) -> str:
-        while True:
-            t = self.peek(skip_space=True)
-            if t is None:
-                return text
-            if t.kind == "sup":
-                self.take()
-                text = self.superscript(text, kind, self.superscript_argument())
-            elif t.kind == "prime":
-                self.take()
-                text += "'"
-            elif t.kind == "sub":
-                if kind not in ("letter", "name") or not _NAME.fullmatch(text):
-                    raise CellError(f"cannot read a subscript after {text}")
-                self.take()
-                sub = "".join(x.text for x in self.argument() if x.kind != "space")
-                if not re.fullmatch(r"[A-Za-z0-9]+", sub):
-                    raise CellError(f"cannot read the subscript _{{{sub}}} as part of a name")
-                if text in self.bold:
-                    self.bold.add(f"{text}_{sub}")
-                text = f"{text}_{sub}"
-                kind = "name"
-                continue
-            elif t.kind == "char" and t.text in _SUPERSCRIPTS:
-                self.take()
-                text += t.text
-            else:
-                return text
-            kind = "other"
-
-    def superscript_argument(self) -> list[_Tok]:
-        """The argument of ^, where notes also write A^-1 and A^-T without braces (and A^*)."""
-        t = self.peek()
-        if t is not None and t.kind == "op":
-            self.take()
-            if t.text == "-":
-                after = self.peek()
-                if after is not None and (after.kind == "num" or after.text == "T" or after.text in ("top", "intercal")):
-                    return [t, *self.argument()]
-            if t.text in "*+":
-                return [t]
-            raise CellError(f"cannot read the superscript ^{t.text}")
-        return self.argument()
-
-    def superscript(self, base: str, kind: str, toks: list[_Tok]) -> str:
-        words = [t for t in toks if t.kind not in ("space", "lbrace", "rbrace")]
-        flat = "".join(t.text if t.kind != "cmd" else f"\\{t.text}" for t in words)
-        transpose = {"T", "\\top", "\\intercal", "\\mathsfT", "\\mathrmT", "\\textT", "\\operatornameT", "'", "ᵀ"}
-        if flat in transpose:
-            return f"{base}'"
-        if flat.startswith("-") and flat[1:] in transpose - {"'", "ᵀ"}:
-            return f"{base}^-T"
-        if flat in ("\\ast", "*", "\\dagger", "+", "\\star", "H"):
-            raise CellError(f"cannot read the superscript ^{flat} (conjugate or pseudo-inverse)")
-        if kind == "letter" and base == "e":
-            return f"exp({self.sub_read(toks)})"
-        if re.fullmatch(r"-?[0-9]+", flat):
-            return f"{base}^{flat}"
-        return f"{base}^({self.sub_read(toks)})"
-
-
-def _paren(s: str) -> str:
-    return s if _NAME.fullmatch(s) or re.fullmatch(r"[0-9.]+", s) else f"({s})"
-
-
-def _maths(cell: str) -> str:
-    """The maths of a cell: its $…$ parts (text between them must be empty or '='), or the
-    whole cell when it has no $."""
-    if "$" not in cell:
-        return cell.strip()
-    parts = re.split(r"(?<!\\)\$", cell.replace("$$", "$"))
-    if len(parts) % 2 == 0:
-        raise CellError("a $ is not closed")
-    outside = [p.strip() for p in parts[0::2]]
-    for text in outside:
-        if text and text.strip(".,;:") and text != "=":
-            raise CellError(f"text outside the maths: {text!r} (put notes in parentheses at the end)")
-    pieces: list[str] = []
-    for k, maths in enumerate(parts[1::2]):
-        if k and outside[k] == "=":
-            pieces.append("=")
-        pieces.append(maths)
-    return " ".join(pieces)
-
-
-def latex_sides(cell: str, functions: frozenset[str] = frozenset()) -> list[str]:
-    """The matcalc text of each side of ``=`` in a cell, or a :class:`CellError`."""
-    return read_cell(cell, functions).sides
-
-
-@dataclass(frozen=True, slots=True)
-class Cell:
-    """A cell as read: the matcalc text of each side of ``=``, how each ``\\cdot`` between
-    two vectors was read ("a·x read as the dot product a' x"), and the names written bold."""
-
-    sides: list[str]
-    readings: list[str]
-    vectors: frozenset[str]
-
-
-def read_cell(cell: str, functions: frozenset[str] = frozenset()) -> Cell:
-    """The cell read (see :class:`Cell`), or a :class:`CellError`."""
-    reader = _Reader(_tokens(_maths(cell)), functions)
-    sides: list[list[str]] = [[]]
-    while reader.peek() is not None:
-        sides[-1].extend(reader.sequence(("close", "rbrace")))
-        if reader.peek() is not None:
-            raise CellError("a closing bracket without its opening one")
-    out: list[list[str]] = [[]]
-    for item in sides[0]:
-        if item == "=":
-            out.append([])
-        else:
-            out[-1].append(item)
-    if any(not s for s in out):
-        raise CellError("the cell is empty" if len(out) == 1 else "an empty side of '='")
-    for s in out:
-        if s[-1] in "+-*/,⊙⊗" or s[-1] == "./":
-            raise CellError(f"the cell ends with {s[-1]!r}")
-    return Cell([" ".join(s) for s in out], reader.readings, frozenset(reader.bold))
-
-
-def latex_to_matcalc(cell: str, functions: frozenset[str] = frozenset()) -> str:
-    """``$(A + A^T)\\mathbf{x}$`` → ``(A + A') x``; a :class:`CellError` when unreadable.
-
-    >>> latex_to_matcalc(r"$\\|A\\mathbf{x} - \\mathbf{b}\\|^2$")
-    'norm(A x - b)^2'
-    >>> latex_to_matcalc(r"$\\log\\det X$")
-    'logdet(X)'
-    """
-    return " = ".join(latex_sides(cell, functions))
-
-
-# ======================================================================================
 # Headers
 # ======================================================================================
 
@@ -722,7 +108,7 @@ def wrt_of(header: str) -> str | None:
     ('Σ', 'w')
     """
     try:
-        maths = _maths(header)
+        maths = maths_of(header)
     except CellError:
         return None
     for pattern in _HEADERS:
@@ -733,7 +119,7 @@ def wrt_of(header: str) -> str | None:
                 name = latex_to_matcalc(raw)
             except CellError:
                 return None
-            return name if _NAME.fullmatch(name) else None
+            return name if NAME.fullmatch(name) else None
     return None
 
 
@@ -964,7 +350,9 @@ def check_table(text: str, layout: str = "denominator", where: str | None = None
         timeout = limits.valid_timeout(timeout)
     except ValueError as err:
         raise MatcalcError(str(err)) from None
-    functions = frozenset(parse_where(where).functions)  # a bad --where is an error before any row
+    declarations = parse_where(where)  # a bad --where is an error before any row
+    functions = frozenset(declarations.functions)
+    kinds = {name: _kind(v.rows, v.cols) for name, v in declarations.variables.items()}
     results: list[RowResult] = []
     for no, header, body in _tables(text.lstrip("\ufeff").splitlines()):
         wrt = wrt_of(header[1]) if len(header) >= 2 else None
@@ -980,8 +368,13 @@ def check_table(text: str, layout: str = "denominator", where: str | None = None
                     + rows)))
             continue
         for line, cells in body:
-            results.append(_check_row(line, cells, wrt, layout, where, timeout, functions))
+            results.append(_check_row(line, cells, wrt, layout, where, timeout, functions, kinds))
     return results
+
+
+def _kind(rows: object, cols: object) -> str:
+    """A declared shape's kind, as the cell reader asks it (what |X| is): scalar, vector or matrix."""
+    return "scalar" if rows == cols == 1 else "vector" if 1 in (rows, cols) else "matrix"
 
 
 def _notes(cell: str) -> tuple[str, list[str]]:
@@ -1033,10 +426,10 @@ def _note(text: str) -> Note:
             except CellError:
                 sides = []
             parts = sides[0].split(" , ") if len(sides) == 1 else []
-            if parts and all(_NAME.fullmatch(p) for p in parts):
+            if parts and all(NAME.fullmatch(p) for p in parts):
                 shape.append("N")
                 names += parts
-            elif len(sides) == 2 and _NAME.fullmatch(name := min(sides, key=len)) and set(sides) == {name, f"{name}'"}:
+            elif len(sides) == 2 and NAME.fullmatch(name := min(sides, key=len)) and set(sides) == {name, f"{name}'"}:
                 shape.append("E")  # A = Aᵀ or Aᵀ = A
                 names.append(name)
             else:
@@ -1070,7 +463,7 @@ def _row_notes(notes: list[Note], where: str | None) -> list[Note]:
 
 
 def _check_row(no: int, cells: list[str], wrt: str, layout: str, where: str | None, timeout: float,
-               functions: frozenset[str]) -> RowResult:
+               functions: frozenset[str], kinds: dict[str, str]) -> RowResult:
     if len(cells) < 2 or not cells[0] or not cells[1]:
         return RowResult(no, cells[0] if cells else "", cells[1] if len(cells) > 1 else "", wrt,
                          error="the row needs an expression and its derivative in its first two cells")
@@ -1081,7 +474,7 @@ def _check_row(no: int, cells: list[str], wrt: str, layout: str, where: str | No
     try:
         with limits.deadline(timeout, f"checking line {no}"):
             try:
-                cell = read_cell(expr_cell, functions)
+                cell = read_cell(expr_cell, functions, kinds)
                 if len(cell.sides) > 1:
                     raise CellError("an equation where an expression was expected")
                 row.expression = cell.sides[0]
@@ -1089,7 +482,7 @@ def _check_row(no: int, cells: list[str], wrt: str, layout: str, where: str | No
                 row.error = f"cannot read the cell '{expr_cell}': {err.message}"
                 return row
             try:
-                claim = read_cell(claim_cell, functions)
+                claim = read_cell(claim_cell, functions, kinds)
                 row.claim = " = ".join(claim.sides)
             except CellError as err:
                 row.error = f"cannot read the cell '{claim_cell}': {err.message}"

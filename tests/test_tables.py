@@ -11,6 +11,7 @@ import json
 
 import pytest
 
+from matcalc import functions as F
 from matcalc import limits
 from matcalc.cli import main
 from matcalc.errors import TimeLimitError
@@ -21,6 +22,7 @@ from matcalc.tables import (
     decode_table,
     exit_code,
     latex_to_matcalc,
+    read_cell,
     read_table_file,
     split_row,
     wrt_of,
@@ -122,18 +124,91 @@ def test_split_row_keeps_norm_bars_and_maths():
     (r"$\mathbf{x}_{1}^T \mathbf{x}_2$", "x_1' x_2"),
     (r"x^T A x", "x' A x"),  # a cell without $ is read as maths too
     (r"$A^{-T} = (A^{-1})^T$", "A^-T = (A^-1)'"),
+    # the notations of issue 9, each into plain matcalc text
+    (r"$\|\mathbf{x}\|_1$", "norm1(x)"),
+    (r"$\lVert \mathbf{x}\rVert_1$", "norm1(x)"),
+    (r"$\|\mathbf{x}\|_{1}$", "norm1(x)"),
+    (r"$\|X\|_F$", "norm(X)"),
+    (r"$\|\mathbf{x}\|_2$", "norm(x)"),
+    (r"$\|\mathbf{x}\|_2^2$", "norm(x)^2"),
+    (r"$\lVert \mathbf{x} \rVert_2^2$", "norm(x)^2"),
+    (r"$\|\mathbf{x}\|^2_2$", "norm(x)^2"),  # the superscript first, as some notes write it
+    (r"$||\mathbf{x}||_1$", "norm1(x)"),
+    (r"$\langle A, X\rangle$", "tr(A' X)"),
+    (r"$\langle A + B, X \rangle$", "tr((A + B)' X)"),
+    (r"$⟨A, X⟩$", "tr(A' X)"),
+    (r"$A : X$", "tr(A' X)"),
+    (r"$2A : X + B:Y$", "tr((2 A)' X) + tr(B' Y)"),
+    (r"$\log\det X$", "logdet(X)"),
+    (r"$\log\det(X)$", "logdet(X)"),
+    (r"$\log \operatorname{det} X$", "logdet(X)"),
+    (r"$\log|X|$", "logdet(X)"),
+    (r"$\log\left|\boldsymbol{\Sigma}\right|$", "logdet(Σ)"),
+    (r"$|\boldsymbol{\Sigma}|$", "det(Σ)"),
+    (r"$|X^T X|$", "det(X' X)"),
+    (r"$|\lambda I - A|$", "det(λ I - A)"),
+    (r"$|X|^{-1}$", "det(X)^-1"),
+    (r"$|a|$", "abs(a)"),
+    (r"$|\lambda|$", "abs(λ)"),
+    (r"$|\mathbf{a}^T\mathbf{x}|$", "abs(a' x)"),
+    (r"$|\operatorname{tr}(A)|$", "abs(tr(A))"),  # a scalar, though A is a matrix
+    (r"$\log|x|$", "log(abs(x))"),
+    (r"$\tfrac12 \mathbf{x}$", "(1/2) x"),
+    (r"$\frac{1}{2}$", "(1/2)"),
+    (r"$\dfrac{1}{2}$", "(1/2)"),
+    (r"$\mathbf{x}^\top$", "x'"),
+    (r"$\mathbf{x}^{\mathsf T}$", "x'"),
+    (r"$\mathbf{x}^{\intercal}$", "x'"),
+    (r"$\mathbf{x}^⊤ \mathbf{y}$", "x' y"),
+    (r"$\frac{1}{n} \mathbf{1}^\top \mathbf{x}$", "(1/n) 𝟏' x"),
+    (r"$\cosh x + \sinh(x)$", "cosh(x) + sinh(x)"),
+    (r"$\tan x$", "tan(x)"),
+    (r"$\arctan(x)$", "arctan(x)"),
+    (r"$\operatorname{sign}(x)$", "sign(x)"),
+    (r"$\operatorname{sgn}(x)$", "sign(x)"),
+    (r"$\operatorname{erf}(x)$", "erf(x)"),  # one word, never e r f x
+    (r"$\mathrm{erf}(x)$", "erf(x)"),
+    (r"$\operatorname{logsumexp}(\mathbf{x})$", "logsumexp(x)"),
+    (r"$\operatorname{log1p}(x) + \mathrm{expm1}(x)$", "log1p(x) + expm1(x)"),
+    (r"$\log(1 + x)$", "log(1 + x)"),
+    (r"$\ln x$", "log(x)"),
+    (r"$\sum \mathbf{x}$", "sum(x)"),
+    # a word names a function whatever its case, when only one function has that name
+    (r"$\operatorname{Tr}(A)$", "tr(A)"),
+    (r"$\text{Trace}(A)$", "tr(A)"),
+    (r"$\Tr(A)$", "tr(A)"),
+    (r"$\mathrm{ReLU}(x)$", "relu(x)"),
+    (r"$\operatorname{Softmax}(x)$", "softmax(x)"),
+    (r"$ReLU(x)$", "relu(x)"),
+    (r"$tr(A) + log1p(x)$", "tr(A) + log1p(x)"),  # plain letters that name a function
+    (r"$ABS$", "A B S"),  # capitals side by side are a product, not abs
+    (r"$\mathbf{x}^{\odot 3} + X^{\circ 2} + \mathbf{x}^{\odot (n+1)}$", "x.^3 + X.^2 + x.^(n + 1)"),  # entry by entry
 ])
 def test_latex_cells(cell, text):
     assert latex_to_matcalc(cell) == text
 
 
 @pytest.mark.parametrize("cell, fragment", [
-    (r"$\operatorname{erf}(x)$", r"\operatorname{erf} is not a function"),  # one word, never e r f x
-    (r"$\mathrm{softsign}(x)$", r"\mathrm{softsign} is not a function"),
-    (r"$|X|$", "single bar"),
-    (r"$\|x\|_1$", "‖…‖_1"),
+    (r"$\operatorname{softsign}(x)$", r"unknown function 'softsign' in \operatorname{softsign}"),
+    (r"$\mathrm{sofmax}(x)$", r"unknown function 'sofmax' in \mathrm{sofmax}; did you mean 'softmax'?"),
+    (r"$\text{logsumexpp}(x)$", "did you mean 'logsumexp'?"),
+    (r"$\operatorname{foo}(x)$", r"unknown function 'foo' in \operatorname{foo} (declare it with --where"),
+    (r"$\mathrm{Erff}(x)$", "unknown function 'Erff'"),
+    (r"$x + \text{const}$", r"cannot read the word 'const' in \text{const}: it is no function matcalc knows"),
+    (r"$sofmax(\mathbf{x})$", "unknown function 'sofmax' in sofmax(…); did you mean 'softmax'?"),
+    (r"$foo(x)$", "letters side by side are a product"),
+    (r"$\sofmax(x)$", r"\sofmax is not one matcalc reads"),
+    (r"$|x$", "a bar | is not closed"),
+    (r"$| |$", "empty bars"),
+    (r"$\|x\|_\infty$", r"the norm ‖…‖_\infty is not one matcalc knows (only ‖…‖, ‖…‖_1, ‖…‖_2, ‖…‖_F)"),
+    (r"$\|X\|_2$", "spectral norm"),  # of a matrix: not the Frobenius norm
+    (r"$\langle A \rangle$", "two arguments"),
+    (r"$\langle A, X$", "⟨ is not closed"),
+    (r"$A, X\rangle$", "closing bracket"),
+    (r"$: X$", "needs a factor on each side"),
+    (r"$A :$", "needs a factor on each side"),
     (r"$\|x$", "not closed"),
-    (r"$\sum_i x_i$", r"\sum"),
+    (r"$\sum_i x_i$", r"the function \sum has no argument (a subscript or superscript after it: an index"),
     (r"$\mathbb{R}^n$", "a set"),
     (r"$A^*$", "conjugate"),
     (r"$\sqrt[3]{x}$", "square root"),
@@ -153,7 +228,48 @@ def test_unreadable_cells(cell, fragment):
 
 
 def test_declared_function_names_are_read():
-    assert latex_to_matcalc(r"$\operatorname{erf}(x)$", frozenset({"erf"})) == "erf(x)"
+    assert latex_to_matcalc(r"$\operatorname{softsign}(x)$", frozenset({"softsign"})) == "softsign(x)"
+    assert latex_to_matcalc(r"$softsign(x)$", frozenset({"softsign"})) == "softsign(x)"
+
+
+def _spellings():
+    """Every LaTeX spelling of every row of the function table, with the row."""
+    for fn in F.TABLE.values():
+        for spelling in dict.fromkeys((fn.latex, *fn.latex_names)):
+            if spelling and not spelling.endswith("'"):
+                yield pytest.param(spelling, fn, id=f"{fn.key}:{spelling}")
+
+
+@pytest.mark.parametrize("spelling, fn", list(_spellings()))
+def test_every_latex_spelling_in_the_function_table_is_read(spelling, fn):
+    """The reader has no word list of its own: a row's LaTeX spellings are read as that row,
+    so adding a function is adding a row (σ is the Greek letter, which the parser reads as
+    the sigmoid)."""
+    text = latex_to_matcalc(f"${spelling}(x)$")
+    assert text.endswith("(x)") and F.lookup(text.removesuffix("(x)")).name == fn.name, text
+
+
+@pytest.mark.parametrize("name", [n for n in F.names() if F.lookup(n) is not None and n.isascii()])
+def test_every_function_name_is_read_in_an_operatorname(name):
+    assert latex_to_matcalc(rf"$\operatorname{{{name}}}(x)$") == f"{F.lookup(name).name}(x)"
+
+
+@pytest.mark.parametrize("cell, kinds, text", [
+    (r"$|X|$", {}, "det(X)"),
+    (r"$|X|$", {"X": "vector"}, "abs(X)"),
+    (r"$|a|$", {"a": "matrix"}, "det(a)"),
+    (r"$|a|$", {"a": "scalar"}, "abs(a)"),
+    (r"$|\mathbf{M}|$", {}, "det(M)"),  # a bold capital is still a matrix
+])
+def test_single_bars_read_by_the_kind_of_what_is_inside(cell, kinds, text):
+    assert latex_to_matcalc(cell, kinds=kinds) == text
+
+
+def test_single_bars_say_how_they_were_read():
+    cell = read_cell(r"$\log|\boldsymbol{\Sigma}| + |\mathbf{a}^T\mathbf{x}|$")
+    assert cell.sides == ["logdet(Σ) + abs(a' x)"]
+    assert cell.readings == ["|Σ| read as det(Σ), the determinant (Σ is a matrix)",
+                             "|a' x| read as abs(a' x), the absolute value (entry by entry)"]
 
 
 @pytest.mark.parametrize("header, wrt", [
@@ -205,7 +321,7 @@ LECTURE_NOTES = r"""# Least squares and friends
 
 | $f$ | $\partial f / \partial X$ |
 |---|---|
-| $\operatorname{erf}(x)$ | $x$ |
+| $\operatorname{softsign}(x)$ | $x$ |
 | $\mathrm{tr}(X)$ | $I$ |
 """
 
@@ -231,12 +347,13 @@ def test_lecture_note_latex_gives_the_right_verdicts(tmp_path, capsys):
         23: ("w' w", "2 w", "verified"),
         24: ("λ w' w", "2 λ w", "verified"),
         25: ("(w - μ)' (w - μ)", "2 (w - μ)", "verified"),
-        29: (r"$\operatorname{erf}(x)$", "$x$", "unreadable"),
+        29: (r"$\operatorname{softsign}(x)$", "$x$", "unreadable"),
         30: ("tr(X)", "I", "verified"),
     }
     assert code == 1  # a wrong row wins over an unreadable one
-    erf = next(r for r in rows if r["line"] == 29)
-    assert erf["error"].startswith(r"cannot read the cell '$\operatorname{erf}(x)$': \operatorname{erf}")
+    unknown = next(r for r in rows if r["line"] == 29)
+    assert unknown["error"].startswith(r"cannot read the cell '$\operatorname{softsign}(x)$': "
+                                       r"unknown function 'softsign' in \operatorname{softsign}")
     wrong = next(r for r in rows if r["line"] == 11)
     assert set(wrong) >= {"line", "expression", "wrt", "claim", "status", "error", "diagnosis"}
     assert any("symmetric part" in d for d in wrong["diagnosis"])
@@ -247,11 +364,11 @@ def test_lecture_note_latex_gives_the_right_verdicts(tmp_path, capsys):
 
 
 def test_unreadable_rows_exit_2_with_their_line(tmp_path, capsys):
-    text = HEADER + "| $\\mathbf{x}^T\\mathbf{x}$ | $2\\mathbf{x}$ |\n| $\\mathbf{x}^T |x|$ | $2\\mathbf{x}$ |\n" \
+    text = HEADER + "| $\\mathbf{x}^T\\mathbf{x}$ | $2\\mathbf{x}$ |\n| $\\mathbf{x}^T \\operatorname{foo}(\\mathbf{x})$ | $2\\mathbf{x}$ |\n" \
         "| $\\mathbf{x}^T\\mathbf{x}$ |\n| $x @ y$ | $1$ |\n| $\\mathbf{x}^T\\mathbf{x}$ | $2 \\mathbf{x} +$ |\n"
     code, out, err = run(capsys, "check", "--table", table_file(tmp_path, text))
     assert code == 2, err
-    assert "line 4:" in out and "single bar" in out
+    assert "line 4:" in out and "unknown function 'foo'" in out
     assert "line 5:" in out and "first two cells" in out
     assert "line 6:" in out and "character '@'" in out
     assert "line 7:" in out and "ends with '+'" in out
@@ -330,12 +447,14 @@ def test_table_with_positionals_is_an_error(tmp_path, capsys):
 
 
 def test_where_applies_to_every_row_and_is_checked_first(tmp_path, capsys):
-    text = HEADER + "| $\\operatorname{erf}(\\mathbf{a}^T\\mathbf{x})$ | $\\mathbf{a}$ |\n"
+    text = HEADER + "| $\\operatorname{softsign}(\\mathbf{a}^T\\mathbf{x})$ | $\\mathbf{a}$ |\n"
     path = table_file(tmp_path, text)
     code, _, err = run(capsys, "check", "--table", path, "--where", "A: symetric")
     assert code == 2 and "did you mean 'symmetric'" in err
-    rows = check_table(text, where="erf: function")
-    assert rows[0].expression == "erf(a' x)" and rows[0].status == "wrong"
+    rows = check_table(text, where="softsign: function")
+    assert rows[0].expression == "softsign(a' x)" and rows[0].status == "wrong"
+    (row,) = check_table(text)
+    assert row.status == "unreadable" and "unknown function 'softsign'" in row.error
 
 
 @pytest.mark.parametrize("kwargs", [{"timeout": float("nan")}, {"timeout": -1}, {"timeout": "a"},
@@ -521,3 +640,122 @@ def test_bold_greek_letters_are_vectors(tmp_path):
             "| $\\log(1+e^{-\\boldsymbol{\\mu}^T\\mathbf{x}})$ | $-\\sigma(-\\boldsymbol{\\mu}^T\\mathbf{x})\\mathbf{x}$ |\n")
     rows = check_table(text, timeout=30)
     assert [r.status for r in rows] == ["verified"] * 3
+
+
+# ---------------------------------------------------------------- the notations of issue 9, end to end
+
+NOTATION = r"""# Norms, determinants, inner products and the new functions, as notes write them
+
+| $f(\mathbf{x})$ | $\nabla_{\mathbf{x}} f$ |
+|---|---|
+| $\|\mathbf{x}\|_1$ | $\operatorname{sign}(\mathbf{x})$ |
+| $\lVert \mathbf{x}\rVert_1$ | $\mathbf{x}$ |
+| $\|\mathbf{x}\|_2$ | $\frac{\mathbf{x}}{\|\mathbf{x}\|_2}$ |
+| $\|\mathbf{x}\|_2^2$ | $2\mathbf{x}$ |
+| $\lVert \mathbf{x} \rVert_2^2$ | $2\mathbf{x}$ |
+| $\|\mathbf{x}\|^2_2$ | $\mathbf{x}$ |
+| $\langle \mathbf{a}, \mathbf{x}\rangle$ | $\mathbf{a}$ |
+| $\tfrac12 \mathbf{x}^\top\mathbf{x}$ | $\mathbf{x}$ |
+| $\frac{1}{2}\mathbf{x}^{\mathsf T} A \mathbf{x}$ | $\dfrac{1}{2}(A + A^{\intercal})\mathbf{x}$ |
+| $\frac{1}{n} \mathbf{1}^\top \mathbf{x}$ | $\frac{1}{n}\mathbf{1}$ |
+| $\mathbf{1}^T\cosh(\mathbf{x})$ | $\sinh(\mathbf{x})$ |
+| $\mathbf{1}^T\sinh(\mathbf{x})$ | $\cosh(\mathbf{x})$ |
+| $\mathbf{1}^T\sinh(\mathbf{x})$ | $\sinh(\mathbf{x})$ |
+| $\mathbf{1}^T\tan(\mathbf{x})$ | $\mathbf{1} + \tan(\mathbf{x}) \odot \tan(\mathbf{x})$ |
+| $\mathbf{1}^T\arctan(\mathbf{x})$ | $\mathbf{1} \oslash (\mathbf{1} + \mathbf{x} \odot \mathbf{x})$ |
+| $\operatorname{sign}(\mathbf{a})^T\mathbf{x}$ | $\operatorname{sign}(\mathbf{a})$ |
+| $\operatorname{erf}(\mathbf{a}^T\mathbf{b})\,\mathbf{c}^T\mathbf{x}$ | $\operatorname{erf}(\mathbf{a}^T\mathbf{b})\,\mathbf{c}$ |
+| $\operatorname{erf}(\mathbf{a}^T\mathbf{x})$ | $\mathbf{a}$ |
+| $\operatorname{logsumexp}(\mathbf{x})$ | $\operatorname{softmax}(\mathbf{x})$ |
+| $\log(1 + e^{\mathbf{a}^T\mathbf{x}})$ | $\sigma(\mathbf{a}^T\mathbf{x})\,\mathbf{a}$ |
+| $\operatorname{log1p}(e^{\mathbf{a}^T\mathbf{x}})$ | $\sigma(\mathbf{a}^T\mathbf{x})\,\mathbf{a}$ |
+| $\mathbf{1}^T\mathrm{expm1}(\mathbf{x})$ | $e^{\mathbf{x}}$ |
+| $|\mathbf{a}^T\mathbf{x}|$ | $\operatorname{sign}(\mathbf{a}^T\mathbf{x})\,\mathbf{a}$ |
+| $\mathbf{1}^T|\mathbf{x}|$ | $\operatorname{sign}(\mathbf{x})$ |
+| $\mathbf{1}^T|\mathbf{x}|$ | $\mathbf{1}$ |
+
+| $f(X)$ | $\frac{\partial f}{\partial X}$ |
+|---|---|
+| $\|X\|_F^2$ | $2X$ |
+| $\|X\|_F$ | $X$ |
+| $\langle A, X\rangle$ | $A$ |
+| $A : X$ | $A$ |
+| $A : X$ | $A^T$ |
+| $\log\det X$ | $X^{-T}$ |
+| $\log\det(X)$ | $X^{-T}$ |
+| $\log|X|$ | $X^{-T}$ |
+| $\log|X|$ | $X^{-1}$ |
+| $|X|$ | $|X|\, X^{-T}$ |
+| $\operatorname{Tr}(A X)$ | $A^T$ |
+
+| $f$ | $\frac{\partial f}{\partial \boldsymbol{\Sigma}}$ |
+|---|---|
+| $|\boldsymbol{\Sigma}|$ | $|\boldsymbol{\Sigma}|\,\boldsymbol{\Sigma}^{-T}$ |
+| $\log|\boldsymbol{\Sigma}|$ | $\boldsymbol{\Sigma}^{-T}$ |
+| $\operatorname{sofmax}(\boldsymbol{\Sigma})$ | $\boldsymbol{\Sigma}$ |
+"""
+
+
+def test_the_new_notations_are_checked_end_to_end(tmp_path, capsys):
+    """Each notation is read into plain text, checked by the oracle, right rows verified and
+    a deliberately wrong row wrong; a misspelt function is an unreadable row, never a product."""
+    code, out, err = run(capsys, "check", "--table", table_file(tmp_path, NOTATION), "--format", "json",
+                         "--timeout", "60")
+    rows = json.loads(out)
+    got = {r["line"]: (r["expression"], r["claim"], r["status"]) for r in rows}
+    assert got == {
+        5: ("norm1(x)", "sign(x)", "verified"),
+        6: ("norm1(x)", "x", "wrong"),
+        7: ("norm(x)", "(x/(norm(x)))", "verified"),
+        8: ("norm(x)^2", "2 x", "verified"),
+        9: ("norm(x)^2", "2 x", "verified"),
+        10: ("norm(x)^2", "x", "wrong"),
+        11: ("tr(a' x)", "a", "verified"),
+        12: ("(1/2) x' x", "x", "verified"),
+        13: ("(1/2) x' A x", "(1/2) (A + A') x", "verified"),
+        14: ("(1/n) 𝟏' x", "(1/n) 𝟏", "verified"),
+        15: ("𝟏' cosh(x)", "sinh(x)", "verified"),
+        16: ("𝟏' sinh(x)", "cosh(x)", "verified"),
+        17: ("𝟏' sinh(x)", "sinh(x)", "wrong"),
+        18: ("𝟏' tan(x)", "𝟏 + tan(x) ⊙ tan(x)", "verified"),
+        19: ("𝟏' arctan(x)", "𝟏 ./ (𝟏 + x ⊙ x)", "verified"),
+        20: ("sign(a)' x", "sign(a)", "verified"),
+        21: ("erf(a' b) c' x", "erf(a' b) c", "verified"),
+        22: ("erf(a' x)", "a", "wrong"),
+        23: ("logsumexp(x)", "softmax(x)", "verified"),
+        24: ("log(1 + exp(a' x))", "σ(a' x) a", "verified"),
+        25: ("log1p(exp(a' x))", "σ(a' x) a", "verified"),
+        26: ("𝟏' expm1(x)", "exp(x)", "verified"),
+        27: ("abs(a' x)", "sign(a' x) a", "verified"),
+        28: ("𝟏' abs(x)", "sign(x)", "verified"),
+        29: ("𝟏' abs(x)", "𝟏", "wrong"),
+        33: ("norm(X)^2", "2 X", "verified"),
+        34: ("norm(X)", "X", "wrong"),
+        35: ("tr(A' X)", "A", "verified"),
+        36: ("tr(A' X)", "A", "verified"),
+        37: ("tr(A' X)", "A'", "wrong"),
+        38: ("logdet(X)", "X^-T", "verified"),
+        39: ("logdet(X)", "X^-T", "verified"),
+        40: ("logdet(X)", "X^-T", "verified"),
+        41: ("logdet(X)", "X^-1", "wrong"),
+        42: ("det(X)", "det(X) X^-T", "verified"),
+        43: ("tr(A X)", "A'", "verified"),
+        47: ("det(Σ)", "det(Σ) Σ^-T", "verified"),
+        48: ("logdet(Σ)", "Σ^-T", "verified"),
+        49: (r"$\operatorname{sofmax}(\boldsymbol{\Sigma})$", r"$\boldsymbol{\Sigma}$", "unreadable"),
+    }, err
+    assert code == 1
+    by_line = {r["line"]: r for r in rows}
+    assert by_line[49]["error"] == (r"cannot read the cell '$\operatorname{sofmax}(\boldsymbol{\Sigma})$': "
+                                    r"unknown function 'sofmax' in \operatorname{sofmax}; did you mean 'softmax'? "
+                                    "(declare it with --where \"sofmax: function\" if it is a function of your own)")
+    assert by_line[47]["readings"] == ["|Σ| read as det(Σ), the determinant (Σ is a matrix)"] * 2
+    assert by_line[27]["readings"][0] == "|a' x| read as abs(a' x), the absolute value (entry by entry)"
+
+
+def test_a_declaration_decides_what_single_bars_are():
+    header = "| $f$ | $\\frac{\\partial f}{\\partial X}$ |\n|---|---|\n"
+    (row,) = check_table(header + "| $|X|$ | $|X|\\, X^{-T}$ |\n", where="X: n×n")
+    assert row.expression == "det(X)" and row.status == "verified", row.text()
+    (row,) = check_table(header + "| $\\mathbf{1}^T|X|$ | $\\operatorname{sign}(X)$ |\n", where="X: n")
+    assert row.expression == "𝟏' abs(X)" and row.status == "verified", row.text()  # a vector: entry by entry
