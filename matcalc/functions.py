@@ -239,6 +239,9 @@ ARCTAN = elementwise(
     "arctan", lambda x: power(_one_plus(x, power(x, 2)), -1), lambda np, x: np.arctan(x),
     lambda sp, x: sp.atan(x), r"\arctan", aliases=("atan",),
 )
+TAN = elementwise(
+    "tan", lambda x: _one_plus(x, power(TAN(x), 2)), lambda np, x: np.tan(x), lambda sp, x: sp.tan(x), r"\tan",
+)
 SINH = elementwise("sinh", lambda x: COSH(x), lambda np, x: np.sinh(x), lambda sp, x: sp.sinh(x), r"\sinh")
 COSH = elementwise("cosh", lambda x: SINH(x), lambda np, x: np.cosh(x), lambda sp, x: sp.cosh(x), r"\cosh")
 TANH = elementwise("tanh", lambda x: TANH_PRIME(x), lambda np, x: np.tanh(x), lambda sp, x: sp.tanh(x), r"\tanh")

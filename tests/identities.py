@@ -130,6 +130,7 @@ ROWS: list[Row] = [
     Row("sum(relu(x))", "x", "relu′(x)", "elementwise relu (step)"),
     Row("sum(cosh(x))", "x", "sinh(x)", "elementwise cosh (cosh′ = sinh)"),
     Row("sum(sinh(x))", "x", "cosh(x)", "elementwise sinh (sinh′ = cosh)"),
+    Row("sum(tan(x))", "x", "𝟏 + tan(x).^2", "elementwise tan (tan′ = 1 + tan²)"),
     Row("sum(arctan(x))", "x", "(𝟏 + x.^2).^-1", "elementwise arctan (1/(1 + x²))"),
     Row("sum(log1p(x))", "x", "(𝟏 + x).^-1", "elementwise log1p (1/(1 + x))", None, {"x": "positive"}),
     Row("sum(expm1(x))", "x", "exp(x)", "elementwise expm1 (expm1′ = exp)"),
