@@ -27,6 +27,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Union
 
+from . import greek
 from .errors import DeclarationError
 from .limits import MAX_SIZE
 from .shapes import DimProd, dim_mul
@@ -34,12 +35,9 @@ from .shapes import DimProd, dim_mul
 #: a dimension as declared: a number, a symbol, or None for "infer it"
 DeclDim = Union[int, str, DimProd, None]
 
-GREEK_NAMES = frozenset(
-    "alpha beta gamma delta epsilon varepsilon zeta eta theta vartheta iota kappa lambda mu nu xi "
-    "omicron pi rho sigma tau upsilon phi varphi chi psi omega".split()
-)
-_GREEK_LOWER = "αβγδεζηθικλμνξοπρστυφχψωϵϑϕςℓ"
-_GREEK_UPPER = "ΑΒΓΔΕΖΗΘΙΚΛΜΝΞΟΠΡΣΤΥΦΧΨΩ"
+GREEK_NAMES = greek.NAMES
+_GREEK_LOWER = greek.LOWER
+_GREEK_UPPER = greek.UPPER
 
 
 @dataclass(frozen=True)

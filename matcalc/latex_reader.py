@@ -33,7 +33,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from . import functions as F
-from . import limits
+from . import greek, limits
 from .declare import closest, default_kind
 from .errors import MatcalcError
 
@@ -44,13 +44,7 @@ class CellError(MatcalcError):
     kind = "unreadable cell"
 
 
-GREEK = {
-    "alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ", "epsilon": "ε", "varepsilon": "ε", "zeta": "ζ",
-    "eta": "η", "theta": "θ", "vartheta": "θ", "iota": "ι", "kappa": "κ", "lambda": "λ", "mu": "μ", "nu": "ν",
-    "xi": "ξ", "pi": "π", "rho": "ρ", "varrho": "ρ", "sigma": "σ", "tau": "τ", "upsilon": "υ", "phi": "φ",
-    "varphi": "φ", "chi": "χ", "psi": "ψ", "omega": "ω", "Gamma": "Γ", "Delta": "Δ", "Theta": "Θ",
-    "Lambda": "Λ", "Xi": "Ξ", "Pi": "Π", "Sigma": "Σ", "Upsilon": "Υ", "Phi": "Φ", "Psi": "Ψ", "Omega": "Ω",
-}
+GREEK = {**greek.LATEX_LETTERS, **greek.VARIANTS}
 #: commands that only change the font of their argument
 FONTS = {"mathbf", "boldsymbol", "bm", "mathit", "mathbfit", "pmb", "vec", "mathcal", "mathnormal", "bf"}
 #: the fonts of vectors: a lowercase letter in one of them is a vector (\cdot between two is a dot product)

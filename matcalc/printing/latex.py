@@ -7,6 +7,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 from .. import functions as F
+from .. import greek
 from ..nodes import Expr, Ones, Zeros
 from ..shapes import Dim, dim_str
 from .base import ATOM, PRODUCT, Marks, Printed, Printer, digits
@@ -15,17 +16,6 @@ LATEX = Marks(minus="-", hadamard=r" \odot ", divide=r" \oslash ", kron=r" \otim
               inverse_transpose=r"^{-\top}", differential=r"\mathrm{d}", grad=r"\nabla ", prime="'",
               jac=r"\mathsf{D}", ones_gap="")
 
-_GREEK = {
-    "alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa", "lambda",
-    "mu", "nu", "xi", "pi", "rho", "sigma", "tau", "upsilon", "phi", "chi", "psi", "omega",
-    "Gamma", "Delta", "Theta", "Lambda", "Xi", "Pi", "Sigma", "Upsilon", "Phi", "Psi", "Omega",
-}
-_UNICODE_GREEK = dict(zip(
-    "αβγδεζηθικλμνξπρστυφχψωΓΔΘΛΞΠΣΦΨΩ",
-    r"\alpha \beta \gamma \delta \epsilon \zeta \eta \theta \iota \kappa \lambda \mu \nu \xi \pi \rho "
-    r"\sigma \tau \upsilon \phi \chi \psi \omega \Gamma \Delta \Theta \Lambda \Xi \Pi \Sigma \Phi \Psi "
-    r"\Omega".split(),
-))
 _SUBSCRIPTS = str.maketrans("₀₁₂₃₄₅₆₇₈₉", "0123456789")
 
 
@@ -40,10 +30,10 @@ def latex_name(name: str) -> str:
         while i > 1 and name[i - 1].isdigit():
             i -= 1
         base, sub = name[:i], name[i:]
-    if base in _GREEK:
+    if base in greek.LATEX_LETTERS:
         base = "\\" + base
-    elif len(base) == 1 and base in _UNICODE_GREEK:
-        base = _UNICODE_GREEK[base]
+    elif len(base) == 1 and base in greek.COMMANDS:
+        base = greek.COMMANDS[base]
     elif len(base) > 1:
         base = rf"\mathrm{{{base}}}"
     if sub:
