@@ -42,9 +42,11 @@ class Expression:
     """
 
     def __init__(self, tree: Expr, text: str, decls: Declarations, var_shapes: dict[str, tuple], functions: dict,
-                 assumptions: list[str] | None = None):
+                 assumptions: list[str] | None = None, spans: dict | None = None):
         self.tree = tree
         self.source = text
+        #: where each node of the tree is in the source text (errors point there)
+        self.spans = spans or {}
         self.decls = decls
         self._shapes = var_shapes
         self.functions = functions
@@ -145,7 +147,8 @@ def parse(text: str, where: str | Mapping[str, object] | Declarations | None = N
     inferred.  Raises :class:`matcalc.ParseError` or :class:`matcalc.ShapeError`.
     """
     parsed = parse_tree(text, where, expect)
-    return Expression(parsed.tree, text, parsed.decls, parsed.shapes, parsed.functions, parsed.assumptions)
+    return Expression(parsed.tree, text, parsed.decls, parsed.shapes, parsed.functions, parsed.assumptions,
+                      parsed.spans)
 
 
 def _function_note(name: str, decl: Any, ascii: bool) -> str:
@@ -250,7 +253,7 @@ class Derivative:
             if wrt.symmetric and not wrt.is_scalar:
                 raise DiffError(
                     f"the Jacobian with respect to the symmetric matrix {wrt.name} is not unique; "
-                    f"declare {wrt.name} without 'symmetric' for the unconstrained Jacobian", wrt.span,
+                    f"declare {wrt.name} without 'symmetric' for the unconstrained Jacobian", node=wrt,
                 )
             self._gradient = None
             self._jacobian = canonical(identify_jacobian(linear, wrt))
@@ -493,7 +496,7 @@ def diff(expr: str | Expression, wrt: str, where: str | Mapping[str, object] | N
         if wrt in e.decls.variables:  # declared but absent: f does not depend on it, the derivative is 0
             return Derivative(e, parse(wrt, e.decls).tree, layout, unused)
     except MatcalcError as err:  # a missing rule points into the expression
-        raise err.with_source(e.source) from None
+        raise err.located(e.source, e.spans) from None
     size = size_meaning(e.tree, wrt)
     if size is not None:  # ‖X w − y‖² / m: m is a number of rows, not something to vary
         raise DiffError(f"{wrt} is a size ({size}), not a variable: a size used as a number is constant", None)

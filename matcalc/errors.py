@@ -10,16 +10,25 @@ class MatcalcError(Exception):
 
     kind = "error"
 
-    def __init__(self, message: str, span: Span | None = None, source: str | None = None):
+    def __init__(self, message: str, span: Span | None = None, source: str | None = None, node: object = None):
         super().__init__(message)
         self.message = message
         self.span = span
         self.source = source
+        #: the node the error is about, when it was raised by the engine: its position is
+        #: in the span table of the parse it came from (:meth:`located`)
+        self.node = node
 
     def with_source(self, source: str) -> MatcalcError:
         if self.source is None:
             self.source = source
         return self
+
+    def located(self, source: str, spans: dict) -> MatcalcError:
+        """The error with the input text, and the position of its node in that input."""
+        if self.span is None and self.node is not None:
+            self.span = spans.get(self.node)
+        return self.with_source(source)
 
     def pretty(self) -> str:
         """The message, with the input and a caret line under the offending part."""

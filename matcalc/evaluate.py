@@ -106,7 +106,7 @@ class Evaluator:
             if want[0] * want[1] > MAX_ENTRIES:  # checked before anything is allocated
                 raise EvaluationError(
                     f"{_describe(n)} would have {want[0]:,}×{want[1]:,} = {want[0] * want[1]:,} entries; "
-                    f"evaluate builds arrays of at most {MAX_ENTRIES:,} entries", n.span,
+                    f"evaluate builds arrays of at most {MAX_ENTRIES:,} entries", node=n,
                 )
             out = np.asarray(getattr(self, f"_ev_{type(n).__name__}")(n), dtype=float)
             if out.size != want[0] * want[1]:

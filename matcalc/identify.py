@@ -47,7 +47,7 @@ from .shapes import dim_mul
 
 
 def _linear_error(e: Expr, what: str) -> DiffError:
-    return DiffError(f"cannot identify the {what}: the differential is not linear in the variable at {type(e).__name__}", e.span)
+    return DiffError(f"cannot identify the {what}: the differential is not linear in the variable at {type(e).__name__}", node=e)
 
 
 # -------------------------------------------------------------------- gradient (reverse)
@@ -116,7 +116,7 @@ def adj_unvec(e: Unvec, c: Expr, mask: list[bool]) -> list[tuple[int, Expr]]:
 
 def adj_kron(e: Kron, c: Expr, mask: list[bool]) -> list[tuple[int, Expr]]:
     raise DiffError(
-        "no gradient rule through a Kronecker product of the variable yet", e.span
+        "no gradient rule through a Kronecker product of the variable yet", node=e
     )
 
 
@@ -208,9 +208,9 @@ def jacobian(dF: Expr, x: Var) -> Expr:
         elif isinstance(n, Unvec):
             out = J(n.arg)
         elif isinstance(n, Kron):
-            raise DiffError("no Jacobian rule for a Kronecker product of the variable yet", n.span)
+            raise DiffError("no Jacobian rule for a Kronecker product of the variable yet", node=n)
         else:
-            raise DiffError(f"no Jacobian rule for {getattr(getattr(n, 'fn', None), 'name', type(n).__name__)} of the variable yet", n.span)
+            raise DiffError(f"no Jacobian rule for {getattr(getattr(n, 'fn', None), 'name', type(n).__name__)} of the variable yet", node=n)
         memo[n] = out
         return out
 

@@ -809,11 +809,14 @@ class _ProductRun:
 class Parsed:
     """What :func:`parse_tree` returns: the tree, and the declarations it was read with."""
 
-    __slots__ = ("tree", "decls", "text", "shapes", "functions", "assumptions")
+    __slots__ = ("tree", "decls", "text", "shapes", "functions", "assumptions", "spans")
 
     def __init__(self, tree: Expr, decls: Declarations, text: str, shapes: dict[str, tuple],
-                 functions: dict[str, FuncDecl], assumptions: list[str] | None = None):
+                 functions: dict[str, FuncDecl], assumptions: list[str] | None = None,
+                 spans: dict[Expr, Span] | None = None):
         self.tree = tree
+        #: where each node of the tree is in ``text`` (positions are not stored on nodes)
+        self.spans = spans or {}
         self.decls = decls
         self.text = text
         self.shapes = shapes
@@ -846,7 +849,7 @@ def parse_tree(text: str, where: str | Mapping[str, object] | Declarations | Non
             err.source = text
         raise
     if positions is not None:
-        _move_spans(parsed.tree, positions)
+        parsed.spans = {n: _original_span(span, positions) for n, span in parsed.spans.items()}  # type: ignore[misc]
         parsed.text = text
     return parsed
 
@@ -873,14 +876,6 @@ def _original_span(span: Span | None, positions: list[int]) -> Span | None:
     if span[1] > span[0]:  # end just after the last character of the span
         end = positions[min(span[1] - 1, len(positions) - 1)] + 1
     return (start, end)
-
-
-def _move_spans(tree: Expr, positions: list[int]) -> None:
-    seen: set[int] = set()
-    for n in tree.walk():
-        if id(n) not in seen and n.span is not None:
-            seen.add(id(n))
-            object.__setattr__(n, "span", _original_span(n.span, positions))
 
 
 def _parse_visible(text: str, decls: Declarations, expect: tuple | None) -> Parsed:
@@ -958,12 +953,14 @@ def _parse_visible(text: str, decls: Declarations, expect: tuple | None) -> Pars
     except MatcalcError as err:
         raise err.with_source(text) from None
     tree = _ground(raw, u, pool)
+    spans = _spans(raw, tree)
     shapes = {n.name: n.shape for n in tree.walk() if isinstance(n, Var)}
     functions = builder.scope.functions()
     for n in tree.walk():  # vector functions: the size of their values, as inferred
         if isinstance(n, (Apply, Jac)) and n.out is not None:
             functions[n.name] = FuncDecl("vector", n.out)
-    return Parsed(tree, decls, text, dict(sorted(shapes.items())), functions, _assumptions(tree, builder.scope))
+    return Parsed(tree, decls, text, dict(sorted(shapes.items())), functions, _assumptions(tree, builder.scope),
+                  spans)
 
 
 class _Pool:
@@ -1301,15 +1298,13 @@ def _ground(e: Expr, u: Inference, ground_name: Any) -> Expr:
             out = Size(dim(n.dim))
         else:
             out = n
-        return _at(out, n.span)
+        return out
 
     # name unknown sizes in the order a reader meets them
     for n in e.walk():
         for d in _leaf_dims(n):
             dim(d)
-    out = map_bottom_up(e, leaf)
-    _copy_spans(e, out)
-    return out
+    return map_bottom_up(e, leaf)
 
 
 def _leaf_dims(n: Expr) -> tuple[Any, ...]:
@@ -1322,14 +1317,20 @@ def _leaf_dims(n: Expr) -> tuple[Any, ...]:
     return ()
 
 
-def _copy_spans(old: Expr, new: Expr) -> None:
-    """Positions survive grounding (the two trees have the same structure)."""
-    stack = [(old, new)]
+def _spans(raw: Expr, tree: Expr) -> dict[Expr, Span]:
+    """Where each node of the grounded tree is in the input: the positions of the raw
+    tree's nodes, carried over (the two trees have the same structure).  The table
+    belongs to this parse: grounded nodes are shared between parses (hash-consing), so a
+    position is never stored on them.  A subexpression written twice points at its first
+    occurrence."""
+    out: dict[Expr, Span] = {}
+    stack = [(raw, tree)]
     while stack:
         a, b = stack.pop()
-        if a.span is not None and b.span is None:
-            object.__setattr__(b, "span", a.span)
-        stack.extend(zip(a.children, b.children, strict=True))
+        if a.span is not None and b not in out:
+            out[b] = a.span
+        stack.extend(reversed(list(zip(a.children, b.children, strict=True))))
+    return out
 
 
 def _located(err: MatcalcError, text: str, u: Inference, ground_name: Any) -> MatcalcError:

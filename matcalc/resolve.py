@@ -7,7 +7,8 @@ A name is, first match wins:
 - a **declared function** (``f: elementwise``); without ``(…)`` an error;
 - ``dX`` for a declared X: the **differential** of X;
 - a **constant**: ``I`` (the identity), ``I_n``, ``ones``, ``ones_n``, ``zeros`` (sizes inferred);
-- a **size used as a number**: every occurrence in a scalar position (a divisor:
+- a **size used as a number**: a declared size (``--where "Σ: N×N"``) wherever it is written
+  (``−N/2 log|Σ|``); an undeclared one at every occurrence in a scalar position (a divisor:
   ``‖X w − y‖² / m``, ``(1/n) 𝟏ᵀ x``, ``tr(S)/k``; a negative power: ``n⁻¹ 𝟏ᵀ x``; and,
   when the expression does not parse otherwise, a factor: ``𝟏 − m softmax(z)``), and the
   name a declared size or a
@@ -151,11 +152,11 @@ class Names:
             ok = data == "name" and tok.start_pos in scalar_positions
             candidates[name] = candidates.get(name, True) and ok
         for name, only_numbers in candidates.items():
-            if not only_numbers or self.declared(name) or name in CONSTANTS or _SIZED.fullmatch(name):
+            if self.declared(name) or name in CONSTANTS or _SIZED.fullmatch(name):
                 continue
-            if name in declared_sizes:
+            if name in declared_sizes:  # a declared size is that size wherever it is written
                 self.sizes[name] = True
-            elif name in SIZE_LETTERS:
+            elif only_numbers and name in SIZE_LETTERS:
                 self.sizes[name] = False
 
     # -- uses --------------------------------------------------------------------------
@@ -174,6 +175,9 @@ class Names:
     def _function(self, name: str, span: Span) -> FuncDecl:
         if name not in self.decls.functions and not may_be_abstract(name):
             raise unknown_function(name, span)
+        if name not in self.decls.functions and name in self.decls.dim_symbols():
+            raise ParseError(f"'{name}' is a size (declared in the shapes), not a function; "
+                             f"write {name} (…) with a space for a product", span)
         self._use(name, "function", span)
         return self.kind_of(name)
 

@@ -127,3 +127,16 @@ def test_bad_layout():
 def test_jacobian_wrt_symmetric_matrix_is_refused():
     with pytest.raises(matcalc.DiffError, match="symmetric"):
         matcalc.diff("A S", "S", "S: n×n symmetric")
+
+
+def test_an_error_points_into_its_own_input_after_an_earlier_parse():
+    """Nodes are shared between parses (hash-consing); positions belong to each parse.
+    After sum(relu'(x)) was parsed at position 4, the same subexpression in another input
+    is reported where that input has it."""
+    matcalc.parse("sum(relu'(x))")
+    text = "2 + x' x + sum(relu'(x))"
+    with pytest.raises(matcalc.DiffError) as info:
+        matcalc.diff(text, "x")
+    start, end = info.value.span
+    assert text[start:end] == "relu'(x)"
+    assert "^" * len("relu'(x)") in str(info.value)

@@ -190,3 +190,18 @@ def test_names_are_resolved_from_the_function_table():
             continue
         with pytest.raises(matcalc.ParseError, match="is a function"):
             matcalc.parse(f"{name} + x")
+
+
+def test_a_declared_size_is_that_size_wherever_it_is_written():
+    """−N/2 log|Σ| with Σ: N×N: N is Σ's size, not a new scalar variable N (which would
+    answer another question, with a where line saying N: scalar beside Σ: N×N)."""
+    r = matcalc.diff("-N/2 log|Σ| - ½ tr(inv(Σ) S)", "Σ", "Σ: N×N")
+    assert "N: scalar" not in r.text()
+    assert str(r.gradient) == "(Σ⁻ᵀ Sᵀ Σ⁻ᵀ − N Σ⁻ᵀ) / 2"
+    assert r.check(timeout=60).ok is True
+
+
+def test_a_declared_size_called_like_a_function_is_an_error():
+    with pytest.raises(matcalc.ParseError, match="'N' is a size"):
+        matcalc.parse("N(x)", "x: N")
+    assert matcalc.parse("N (x)", "x: N").text() == "N x"

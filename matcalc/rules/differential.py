@@ -114,7 +114,7 @@ def d_matpow(e: MatPow, ds: tuple[Expr, ...]) -> Expr:
 def d_call(e: Call, ds: tuple[Expr, ...]) -> Expr:
     """The function's own rule, from its row in the function table."""
     if e.fn.d is None:
-        raise DiffError(f"no differential rule for {e.fn.name}", e.span)
+        raise DiffError(f"no differential rule for {e.fn.name}", node=e)
     return e.fn.d(e, ds)
 
 
@@ -125,7 +125,7 @@ def d_apply(e: Apply, ds: tuple[Expr, ...]) -> Expr:
     if len(e.args) != 1:
         raise DiffError(
             f"{e.name} has {len(e.args)} arguments; matcalc differentiates abstract functions of one argument",
-            e.span,
+            node=e,
         )
     (y,), (dy,) = e.args, ds
     if e.kind == "elementwise":
@@ -145,7 +145,7 @@ def _no_second_order(e: Expr, ds: tuple[Expr, ...]) -> Expr:
     raise DiffError(
         f"no differential rule for {type(e).__name__.lower()} {getattr(e, 'name', '')}: "
         "derivatives of abstract functions are not differentiated again yet",
-        e.span,
+        node=e,
     )
 
 
@@ -187,7 +187,7 @@ def _rule(e: Expr) -> Rule:
     try:
         return RULES[type(e)]
     except KeyError:
-        raise DiffError(f"no differential rule for {type(e).__name__}", e.span) from None
+        raise DiffError(f"no differential rule for {type(e).__name__}", node=e) from None
 
 
 def differential(e: Expr, x: Var) -> Expr:
