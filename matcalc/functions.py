@@ -553,6 +553,12 @@ def lookup(name: str) -> Function | None:
     return _BY_NAME.get(name)
 
 
+def rows_named(name: str) -> list[Function]:
+    """Every row printed with ``name``: diag has two (vector → matrix, matrix → vector),
+    and the parser picks by the argument's shape."""
+    return [f for f in TABLE.values() if f.name == name]
+
+
 def lookup_latex(command: str) -> Function | None:
     r"""The row a LaTeX spelling refers to: ``\ln`` → log, ``\operatorname{erf}`` → erf,
     ``\mathrm{tr}`` → tr; None for anything else."""

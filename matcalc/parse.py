@@ -553,7 +553,7 @@ class Builder(Transformer):
         """Rows that share a name (diag of a vector, diag of a matrix): the one whose shape
         rule the argument fits while fixing the fewest sizes, a size fixed to 1 counting
         double (ties go to the later row)."""
-        rows = [r for r in F.TABLE.values() if r.name == fn.name]
+        rows = F.rows_named(fn.name)
         if len(rows) == 1 or len(args) != 1:
             return fn
         shape = self._shape(args[0])
