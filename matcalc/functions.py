@@ -640,6 +640,27 @@ def adjugate_over_det(scalars: list[Expr], chain: list[Expr]) -> tuple[list[Expr
     return None
 
 
+def softmax_of_ratio(scalars: list[Expr], chain: list[Expr]) -> tuple[list[Expr], list[Expr]] | None:
+    """exp(z) / (𝟏ᵀ exp(z)) = exp(z) / sum(exp(z)) = softmax(z) in a product (scalar factors and the chain): the
+    gradient of log(𝟏ᵀ exp(z)) reads as the textbook softmax(z)."""
+    for i, s in enumerate(scalars):
+        if not (isinstance(s, Power) and s.exponent == Num(Fraction(-1))):
+            continue
+        b = s.base
+        if isinstance(b, MatMul) and len(b.factors) == 2 and isinstance(b.factors[0], Transpose) \
+                and isinstance(b.factors[0].arg, Ones):
+            e = b.factors[1]  # 𝟏ᵀ exp(z)
+        elif isinstance(b, Call) and b.fn is SUM:
+            e = b.args[0]  # sum(exp(z))
+        else:
+            continue
+        if not (isinstance(e, Call) and e.fn is EXP and e.shape[1] == 1 and e in chain):
+            continue
+        j = chain.index(e)
+        return scalars[:i] + scalars[i + 1:], [*chain[:j], SOFTMAX(e.args[0]), *chain[j + 1:]]
+    return None
+
+
 def sigmoid_prime_cancels(core: list[Expr], norm: Callable[[Expr], Expr]) -> list[Expr]:
     """σ′(z) = σ(z) ⊙ (𝟏 − σ(z)), used in an elementwise product where it cancels:
     σ′(z) ./ σ(z) = 𝟏 − σ(z) and σ′(z) ./ (𝟏 − σ(z)) = σ(z), as in the gradient of the

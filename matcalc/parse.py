@@ -147,7 +147,9 @@ class Builder(Transformer):
         self.decls = names.decls
         self.u = u
         self.scope = Scope(names, names.decls, u, promoted)
-        self.literal_ones: set[int] = set()  # the Nums written as the literal 1 (for 1ᵀ)
+        # the Nums written as the literal 1 (for 1ᵀ), by identity; the nodes are kept alive
+        # here, so that no other node built later can reuse the id of one of them
+        self._literal_ones: dict[int, Expr] = {}
 
     # -- helpers -----------------------------------------------------------------------
     def _scalar(self, e: Expr) -> bool:
@@ -185,8 +187,12 @@ class Builder(Transformer):
     def number(self, meta: Any, tok: Token) -> Expr:
         out = _at(Num(_number_value(tok)), _tok_span(tok))
         if str(tok) == "1":
-            self.literal_ones.add(id(out))
+            self._literal_ones[id(out)] = out
         return out
+
+    def _literal_one(self, e: Expr) -> bool:
+        """Is ``e`` the very node of a literal 1 in the input?"""
+        return self._literal_ones.get(id(e)) is e
 
     def name(self, meta: Any, tok: Token) -> Expr:
         meaning = self.names.at[tok.start_pos]
@@ -346,9 +352,9 @@ class Builder(Transformer):
         for k in range(len(factors) - 1):
             if ops[k + 1] != "mul":
                 continue
-            if id(factors[k]) in self.literal_ones and ones_row(factors[k + 1]):  # 1 1ᵀ
+            if self._literal_one(factors[k]) and ones_row(factors[k + 1]):  # 1 1ᵀ
                 factors[k] = _at(Ones((self.u.fresh(), 1)), factors[k].span)
-            elif ones_row(factors[k]) and id(factors[k + 1]) in self.literal_ones:  # 1ᵀ 1 = n
+            elif ones_row(factors[k]) and self._literal_one(factors[k + 1]):  # 1ᵀ 1 = n
                 factors[k + 1] = _at(Ones((self.u.fresh(), 1)), factors[k + 1].span)
         return factors[0], tuple((op, b, end) for (op, _, end), b in zip(steps, factors[1:], strict=True))
 
@@ -419,7 +425,7 @@ class Builder(Transformer):
     # -- postfix -----------------------------------------------------------------------
     def transpose(self, meta: Any, a: Expr, prime: Token | None = None) -> Expr:
         span = _span(meta)
-        if id(a) in self.literal_ones and a.span and meta.start_pos == a.span[0]:
+        if self._literal_one(a) and a.span and meta.start_pos == a.span[0]:
             # 1ᵀ: the vector of ones, transposed — only the literal 1 written right before
             # the transpose, never a computed 1 such as (2 · 0.5)ᵀ or (1)ᵀ
             a = _at(Ones((self.u.fresh(), 1)), a.span)
@@ -907,6 +913,18 @@ def _parse_visible(text: str, decls: Declarations, expect: tuple | None) -> Pars
             except MatcalcError:
                 raise first from None
             names = again
+        else:  # −N/2 log|Σ|: N a matrix makes f a matrix; N a size (a number) makes it a scalar
+            if expect is None and not _is_scalar(raw, u):
+                again = Names(lark_tree, decls, factors_are_numbers=True)
+                if again.sizes != names.sizes:
+                    try:
+                        trial = _build(lark_tree, text, again, expect, frozenset())
+                    except TimeLimitError:
+                        raise
+                    except MatcalcError:
+                        trial = None
+                    if trial is not None and _is_scalar(trial[0], trial[1]):
+                        (raw, u, builder, pool), names = trial, again
     except UnexpectedInput as exc:
         raise _syntax_error(exc, text) from None
     except RecursionError:  # a chain the bracket scan does not count (x^2^2^2…): still clean
@@ -1013,14 +1031,19 @@ def _build(lark_tree: Any, text: str, names: Names, expect: tuple | None,
 
 def _tie_sizes(raw: Expr, u: Inference, pool: _Pool, scope: Scope) -> None:
     """Each undeclared size name read as a number becomes a size of the expression: the
-    size that would be given that name anyway (X is m×n by default, so m in ``/ m`` is
-    the rows of X); else the one size left when there is one (``(1/n) 𝟏ᵀ x``: x has n
+    size that would be given that name when the matrices' sizes are named first (X is
+    m×n by default, so m in ``/ m`` is the rows of X, wherever X stands); else the one size left when there is one (``(1/n) 𝟏ᵀ x``: x has n
     entries).  Otherwise the reading is not clear, and the error says what to declare."""
     if not scope.size_dims:
         return
     free: list[DimVar] = []
     known: set[Any] = set()
-    for n in raw.walk():
+    # matrices first (rows, then columns), then the rest, each in reading order: the
+    # prediction does not depend on the order of the terms (λ‖w‖₁ + ‖X w − y‖²/m and
+    # ‖X w − y‖²/m + λ‖w‖₁ both read m as the rows of X, the number of samples)
+    leaves = list(raw.walk())
+    matrices = [n for n in leaves if isinstance(n, Var) and not u.is_one(n.shape[0]) and not u.is_one(n.shape[1])]
+    for n in matrices + leaves:
         for d in _leaf_dims(n):
             r = u.resolve(d)
             if isinstance(r, DimVar):
@@ -1133,7 +1156,8 @@ def _assumptions(tree: Expr, scope: Scope) -> list[str]:
         holder = next((v for v in tree.walk() if isinstance(v, Var) and name in v.shape), None)
         declare = f", e.g. --where \"{holder.name}: {_declared(holder.shape)}\"" if holder else ""
         out.append(f"{name} is {size_meaning(tree, name)}: a size name used as a number is that size "
-                   f"(declare the shapes to choose another{declare})")
+                   f"(declare the shapes to choose another{declare}; for a number that is no size, "
+                   f"--where \"{name}: scalar\")")
     coefficients: set[str] = set()
     for n in tree.walk():  # n logdet(Σ): a vector by default times scalars only
         if isinstance(n, MatMul):

@@ -140,6 +140,7 @@ class Names:
             if sub.data == "product_chain":
                 if self.factors_are_numbers:
                     factors = [sub.children[0], *(s.children[0] for s in sub.children[1:] if s.data == "step_mul")]
+                    factors = [f.children[1] if isinstance(f, Tree) and f.data == "neg" else f for f in factors]  # −N
                     scalar_positions.update(f.children[0].start_pos for f in factors
                                             if isinstance(f, Tree) and f.data == "name")
                 for step in sub.children[1:]:

@@ -116,6 +116,8 @@ ROWS: list[Row] = [
     # ---- softmax and logsumexp -------------------------------------------------------------
     Row("logsumexp(z)", "z", "softmax(z)", "log-sum-exp: its gradient is the softmax"),
     Row("logsumexp(W x)", "W", "softmax(W x) xᵀ", "log-partition of a linear model"),
+    Row("log(sum(exp(z)))", "z", "softmax(z)", "log-sum-exp written out: exp(z)/sum(exp(z)) = softmax(z)"),
+    Row("-y' z + log(1' exp(z))", "z", "softmax(z) − y", "cross-entropy with the log-partition written 1ᵀ exp(z)"),
     Row("-y' log(softmax(z))", "z", "(𝟏ᵀ y) softmax(z) − y", "cross-entropy: log softmax(z) = z − 𝟏 logsumexp(z)"),
     Row("softmax(z)", "z", "diag(softmax(z)) − softmax(z) softmax(z)ᵀ", "softmax Jacobian"),
     Row("sum(log(softmax(z)))", "z", "𝟏 − m softmax(z)", "sum of log-softmax (m = the length of z)"),

@@ -56,3 +56,13 @@ def _untimed(text: str) -> str:
 
 def test_readme_has_cli_examples():
     assert len(_cli_examples()) >= 6
+
+
+def test_every_subpackage_ships_in_the_wheel():
+    """pyproject.toml lists packages by name: a new subpackage must be listed, or the
+    installed tool fails with ModuleNotFoundError where the editable one works."""
+    import tomllib
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]["packages"])
+    found = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "matcalc").rglob("__init__.py")}
+    assert found <= listed, f"not shipped: {sorted(found - listed)}"

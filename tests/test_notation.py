@@ -205,3 +205,18 @@ def test_a_declared_size_called_like_a_function_is_an_error():
     with pytest.raises(matcalc.ParseError, match="'N' is a size"):
         matcalc.parse("N(x)", "x: N")
     assert matcalc.parse("N (x)", "x: N").text() == "N x"
+
+
+@pytest.mark.parametrize("text", ["λ ‖w‖₁ + ‖X w − y‖² / m", "‖X w − y‖² / m + λ ‖w‖₁", "½ ‖X w − y‖₂² / m + λ ‖w‖₁"])
+def test_a_size_used_as_a_number_does_not_depend_on_the_order_of_terms(text):
+    """m is the rows of X (the number of samples) wherever X stands in the expression."""
+    r = matcalc.diff(text, "w")
+    assert r.expression.shapes["X"] == "m×n"
+    assert "m is the number of rows of X" in r.text()
+
+
+def test_a_capital_size_letter_as_a_coefficient_is_a_number_when_a_matrix_makes_no_sense():
+    """−N/2 log|Σ|: N a matrix would make f a matrix; N is read as Σ's size, and said."""
+    r = matcalc.diff("-N/2 log|Σ|", "Σ")
+    assert str(r.gradient) == "−N Σ⁻ᵀ / 2"
+    assert "N is the size of the square matrix Σ" in r.text()

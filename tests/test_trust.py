@@ -149,8 +149,13 @@ def test_defaults_yield_only_where_the_expression_needs_it(expr, scalars, vector
 
 
 def test_a_default_that_the_expression_does_not_force_is_said():
+    """−n/2 logdet(Σ): n read as a vector would make f a vector; it is read as a size (a
+    number), which is said, with how to declare a number that is no size."""
     e = matcalc.parse("-n/2 logdet(Σ)")
-    assert any('n is read as a column vector' in a and '--where "n: scalar"' in a for a in e.assumptions)
+    assert e.shapes["Σ"] == "n×n"
+    assert any('n is the size of the square matrix Σ' in a and '--where "n: scalar"' in a for a in e.assumptions)
+    e = matcalc.parse("-b/2 logdet(Σ)")  # b names no size: a vector by default, and said
+    assert any('b is read as a column vector' in a and '--where "b: scalar"' in a for a in e.assumptions)
     assert matcalc.parse("-n/2 logdet(Σ)", "n: scalar").assumptions == []
 
 
@@ -359,3 +364,20 @@ def test_a_short_bare_word_is_not_a_size(where):
 def test_a_greek_letter_declared_for_its_spelled_name_is_an_error():
     with pytest.raises(DeclarationError, match="did you mean Sigma"):
         matcalc.diff("tr(Sigma X)", "X", "Σ: symmetric")
+
+
+@pytest.mark.parametrize("seed", ["0", "1", "2", "3", "4", "5"])
+def test_a_ones_row_before_a_function_is_never_read_as_a_size(seed):
+    """1ᵀ exp(z) is 𝟏ᵀ exp(z): a literal 1 was remembered by id(), and a node built later
+    at the same address (exp(z)) was read as the literal 1, so 1ᵀ exp(z) became 𝟏ᵀ𝟏 = n and
+    a wrong answer passed its check (depending on the hash seed)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONHASHSEED": seed}
+    code = ("import matcalc; print(matcalc.parse(\"1' exp(z)\")); "
+            "print(matcalc.diff(\"-y' z + log(1' exp(z))\", 'z').gradient); "
+            "print(matcalc.check('logsumexp(z)', 'z', \"exp(z) / (1' exp(z))\").status)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert out.stdout.splitlines() == ["𝟏ᵀ exp(z)", "softmax(z) − y", "verified"], out.stdout + out.stderr

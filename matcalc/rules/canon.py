@@ -50,7 +50,7 @@ from ..nodes import (
     Zeros,
     is_zero,
 )
-from ..printing.text import TextPrinter
+from .order import Key, Order
 
 EXPANSION_LIMIT = 64  # a product of sums is distributed only up to this many terms
 _FUNCTION_LIKE = (Call, Apply, Grad, Deriv, Jac)
@@ -65,10 +65,9 @@ class Canon:
         self.light = self if not expand else (light or Canon(expand=False))
         shared = self.light if self.light is not self else None
         # sort keys, sizes and "contains dX", each computed once per node
-        self._keys: dict[Expr, str] = shared._keys if shared else {}
+        self._order: Order = shared._order if shared else Order()
         self._sizes: dict[Expr, int] = shared._sizes if shared else {}
         self._diffs: dict[Expr, bool] = shared._diffs if shared else {}
-        self._printer = shared._printer if shared else TextPrinter(ascii=True, sizes=False)
 
     # -- driver ------------------------------------------------------------------------
     def simplify(self, e: Expr) -> Expr:
@@ -91,12 +90,9 @@ class Canon:
         """Normalise a node built from normalised children."""
         return self.simplify(e)
 
-    def key(self, e: Expr) -> str:
-        k = self._keys.get(e)
-        if k is None:
-            k = self._printer.doprint(e)
-            self._keys[e] = k
-        return k
+    def key(self, e: Expr) -> Key:
+        """The node's place in sorted order (structural: :mod:`matcalc.rules.order`)."""
+        return self._order.key(e)
 
     def size(self, e: Expr) -> int:
         """Nodes in the tree of e (shared subtrees counted each time they occur)."""
@@ -113,7 +109,7 @@ class Canon:
             self._diffs[e] = h
         return h
 
-    def size_key(self, e: Expr) -> tuple[int, str]:
+    def size_key(self, e: Expr) -> tuple[int, Key]:
         """Commutative factors sort simplest first: y ⊙ (X w), not (X w) ⊙ y."""
         return (self.size(e), self.key(e))
 
@@ -226,9 +222,10 @@ def n_matmul(c: Canon, e: MatMul) -> Expr:
 
 
 def _adjugate_over_det(c: Canon, scalars: list[Expr], chain: list[Expr]) -> tuple[list[Expr], list[Expr]]:
-    """adj(M) / det(M) = M⁻¹ (the identity lives in the function table)."""
-    while (found := F.adjugate_over_det(scalars, chain)) is not None:
-        scalars, chain = found[0], [c.simplify(f) for f in found[1]]
+    """adj(M) / det(M) = M⁻¹, exp(z) / (𝟏ᵀ exp(z)) = softmax(z) (identities of the function table)."""
+    for identity in (F.adjugate_over_det, F.softmax_of_ratio):
+        while (found := identity(scalars, chain)) is not None:
+            scalars, chain = found[0], [c.simplify(f) for f in found[1]]
     return scalars, chain
 
 
@@ -327,7 +324,7 @@ def _scalar_unit(c: Canon, unit: list[Expr]) -> Expr:
     return MatMul(tuple(best)) if len(best) > 1 else best[0]
 
 
-def _chain_key(c: Canon, chain: list[Expr]) -> tuple[bool, int, str]:
+def _chain_key(c: Canon, chain: list[Expr]) -> tuple[bool, int, Key]:
     """How a 1×1 product or a trace is written: dX last (as in tr(Gᵀ dX)), then fewer
     transposes, then alphabetical."""
     last = chain[-1]
@@ -469,7 +466,7 @@ def n_add(c: Canon, e: Add) -> Expr:
     return terms[0] if len(terms) == 1 else Add(tuple(terms))
 
 
-def _term_key(c: Canon, t: Expr) -> tuple[bool, bool, str]:
+def _term_key(c: Canon, t: Expr) -> tuple[bool, bool, Key]:
     """Positive terms first; numbers and 𝟏 first among them (𝟏 + exp(x)); then by text."""
     k, core = _split_coeff(t)
     return (k < 0, not isinstance(core, (Num, Ones)), c.key(core))
@@ -745,7 +742,7 @@ def canonical(e: Expr) -> Expr:
     a = present(expanded, _fixpoint(expanded, e))
     b = present(expanded, _fixpoint(expanded.light, e))
     # a differential reads as df = G dX: prefer the reading with no dX inside a bracketed sum
-    return min((a, b), key=lambda t: (_diff_in_sum(expanded, t), len(expanded.key(t)), expanded.key(t)))
+    return min((a, b), key=lambda t: (_diff_in_sum(expanded, t), expanded._order.length(t), expanded.key(t)))
 
 
 def _diff_in_sum(c: Canon, e: Expr) -> bool:
