@@ -236,19 +236,17 @@ class Derivative:
         self.layout = layout
         f = expression.tree
         self._raw = differential(function_identities(f), wrt)
-        self._differential = canonical(self._raw)
         self.is_scalar = f.is_scalar
         # identification works on the differential with transposes at the leaves and the
         # function identities applied (tr(A ⊗ dX) = tr(A) tr(dX)), but sums not distributed
         linear = simplified(self._raw)
         if self.is_scalar:
-            g = identify_gradient(linear, wrt)
-            self._unsymmetrised = canonical(g)
+            self._identified = identify_gradient(linear, wrt)
+            g = self._identified
             if wrt.symmetric:
                 g = mul(Num(Fraction(1, 2)), add(g, transpose(g)))
             self._gradient: Expr | None = canonical(g)
-            self._jacobian = canonical(transpose(F.vec_of(self._gradient)))
-            self._derivative = self._gradient if layout == "denominator" else canonical(transpose(self._gradient))
+            answer = self._gradient
         else:
             if wrt.symmetric and not wrt.is_scalar:
                 raise DiffError(
@@ -256,11 +254,31 @@ class Derivative:
                     f"declare {wrt.name} without 'symmetric' for the unconstrained Jacobian", node=wrt,
                 )
             self._gradient = None
-            self._jacobian = canonical(identify_jacobian(linear, wrt))
-            self._derivative = self._jacobian if layout == "numerator" else canonical(transpose(self._jacobian))
-        self._conditions = [*notes, *_conditions(f, self._jacobian), *_kinks(f, wrt)]
+            self.__dict__["_jacobian"] = answer = canonical(identify_jacobian(linear, wrt))
+        self._conditions = [*notes, *_conditions(f, answer), *_kinks(f, wrt)]
         if not any(isinstance(n, Var) and n.name == wrt.name for n in f.walk()):
             self._conditions.append(f"f does not depend on {wrt.name}: its derivative is zero")
+
+    # -- results computed when first asked for (a scalar f's Jacobian is its gradient, reshaped)
+    @functools.cached_property
+    def _differential(self) -> Expr:
+        return canonical(self._raw)
+
+    @functools.cached_property
+    def _jacobian(self) -> Expr:
+        assert self._gradient is not None  # a non-scalar f's Jacobian is computed at once
+        return canonical(transpose(F.vec_of(self._gradient)))
+
+    @functools.cached_property
+    def _derivative(self) -> Expr:
+        if self._gradient is not None:
+            return self._gradient if self.layout == "denominator" else canonical(transpose(self._gradient))
+        return self._jacobian if self.layout == "numerator" else canonical(transpose(self._jacobian))
+
+    @functools.cached_property
+    def _unsymmetrised(self) -> Expr:
+        """The gradient before sym(G) = (G + Gᵀ)/2 (a step of the derivation)."""
+        return canonical(self._identified) if self.wrt.symmetric else self._gradient  # type: ignore[return-value]
 
     # -- results, as expressions (printable, evaluable, with the expression's declarations)
     def _wrap(self, tree: Expr | None) -> Expression | None:
