@@ -50,6 +50,7 @@ from ..nodes import (
     Zeros,
     is_zero,
 )
+from ..strategies import fixpoint
 from .order import Key, Order
 
 EXPANSION_LIMIT = 64  # a product of sums is distributed only up to this many terms
@@ -57,10 +58,12 @@ _FUNCTION_LIKE = (Call, Apply, Grad, Deriv, Jac)
 
 
 class Canon:
-    """One canonicalisation: memo tables and the mode (``expand`` sums or not)."""
+    """One canonicalisation: a rule set (:data:`EXPANDING`, which distributes products
+    over sums, or :data:`NORMALISING`, which keeps the structure), memo tables, and the
+    normalising canonicalisation used inside function arguments (``light``)."""
 
     def __init__(self, expand: bool = True, light: Canon | None = None):
-        self.expand = expand
+        self.rules = EXPANDING if expand else NORMALISING
         self.memo: dict[Expr, Expr] = {}
         self.light = self if not expand else (light or Canon(expand=False))
         shared = self.light if self.light is not self else None
@@ -81,7 +84,7 @@ class Canon:
             new = [sub.simplify(k) for k in kids]
             if any(a is not b for a, b in zip(new, kids, strict=True)):
                 node = e.rebuild(new)
-        rule = NORMALISERS.get(type(node))
+        rule = self.rules.get(type(node))
         out = rule(self, node) if rule else node
         self.memo[e] = out
         return out
@@ -187,15 +190,6 @@ def n_matmul(c: Canon, e: MatMul) -> Expr:
     coeff, flat = flatten_product(e.factors)
     if coeff == 0 or any(is_zero(f) for f in flat):
         return zero(e.shape)
-    if c.expand and any(isinstance(f, Add) for f in flat):  # (identities kept: (a + b) Iₙ is a matrix)
-        sizes = [len(f.terms) if isinstance(f, Add) else 1 for f in flat]
-        total = 1
-        for s in sizes:
-            total *= s
-        if total <= EXPANSION_LIMIT:
-            choices = [f.terms if isinstance(f, Add) else (f,) for f in flat]
-            terms = [c.mul(Num(coeff), *pick) for pick in itertools.product(*choices)]
-            return c.add(terms, e.shape)
     flat = [f for f in flat if not isinstance(f, Identity)]
     scalars = [f for f in flat if f.is_scalar]
     chain = [f for f in flat if not f.is_scalar]
@@ -219,6 +213,24 @@ def n_matmul(c: Canon, e: MatMul) -> Expr:
     if not chain and not e.is_scalar:  # only the identity was left
         factors.append(Identity(e.shape[0]))
     return factors[0] if len(factors) == 1 else MatMul(tuple(factors))
+
+
+def distribute_matmul(c: Canon, e: MatMul) -> Expr | None:
+    """(A + B) C = A C + B C (distributivity), up to :data:`EXPANSION_LIMIT` terms.
+    Identities are kept: (a + b) Iₙ is a matrix."""
+    coeff, flat = flatten_product(e.factors)
+    if coeff == 0 or not any(isinstance(f, Add) for f in flat) or _terms(flat) > EXPANSION_LIMIT:
+        return None
+    choices = [f.terms if isinstance(f, Add) else (f,) for f in flat]
+    return c.add([c.mul(Num(coeff), *pick) for pick in itertools.product(*choices)], e.shape)
+
+
+def _terms(factors: list[Expr]) -> int:
+    """How many terms the product of these factors has when distributed."""
+    total = 1
+    for f in factors:
+        total *= len(f.terms) if isinstance(f, Add) else 1
+    return total
 
 
 def _adjugate_over_det(c: Canon, scalars: list[Expr], chain: list[Expr]) -> tuple[list[Expr], list[Expr]]:
@@ -419,15 +431,6 @@ def n_hadamard(c: Canon, e: Hadamard) -> Expr:
             core.append(f)
     core = F.sigmoid_prime_cancels(core, c.norm)
     core = _collect_powers(c, core, scalar=False)
-    if c.expand and any(isinstance(f, Add) for f in core):
-        total = 1
-        for f in core:
-            total *= len(f.terms) if isinstance(f, Add) else 1
-        if total <= EXPANSION_LIMIT:
-            choices = [f.terms if isinstance(f, Add) else (f,) for f in core]
-            terms = [c.mul(Num(coeff), *scalars, c.had(*pick)) for pick in itertools.product(*choices)]
-            return c.add(terms, e.shape)
-    core = _collect_powers(c, core, scalar=False)
     if core and all(isinstance(f, Transpose) for f in core):  # Aᵀ ⊙ Bᵀ = (A ⊙ B)ᵀ
         inner = c.had(*(f.arg for f in core))  # type: ignore[attr-defined]
         out = c.norm(Transpose(inner))
@@ -437,6 +440,23 @@ def n_hadamard(c: Canon, e: Hadamard) -> Expr:
     if coeff == 1 and not scalars:
         return body
     return c.mul(Num(coeff), *scalars, body)
+
+
+def distribute_hadamard(c: Canon, e: Hadamard) -> Expr | None:
+    """(A + B) ⊙ C = A ⊙ C + B ⊙ C (distributivity), up to :data:`EXPANSION_LIMIT` terms,
+    after the factors of one base are merged (x ⊙ x.^-1 = 𝟏 first)."""
+    core = _collect_powers(c, F.sigmoid_prime_cancels(_hadamard_factors(e), c.norm), scalar=False)
+    if not any(isinstance(f, Add) for f in core) or _terms(core) > EXPANSION_LIMIT:
+        return None
+    choices = [f.terms if isinstance(f, Add) else (f,) for f in core]
+    return c.add([c.had(*pick) for pick in itertools.product(*choices)], e.shape)
+
+
+def _hadamard_factors(e: Hadamard) -> list[Expr]:
+    out: list[Expr] = []
+    for f in e.factors:
+        out.extend(f.factors if isinstance(f, Hadamard) else (f,))
+    return out
 
 
 def n_add(c: Canon, e: Add) -> Expr:
@@ -508,7 +528,7 @@ def n_power(c: Canon, e: Power) -> Expr:
 
 def n_call(c: Canon, e: Call) -> Expr:
     """Function identities, from the function's row: a linear function of zero is zero,
-    scalars come out of it and (expanding) it distributes over sums; f(Aᵀ) = f(A) where
+    scalars come out of it; f(Aᵀ) = f(A) where
     the row says so; tr(A B) = tr(B A) brings dX last; then the row's own identities
     (tr(A ⊗ B) = tr A tr B, (X⁻¹)⁻¹ = X, log(exp(x)) = x, …)."""
     fn = e.fn
@@ -522,8 +542,6 @@ def n_call(c: Canon, e: Call) -> Expr:
             rest = [p for p in parts if not p.is_scalar]
             inner = rest[0] if len(rest) == 1 else MatMul(tuple(rest))
             return c.mul(Num(k), *scal, c.norm(Call(fn, (inner,))))
-        if isinstance(a, Add) and c.expand:
-            return c.add([c.norm(Call(fn, (t,))) for t in a.terms], e.shape)
     if fn.transpose_invariant and isinstance(a, Transpose):
         return c.norm(Call(fn, (a.arg,)))
     if fn.cyclic and isinstance(a, MatMul):
@@ -584,6 +602,14 @@ def n_unvec(c: Canon, e: Unvec) -> Expr:
     return e
 
 
+def distribute_call(c: Canon, e: Call) -> Expr | None:
+    """f(A + B) = f(A) + f(B) for a linear function (tr, sum, vec, diag)."""
+    a = e.args[0]
+    if not (e.fn.linear and isinstance(a, Add)):
+        return None
+    return c.add([c.norm(Call(e.fn, (t,))) for t in a.terms], e.shape)
+
+
 NORMALISERS: dict[type, Callable[[Canon, Expr], Expr]] = {
     Unvec: n_unvec,  # type: ignore[dict-item]
     Ones: n_ones,  # type: ignore[dict-item]
@@ -595,6 +621,27 @@ NORMALISERS: dict[type, Callable[[Canon, Expr], Expr]] = {
     Power: n_power,  # type: ignore[dict-item]
     Call: n_call,  # type: ignore[dict-item]
     Kron: n_kron,  # type: ignore[dict-item]
+}
+
+#: the rules that keep a sum's structure (function arguments, the identification form)
+NORMALISING = NORMALISERS
+
+
+def _then(rule: Callable[[Canon, Expr], Expr | None], normaliser: Callable[[Canon, Expr], Expr]) -> Callable[[Canon, Expr], Expr]:
+    def apply(c: Canon, e: Expr) -> Expr:
+        out = rule(c, e)
+        return normaliser(c, e) if out is None else out
+
+    apply.__doc__ = f"{rule.__doc__}  Otherwise: {normaliser.__doc__}"
+    return apply
+
+
+#: the same rules, and products distributed over sums
+EXPANDING: dict[type, Callable[[Canon, Expr], Expr]] = {
+    **NORMALISERS,
+    MatMul: _then(distribute_matmul, n_matmul),  # type: ignore[arg-type]
+    Hadamard: _then(distribute_hadamard, n_hadamard),  # type: ignore[arg-type]
+    Call: _then(distribute_call, n_call),  # type: ignore[arg-type]
 }
 
 
@@ -792,13 +839,9 @@ def normal_form(e: Expr) -> Expr:
 
 
 def _fixpoint(c: Canon, e: Expr) -> Expr:
-    out = e
-    for _ in range(6):  # the memo stays valid from one round to the next
-        nxt = c.simplify(out)
-        if nxt == out:
-            break
-        out = nxt
-    return out
+    """Whole bottom-up passes until nothing changes (the memo stays valid from one round
+    to the next); a pass that does not settle is an error, never a half-rewritten result."""
+    return fixpoint(c.simplify, e, "the canonical form")
 
 
 __all__ = ["canonical", "simplified", "normal_form", "Canon"]
