@@ -59,6 +59,8 @@ class Function:
     postfix: tuple[str, str, str] | None = None
     #: printed between norm bars, with a subscript: (Unicode, LaTeX), as ‖x‖₁
     bars: tuple[str, str] | None = None
+    #: LaTeX takes the argument in braces, not parentheses: \sqrt{x}
+    latex_braced: bool = False
     #: not differentiable where an entry of the argument is 0 (abs, sign, relu, ‖·‖₁): the
     #: derivative holds where no entry is 0, and says so
     kink: bool = False
@@ -266,7 +268,7 @@ SOFTPLUS = elementwise(
 )
 SQRT = elementwise(
     "sqrt", lambda x: mul(num(Fraction(1, 2)), power(SQRT(x), -1)),
-    lambda np, x: np.sqrt(x), lambda sp, x: sp.sqrt(x), r"\sqrt", domain="positive",
+    lambda np, x: np.sqrt(x), lambda sp, x: sp.sqrt(x), r"\sqrt", domain="positive", latex_braced=True,
 )
 ABS = elementwise(
     "abs", lambda x: SIGN(x), lambda np, x: np.abs(x), lambda sp, x: sp.Abs(x), r"\operatorname{abs}", kink=True,
@@ -421,6 +423,18 @@ def _inverse_identities(c: Call) -> Expr | None:
     return None
 
 
+def _sum_of_diagonal_product(c: Call) -> Expr | None:
+    """sum(M) = 𝟏ᵀ M 𝟏 for a product M that starts or ends with diag(v), where 𝟏ᵀ diag(v)
+    = vᵀ and diag(v) 𝟏 = v: sum(diag(x) A diag(x)) = xᵀ A x."""
+    a = c.args[0]
+    if not (isinstance(a, MatMul) and not a.is_scalar):
+        return None
+    ends = (a.factors[0], a.factors[-1])
+    if not any(isinstance(f, Call) and f.fn is DIAG for f in ends):
+        return None
+    return mul(transpose(Ones((a.shape[0], 1))), a, Ones((a.shape[1], 1)))
+
+
 def _adjugate_of_scalar(c: Call) -> Expr | None:
     """adj(s) = 1 for a 1×1 matrix."""
     return num(1) if c.args[0].is_scalar else None
@@ -502,6 +516,7 @@ SUM = linear(
     adjoint=lambda e, c: mul(c, Ones(e.args[0].shape)),
     vec_matrix=lambda e: transpose(Ones((dim_mul(e.args[0].shape[0], e.args[0].shape[1]), 1))),
     rule="d sum(A) = sum(dA)", transpose_invariant=True, latex_names=(r"\sum",),
+    identities=(_sum_of_diagonal_product,),
 )
 NORM = matrix_function(
     "norm", _to_scalar, "one argument",
@@ -661,20 +676,70 @@ def softmax_of_ratio(scalars: list[Expr], chain: list[Expr]) -> tuple[list[Expr]
     return None
 
 
-def sigmoid_prime_cancels(core: list[Expr], norm: Callable[[Expr], Expr]) -> list[Expr]:
-    """σ′(z) = σ(z) ⊙ (𝟏 − σ(z)), used in an elementwise product where it cancels:
-    σ′(z) ./ σ(z) = 𝟏 − σ(z) and σ′(z) ./ (𝟏 − σ(z)) = σ(z), as in the gradient of the
-    logistic log-likelihood.  ``norm`` brings the factors built here to normal form."""
-    out = list(core)
+def _divisors(factors: list[Expr]) -> set[Expr]:
+    return {g.base for g in factors if isinstance(g, Power) and isinstance(g.exponent, Num) and g.exponent.value < 0}
+
+
+def _one(e: Expr) -> Expr:
+    return num(1) if e.is_scalar else Ones(e.shape)
+
+
+def sigmoid_prime_cancels(factors: list[Expr], norm: Callable[[Expr], Expr]) -> list[Expr]:
+    """σ′(z) = σ(z) ⊙ (𝟏 − σ(z)), used in an elementwise product (or a product of scalars)
+    where it cancels: σ′(z) ./ σ(z) = 𝟏 − σ(z) and σ′(z) ./ (𝟏 − σ(z)) = σ(z), as in the
+    gradient of the logistic log-likelihood.  ``norm`` brings the factors built here to
+    normal form."""
+    out = list(factors)
     for i, f in enumerate(out):
         if not (isinstance(f, Call) and f.fn is SIGMOID_PRIME):
             continue
         sig = norm(SIGMOID(f.args[0]))
-        one_minus = norm(Add((Ones(sig.shape), MatMul((Num(Fraction(-1)), sig)))))
-        dividers = {g.base for g in out if isinstance(g, Power) and isinstance(g.exponent, Num) and g.exponent.value < 0}
+        one_minus = norm(Add((_one(sig), MatMul((Num(Fraction(-1)), sig)))))
+        dividers = _divisors(out)
         if sig in dividers or one_minus in dividers:
             out[i:i + 1] = [sig, one_minus]
     return out
+
+
+def logistic_of_ratio(factors: list[Expr], norm: Callable[[Expr], Expr]) -> list[Expr]:
+    """exp(z) ./ (𝟏 + exp(z)) = σ(z) in an elementwise product (or a product of scalars):
+    the gradient of sum(log(1 + exp(X w))) is Xᵀ σ(X w)."""
+    out = list(factors)
+    for i, f in enumerate(out):
+        if not (isinstance(f, Call) and f.fn is EXP):
+            continue
+        denominator = norm(Add((_one(f), f)))
+        for j, g in enumerate(out):
+            if isinstance(g, Power) and g.exponent == Num(Fraction(-1)) and g.base == denominator:
+                sig = norm(SIGMOID(f.args[0]))
+                return [sig if k == i else h for k, h in enumerate(out) if k != j]
+    return out
+
+
+def _quotient(numerator: Function, denominator: Function, result: Callable[[Expr], Expr]) -> Callable[..., list[Expr]]:
+    """f(z) ./ g(z) = h(z) in an elementwise product (or a product of scalars)."""
+
+    def identity(factors: list[Expr], norm: Callable[[Expr], Expr]) -> list[Expr]:
+        for i, f in enumerate(factors):
+            if not (isinstance(f, Call) and f.fn is numerator):
+                continue
+            below = norm(denominator(f.args[0]))
+            for j, g in enumerate(factors):
+                if isinstance(g, Power) and g.exponent == Num(Fraction(-1)) and g.base == below:
+                    return [norm(result(f.args[0])) if k == i else h for k, h in enumerate(factors) if k != j]
+        return factors
+
+    identity.__doc__ = f"{numerator.name}(z) ./ {denominator.name}(z) in a product"
+    return identity
+
+
+#: sinh(z) ./ cosh(z) = tanh(z)
+tanh_of_ratio = _quotient(SINH, COSH, lambda z: TANH(z))
+#: sign(z) ./ abs(z) = 1 ./ z (where z has no zero entry): d log|u| = du / u
+sign_over_abs = _quotient(SIGN, ABS, lambda z: power(z, -1))
+
+#: identities of a product's factors (elementwise, or scalars), each ``(factors, norm) → factors``
+FACTOR_IDENTITIES = (sigmoid_prime_cancels, logistic_of_ratio, tanh_of_ratio, sign_over_abs)
 
 
 _BY_NAME: dict[str, Function] = {}

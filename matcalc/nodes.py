@@ -39,7 +39,8 @@ class Expr:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "span", None)
-        if self._children and unifier() is STRICT:
+        strict = unifier() is STRICT
+        if self._children and strict:
             # hash-consing: children are the one shared instance of their value, so that
             # comparing two nodes compares children by identity, not by deep recursion
             for name in self._children:
@@ -49,6 +50,10 @@ class Expr:
                 else:
                     object.__setattr__(self, name, _intern(value))
         object.__setattr__(self, "_h", hash((type(self).__name__,) + self._key()))
+        twin = _INTERNED.get(self) if strict else None
+        if twin is not None:  # built before: its shape is known (and was checked)
+            object.__setattr__(self, "shape", twin.shape)
+            return
         try:
             shape = self._infer()
         except Mismatch as exc:

@@ -181,4 +181,15 @@ ROWS: list[Row] = [
     Row("‖X w − y‖² / (2 m)", "w", "Xᵀ (X w − y) / m", "halved mean squared error", "X: m×n"),
     Row("(1/n) 𝟏ᵀ x", "x", "𝟏ₙ / n", "the mean of a vector"),
     Row("tr(S)/k", "S", "Iₖ / k", "normalised trace", "S: k×k"),
+    # ---- textbook forms (issue 10: never longer than what a careful person writes) ----------
+    Row("sum(log(1 + exp(X w)))", "w", "Xᵀ σ(X w)", "logistic loss: exp(z) ./ (𝟏 + exp(z)) = σ(z)"),
+    Row("log(σ(w' x))", "w", "(1 − σ(wᵀ x)) x", "log-sigmoid: σ′ / σ = 1 − σ"),
+    Row("sqrt(x' A x)", "x", "(A + Aᵀ) x / (2 sqrt(xᵀ A x))", "square root of a quadratic form"),
+    Row("vec(X)' vec(X)", "X", "2 X", "vec⁻¹(vec(X)) = X"),
+    Row("sum(diag(x) A diag(x))", "x", "(A + Aᵀ) x", "sum(diag(x) A diag(x)) = xᵀ A x"),
+    Row("(x - μ)' inv(Σ) (x - μ)", "Σ", "−Σ⁻ᵀ (x − μ) (x − μ)ᵀ Σ⁻ᵀ", "Mahalanobis distance: a transposed difference stays one"),
+    Row("-y' log(softmax(W x))", "W", "((𝟏ᵀ y) softmax(W x) − y) xᵀ", "cross-entropy of a linear layer, factored"),
+    Row("sum(log(cosh(X w - y)))", "w", "Xᵀ tanh(X w − y)", "log-cosh loss: sinh ./ cosh = tanh"),
+    Row("log|x' A x|", "x", "(A + Aᵀ) x / (xᵀ A x)", "d log|u| = du / u (sign ./ abs)"),
+    Row("log(|Σ|^(-1/2))", "Σ", "−Σ⁻ᵀ / 2", "log of a Gaussian normaliser's determinant"),
 ]

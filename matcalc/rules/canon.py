@@ -51,7 +51,7 @@ from ..nodes import (
     is_zero,
 )
 from ..strategies import fixpoint
-from .order import Key, Order
+from .order import Key, Order, new_nodes
 
 EXPANSION_LIMIT = 64  # a product of sums is distributed only up to this many terms
 _FUNCTION_LIKE = (Call, Apply, Grad, Deriv, Jac)
@@ -74,19 +74,37 @@ class Canon:
 
     # -- driver ------------------------------------------------------------------------
     def simplify(self, e: Expr) -> Expr:
+        """Bottom-up: the children first (function arguments with the normalising rules),
+        then the node's rule.  Iterative, so that a tree of any depth is walked."""
         hit = self.memo.get(e)
         if hit is not None:
             return hit
+        stack: list[tuple[Canon, Expr, bool]] = [(self, e, False)]
+        while stack:
+            c, n, ready = stack.pop()
+            if n in c.memo:
+                continue
+            if ready:
+                c.memo[n] = c._step(n)
+                continue
+            stack.append((c, n, True))
+            sub = c.light if isinstance(n, _FUNCTION_LIKE) else c
+            stack.extend((sub, k, False) for k in n.children if k not in sub.memo)
+        return self.memo[e]
+
+    def _step(self, e: Expr) -> Expr:
+        """The rule for ``e``, whose children are simplified (in the memo)."""
         kids = e.children
         node = e
         if kids:
             sub = self.light if isinstance(e, _FUNCTION_LIKE) else self
-            new = [sub.simplify(k) for k in kids]
+            new = [sub.memo[k] for k in kids]
             if any(a is not b for a, b in zip(new, kids, strict=True)):
                 node = e.rebuild(new)
         rule = self.rules.get(type(node))
         out = rule(self, node) if rule else node
-        self.memo[e] = out
+        if out is node:  # no rule changed it: a normal form, the next round need not redo it
+            self.memo.setdefault(out, out)
         return out
 
     def norm(self, e: Expr) -> Expr:
@@ -101,15 +119,17 @@ class Canon:
         """Nodes in the tree of e (shared subtrees counted each time they occur)."""
         n = self._sizes.get(e)
         if n is None:
-            n = 1 + sum(self.size(k) for k in e.children)
-            self._sizes[e] = n
+            for m in new_nodes(e, self._sizes):
+                self._sizes[m] = 1 + sum(self._sizes[k] for k in m.children)
+            n = self._sizes[e]
         return n
 
     def has_diff(self, e: Expr) -> bool:
         h = self._diffs.get(e)
         if h is None:
-            h = isinstance(e, Diff) or any(self.has_diff(k) for k in e.children)
-            self._diffs[e] = h
+            for m in new_nodes(e, self._diffs):
+                self._diffs[m] = isinstance(m, Diff) or any(self._diffs[k] for k in m.children)
+            h = self._diffs[e]
         return h
 
     def size_key(self, e: Expr) -> tuple[int, Key]:
@@ -205,7 +225,7 @@ def n_matmul(c: Canon, e: MatMul) -> Expr:
     if scalars and len(chain) > 1 and e.is_scalar:  # a 1×1 chain is one more scalar unit
         scalars.append(MatMul(tuple(chain)))
         chain = []
-    scalars = _collect_powers(c, scalars, scalar=True)
+    scalars = _collect_powers(c, _factor_identities(c, scalars), scalar=True)
     scalars = sorted(scalars, key=lambda s: (c.has_diff(s), *c.size_key(s)))  # dX last
     factors = ([Num(coeff)] if coeff != 1 else []) + scalars + chain
     if not factors:
@@ -429,8 +449,7 @@ def n_hadamard(c: Canon, e: Hadamard) -> Expr:
             continue
         else:
             core.append(f)
-    core = F.sigmoid_prime_cancels(core, c.norm)
-    core = _collect_powers(c, core, scalar=False)
+    core = _collect_powers(c, _factor_identities(c, core), scalar=False)
     if core and all(isinstance(f, Transpose) for f in core):  # Aᵀ ⊙ Bᵀ = (A ⊙ B)ᵀ
         inner = c.had(*(f.arg for f in core))  # type: ignore[attr-defined]
         out = c.norm(Transpose(inner))
@@ -445,11 +464,19 @@ def n_hadamard(c: Canon, e: Hadamard) -> Expr:
 def distribute_hadamard(c: Canon, e: Hadamard) -> Expr | None:
     """(A + B) ⊙ C = A ⊙ C + B ⊙ C (distributivity), up to :data:`EXPANSION_LIMIT` terms,
     after the factors of one base are merged (x ⊙ x.^-1 = 𝟏 first)."""
-    core = _collect_powers(c, F.sigmoid_prime_cancels(_hadamard_factors(e), c.norm), scalar=False)
+    core = _collect_powers(c, _factor_identities(c, _hadamard_factors(e)), scalar=False)
     if not any(isinstance(f, Add) for f in core) or _terms(core) > EXPANSION_LIMIT:
         return None
     choices = [f.terms if isinstance(f, Add) else (f,) for f in core]
     return c.add([c.had(*pick) for pick in itertools.product(*choices)], e.shape)
+
+
+def _factor_identities(c: Canon, factors: list[Expr]) -> list[Expr]:
+    """The function table's identities of a product's factors (σ′ = σ ⊙ (𝟏 − σ) where it
+    cancels, exp(z) ./ (𝟏 + exp(z)) = σ(z))."""
+    for identity in F.FACTOR_IDENTITIES:
+        factors = identity(factors, c.norm)
+    return factors
 
 
 def _hadamard_factors(e: Hadamard) -> list[Expr]:
@@ -515,7 +542,8 @@ def n_power(c: Canon, e: Power) -> Expr:
         return ONE if e.is_scalar else Ones(e.shape)
     if isinstance(b, Num) and p.value.denominator == 1 and (b.value != 0 or p.value > 0):
         return Num(b.value ** int(p.value))
-    if isinstance(b, Power) and isinstance(b.exponent, Num) and b.exponent.value.denominator == 1 and p.value.denominator == 1:
+    if isinstance(b, Power) and isinstance(b.exponent, Num) and p.value.denominator == 1 and (
+            b.exponent.value.denominator == 1 or p.value == -1):  # (a^p)^q = a^(pq); (a^p)⁻¹ = a^(−p)
         return c.norm(Power(b.base, Num(b.exponent.value * p.value)))
     if isinstance(b, Ones):
         return b
@@ -650,23 +678,70 @@ EXPANDING: dict[type, Callable[[Canon, Expr], Expr]] = {
 # ======================================================================================
 
 
-def present(c: Canon, e: Expr, memo: dict[Expr, Expr] | None = None) -> Expr:
-    memo = {} if memo is None else memo
-    if e in memo:
-        return memo[e]
-    kids = e.children
-    node = e
-    if kids and not isinstance(e, _FUNCTION_LIKE):
-        new = [present(c, k, memo) for k in kids]
-        if any(a is not b for a, b in zip(new, kids, strict=True)):
-            if isinstance(e, MatMul):  # a factored sum that is now a product is spliced in
-                coeff, flat = flatten_product(new)
-                node = _chain(([Num(coeff)] if coeff != 1 else []) + flat)
-            else:
-                node = e.rebuild(new)
-    out = _factor_sum(c, node) if isinstance(node, Add) else node
-    memo[e] = out
-    return out
+def present(c: Canon, e: Expr) -> Expr:
+    """Common factors of sums taken out, bottom-up (function arguments as they are)."""
+    memo: dict[Expr, Expr] = {}
+    stack: list[tuple[Expr, bool]] = [(e, False)]
+    while stack:
+        n, ready = stack.pop()
+        if n in memo:
+            continue
+        below = () if isinstance(n, _FUNCTION_LIKE) else n.children
+        if not ready:
+            stack.append((n, True))
+            stack.extend((k, False) for k in below if k not in memo)
+            continue
+        node = n
+        if below:
+            new = [memo[k] for k in below]
+            if any(a is not b for a, b in zip(new, below, strict=True)):
+                if isinstance(n, MatMul):  # a factored sum that is now a product is spliced in
+                    coeff, flat = flatten_product(new)
+                    node = _chain(([Num(coeff)] if coeff != 1 else []) + flat)
+                else:
+                    node = n.rebuild(new)
+        memo[n] = _factor_sum(c, node) if isinstance(node, Add) else node
+    return memo[e]
+
+
+def transposed_sums(e: Expr) -> Expr:
+    """Every sum of transposes in ``e`` written as a transposed sum (the last step of the
+    presentation; function arguments included)."""
+    memo: dict[Expr, Expr] = {}
+    order = Order()
+    for n in e.postorder():
+        kids = n.children
+        new = [memo[k] for k in kids]
+        out = n.rebuild(new) if any(a is not b for a, b in zip(new, kids, strict=True)) else n
+        memo[n] = _transposed_sum(out, order)
+    return memo[e]
+
+
+def _transposed_sum(e: Expr, order: Order) -> Expr:
+    """xᵀ − μᵀ = (x − μ)ᵀ: a difference of transposes stays a transposed difference, as
+    a person writes it (the normal form has the transposes at the leaves)."""
+    if not isinstance(e, Add):
+        return e
+    inner = []
+    for t in e.terms:
+        k, core = _split_coeff(t)
+        untransposed = _untransposed(core)
+        if untransposed is None:
+            return e
+        inner.append((k, untransposed))
+    inner.sort(key=lambda kt: (kt[0] < 0, not isinstance(kt[1], (Num, Ones)), order.key(kt[1])))  # as n_add sorts
+    return Transpose(Add(tuple(_scaled(t, k) for k, t in inner)))
+
+
+def _untransposed(e: Expr) -> Expr | None:
+    """A with Aᵀ = e when e is written with transposes only: Xᵀ, wᵀ Xᵀ = (X w)ᵀ."""
+    if e.is_scalar:
+        return None
+    if isinstance(e, Transpose):
+        return e.arg
+    if isinstance(e, MatMul) and all(isinstance(f, Transpose) for f in e.factors):
+        return MatMul(tuple(f.arg for f in reversed(e.factors)))  # type: ignore[attr-defined]
+    return None
 
 
 def _merge_traces(c: Canon, e: Add) -> Expr:
@@ -699,29 +774,51 @@ def _factor_sum(c: Canon, e: Add) -> Expr:
     if not isinstance(merged, Add):
         return merged
     e = merged
+    common_scalars = _common_scalars(e)
+    if common_scalars:  # A x / s + Aᵀ x / s = (A x + Aᵀ x) / s
+        rest = []
+        for t in e.terms:
+            k, core = _split_coeff(t)
+            factors = list(core.factors) if isinstance(core, MatMul) else [core]
+            for s_ in common_scalars:
+                factors.remove(s_)
+            body: Expr = (factors[0] if len(factors) == 1 else MatMul(tuple(factors))) if factors else ONE
+            rest.append(_scaled(body, k))
+        inner = c.light.norm(Add(tuple(rest)))
+        inner = _factor_sum(c, inner) if isinstance(inner, Add) else inner
+        return _chain([*common_scalars, *_chain_of(inner)]) if not inner.is_scalar or common_scalars else inner
     for side in (-1, 0):
         groups: dict[Expr, list[int]] = {}
         parts = []
         for i, t in enumerate(e.terms):
             k, core = _split_coeff(t)
-            chain = list(core.factors) if isinstance(core, MatMul) else [core]
-            if any(f.is_scalar for f in chain):
+            factors = list(core.factors) if isinstance(core, MatMul) else [core]
+            scalars = [f for f in factors if f.is_scalar]
+            chain = [f for f in factors if not f.is_scalar]
+            if not chain:
                 parts.append(None)
                 continue
-            parts.append((k, chain))
+            parts.append((k, scalars, chain))
             groups.setdefault(chain[side], []).append(i)
+        for key, members in groups.items():  # s x joins x − σ(s) x, but not A x (no s I)
+            bare = [i for i in members if not (parts[i][2][:-1] if side == -1 else parts[i][2][1:])]
+            if any(parts[i][1] for i in bare) and len(bare) < len(members):
+                groups[key] = [i for i in members if i not in bare or not parts[i][1]]
         best = max(groups.items(), key=lambda kv: len(kv[1]), default=None)
         if best is None or len(best[1]) < 2:
             continue
         common, idx = best
         inner_terms = []
         for i in idx:
-            k, chain = parts[i]  # type: ignore[misc]
+            k, scalars, chain = parts[i]  # type: ignore[misc]
             rest = chain[:-1] if side == -1 else chain[1:]
-            body: Expr = (rest[0] if len(rest) == 1 else MatMul(tuple(rest))) if rest else Identity(
-                common.shape[0] if side == -1 else common.shape[1]
-            )
-            inner_terms.append(body if k == 1 else MatMul((Num(k), *(body.factors if isinstance(body, MatMul) else (body,)))))
+            if not rest and all(not parts[j][2][:-1] if side == -1 else not parts[j][2][1:] for j in idx):
+                rest = []  # x − σ(s) x = (1 − σ(s)) x: the inner sum is a scalar
+            elif not rest:
+                rest = [Identity(common.shape[0] if side == -1 else common.shape[1])]
+            pieces = [*scalars, *rest]
+            body: Expr = (pieces[0] if len(pieces) == 1 else MatMul(tuple(pieces))) if pieces else ONE
+            inner_terms.append(_scaled(body, k))
         inner = c.light.norm(Add(tuple(inner_terms)))
         inner = _factor_sum(c, inner) if isinstance(inner, Add) else inner
         pieces = [*_chain_of(inner), common] if side == -1 else [common, *_chain_of(inner)]
@@ -737,6 +834,27 @@ def _factor_sum(c: Canon, e: Add) -> Expr:
         inner = Add(tuple(_scaled(core, k / common) for k, core in (_split_coeff(t) for t in e.terms)))
         return MatMul((Num(common), inner))
     return e
+
+
+def _common_scalars(e: Add) -> list[Expr]:
+    """The scalar factors (not numbers) that every term of the sum has, each as often as
+    the term that has it least."""
+    common: list[Expr] | None = None
+    for t in e.terms:
+        _, core = _split_coeff(t)
+        scalars = [f for f in (core.factors if isinstance(core, MatMul) else (core,)) if f.is_scalar]
+        if not core.is_scalar and not scalars:
+            return []
+        if core.is_scalar and not isinstance(core, MatMul):
+            return []  # a scalar term that is one factor: nothing to take out
+        if common is None:
+            common = scalars
+        else:
+            left = list(scalars)
+            common = [f for f in common if f in left and not left.remove(f)]  # type: ignore[func-returns-value]
+        if not common:
+            return []
+    return common or []
 
 
 def _common_factor(ks: list[Fraction]) -> Fraction:
@@ -760,8 +878,11 @@ def _scaled(core: Expr, k: Fraction) -> Expr:
 
 def _chain_of(e: Expr) -> tuple[Expr, ...]:
     """The factors of a non-scalar product (to splice into a longer chain), or e itself."""
-    if isinstance(e, MatMul) and (not e.is_scalar or isinstance(e.factors[0], Num)):
+    if isinstance(e, MatMul) and not e.is_scalar:
         return e.factors
+    if isinstance(e, MatMul) and isinstance(e.factors[0], Num):  # 2 (uᵀ v): the 1×1 product stays one unit
+        rest = e.factors[1:]
+        return (e.factors[0], rest[0] if len(rest) == 1 else MatMul(rest))
     return (e,)
 
 
@@ -777,7 +898,7 @@ def _chain(pieces: list[Expr]) -> Expr:
     return MatMul(((Num(coeff),) if coeff != 1 else ()) + tuple(rest)) if len(rest) > 1 or coeff != 1 else rest[0]
 
 
-def canonical(e: Expr) -> Expr:
+def canonical(e: Expr, canon: Canon | None = None) -> Expr:
     """The canonical, textbook form of ``e`` (see the module docstring).
 
     Two readings compete and the shorter is printed: sums distributed, like terms
@@ -785,9 +906,11 @@ def canonical(e: Expr) -> Expr:
     the same rules without distributing, which keeps a structure the expression already
     had (``Aᵀ C (D x + e)``).
     """
-    expanded = Canon()
-    a = present(expanded, _fixpoint(expanded, e))
-    b = present(expanded, _fixpoint(expanded.light, e))
+    expanded = canon or Canon()
+    a = transposed_sums(present(expanded, _fixpoint(expanded, e)))
+    if not any(isinstance(n, Add) for n in e.walk()):
+        return a  # without a sum, both readings are one
+    b = transposed_sums(present(expanded, _fixpoint(expanded.light, e)))
     # a differential reads as df = G dX: prefer the reading with no dX inside a bracketed sum
     return min((a, b), key=lambda t: (_diff_in_sum(expanded, t), expanded._order.length(t), expanded.key(t)))
 
@@ -828,9 +951,10 @@ def function_identities(e: Expr) -> Expr:
     return memo[e]
 
 
-def simplified(e: Expr) -> Expr:
-    """The normal form without distributing sums (the structure of e is kept)."""
-    return _fixpoint(Canon(expand=False), e)
+def simplified(e: Expr, canon: Canon | None = None) -> Expr:
+    """The normal form without distributing sums (the structure of e is kept).  ``canon``:
+    a canonicalisation whose memo to share (its normalising part is used)."""
+    return _fixpoint(canon.light if canon else Canon(expand=False), e)
 
 
 def normal_form(e: Expr) -> Expr:

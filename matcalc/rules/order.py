@@ -74,7 +74,7 @@ class Order:
     def tokens(self, e: Expr) -> Tokens:
         hit = self._tokens.get(e)
         if hit is None:
-            for n in _new_nodes(e, self._tokens):
+            for n in new_nodes(e, self._tokens):
                 self._tokens[n] = _TOKENS[type(n)](self, n)
             hit = self._tokens[e]
         return hit
@@ -84,7 +84,7 @@ class Order:
         changes from one process to the next; a canonical form must not)."""
         hit = self._digests.get(e)
         if hit is None:
-            for n in _new_nodes(e, self._digests):
+            for n in new_nodes(e, self._digests):
                 own = " ".join(self._tokens_of_leaf(n)) + type(n).__name__
                 kids = ",".join(str(self._digests[k]) for k in n.children)
                 self._digests[n] = zlib.crc32(f"{own}|{kids}".encode())
@@ -97,7 +97,7 @@ class Order:
         one reading of a result shorter than another."""
         hit = self._lengths.get(e)
         if hit is None:
-            for n in _new_nodes(e, self._lengths):
+            for n in new_nodes(e, self._lengths):
                 kids = sum(self._lengths[k] for k in n.children)
                 own = len(" ".join(self.tokens(n))) if not n.children else _OVERHEAD(n)
                 self._lengths[n] = kids + own
@@ -110,10 +110,10 @@ class Order:
     def _wrapped(self, e: Expr) -> Tokens:
         """A sum or a product inside a product reads in brackets."""
         inner = self.tokens(e)
-        return _joined([("(",), inner, (")",)]) if isinstance(e, (Add, Hadamard, Kron)) else inner
+        return _joined([("(",), inner, (")",)]) if isinstance(e, (Add, Hadamard, Kron, MatMul)) else inner
 
 
-def _new_nodes(e: Expr, done: dict) -> list[Expr]:
+def new_nodes(e: Expr, done: dict) -> list[Expr]:
     """The nodes under ``e`` (itself included) not in ``done``, children before parents;
     the walk stops at nodes already done, so a memo is filled in linear time overall."""
     out: list[Expr] = []
@@ -143,8 +143,8 @@ def _OVERHEAD(n: Expr) -> int:
     k = len(n.children)
     if isinstance(n, (Add, Hadamard, Kron)):
         return 3 * (k - 1)
-    if isinstance(n, MatMul):
-        return (k - 1) + sum(2 for f in n.factors if isinstance(f, (Add, Hadamard, Kron)))
+    if isinstance(n, MatMul):  # a sum, another product, or a nested product prints in brackets
+        return (k - 1) + sum(2 for f in n.factors if isinstance(f, (Add, Hadamard, Kron, MatMul)))
     if isinstance(n, Call):
         return 1 if n.fn.postfix is not None else len(n.fn.name) + 2 * k
     if isinstance(n, (Apply, Grad, Deriv, Jac)):
