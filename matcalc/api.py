@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
-import sys
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from fractions import Fraction
@@ -19,16 +19,31 @@ from .identify import jacobian as identify_jacobian
 from .nodes import Call, Diff, Expr, Num, Transpose, Var, Zeros, depends_on
 from .parse import parse_tree, size_meaning
 from .printing.latex import latex_name, to_latex
-from .printing.shared import share
+from .printing.shared import LONG, forms, is_long, latex_with_bindings, share, text_with_bindings
+from .printing.shared import names as used_names
 from .printing.text import ascii_words, to_text
-from .rules.canon import canonical, function_identities, simplified
+from .rules.canon import Canon, canonical, function_identities, simplified
 from .rules.differential import derivation, differential
 from .shapes import describe_shape, dim_str, shape_str
 
 LAYOUTS = ("denominator", "numerator")
 
-# deep compositions (a 100-layer network) recurse deeply in the rewriter
-sys.setrecursionlimit(max(sys.getrecursionlimit(), 20000))
+TOO_DEEP = ("the expression is nested too deeply for matcalc: a pass over its tree ran out of Python's stack "
+            "(please report it with the expression; a shallower expression works)")
+
+
+def _bounded(method: Any) -> Any:
+    """Every pass over trees is meant to be iterative; should one still recurse, a very
+    deep expression gets a clean :class:`MatcalcError`, never a RecursionError traceback."""
+
+    @functools.wraps(method)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(*args, **kwargs)
+        except RecursionError:
+            raise MatcalcError(TOO_DEEP) from None
+
+    return run
 
 
 class Expression:
@@ -41,10 +56,10 @@ class Expression:
     tr(A X B)
     """
 
-    def __init__(self, tree: Expr, text: str, decls: Declarations, var_shapes: dict[str, tuple], functions: dict,
-                 assumptions: list[str] | None = None, spans: dict | None = None):
+    def __init__(self, tree: Expr, text: str | None, decls: Declarations, var_shapes: dict[str, tuple],
+                 functions: dict, assumptions: list[str] | None = None, spans: dict | None = None):
         self.tree = tree
-        self.source = text
+        self._source = text  # None: a result, printed only when its text is asked for
         #: where each node of the tree is in the source text (errors point there)
         self.spans = spans or {}
         self.decls = decls
@@ -52,6 +67,13 @@ class Expression:
         self.functions = functions
         #: what the reading assumed that the expression did not force, in words
         self.assumptions = list(assumptions or [])
+
+    @property
+    def source(self) -> str:
+        """The text the expression was read from (a result: its printed text)."""
+        if self._source is None:
+            self._source = self.text()
+        return self._source
 
     def notes(self, ascii: bool = False) -> list[str]:
         """What a reader must know to read the expression as matcalc did: its abstract
@@ -90,12 +112,13 @@ class Expression:
             text = dim_str(d, ascii)
             return f"{{{text}}}" if ascii and "*" in text else text
 
+        symmetric = {n.name for n in self.tree.walk() if isinstance(n, Var) and n.symmetric}
         for name, (r, c) in self._shapes.items():
             if (r, c) == (1, 1):
                 spec = "scalar"
             else:
                 spec = size(r) if c == 1 else f"{size(r)}{' x ' if ascii else '×'}{size(c)}"
-            sym = next((n.symmetric for n in self.tree.walk() if isinstance(n, Var) and n.name == name), False)
+            sym = name in symmetric
             parts.append(f"{name}: {spec}{' symmetric' if sym else ''}")
         for name, decl in self.functions.items():
             if decl.kind == "scalar" and not may_be_abstract(name):  # cosh(…) re-parses only declared
@@ -107,10 +130,27 @@ class Expression:
         return ", ".join(parts)
 
     def text(self, ascii: bool = False) -> str:
-        return to_text(self.tree, ascii)
+        """The expression as text; a long one (a deep network's gradient) with its shared
+        subexpressions named, one a line below it, so that the text grows linearly::
+
+            (tanh′(W1 x) ⊙ (… (W3ᵀ (tanh′(z₁) ⊙ (W4ᵀ (tanh′(z₂) ⊙ …)))))) xᵀ
+              where z₁ = W3 tanh(W2 tanh(W1 x))
+                    z₂ = W4 tanh(z₁)
+        """
+        return text_with_bindings(self.tree, self._names(), ascii)
 
     def latex(self) -> str:
-        return to_latex(self.tree)
+        """The expression in LaTeX; a long one as an aligned block with its bindings
+        (``\\text{where } z_{1} = …``)."""
+        return latex_with_bindings(self.tree, self._names())
+
+    def forms(self) -> dict[str, Any]:
+        """Text, ASCII, LaTeX, shape and ``bindings`` (the named shared subexpressions the
+        texts use; empty unless the expression is long), JSON-ready."""
+        return forms(self.tree, self._names())
+
+    def _names(self) -> set[str]:
+        return set(self._shapes) | set(self.functions) | set(self.decls.variables)
 
     def __str__(self) -> str:
         return self.text()
@@ -169,7 +209,10 @@ class Derivation(list):
         for i, s in enumerate(self):
             lhs = "df" if s.lhs == "d f" else s.lhs
             rule = f"    [{ascii_words(s.rule) if ascii else s.rule}]" if s.rule else ""
-            lines.append(f"{indent}{i + 1:>3}. {ascii_words(lhs) if ascii else lhs} = {s.text(ascii)}{rule}")
+            head = f"{indent}{i + 1:>3}. {ascii_words(lhs) if ascii else lhs} = "
+            main, *bindings = s.text(ascii).split("\n")  # a long step: its bindings below it
+            lines.append(f"{head}{main}{rule}")
+            lines.extend(f"{' ' * len(head)}{b}" for b in bindings)
         return "\n".join(lines)
 
     def __str__(self) -> str:
@@ -212,10 +255,11 @@ class Step:
     lhs: str = "d f"
 
     def text(self, ascii: bool = False) -> str:
-        return to_text(self.expr, ascii)
+        """The step's expression (long: with its shared subexpressions named, one a line)."""
+        return text_with_bindings(self.expr, used_names(self.expr), ascii)
 
     def latex(self) -> str:
-        return to_latex(self.expr)
+        return latex_with_bindings(self.expr, used_names(self.expr))
 
 
 class Derivative:
@@ -239,13 +283,14 @@ class Derivative:
         self.is_scalar = f.is_scalar
         # identification works on the differential with transposes at the leaves and the
         # function identities applied (tr(A ⊗ dX) = tr(A) tr(dX)), but sums not distributed
-        linear = simplified(self._raw)
+        self._canon = Canon()  # one memo for every canonical form of this derivative
+        linear = simplified(self._raw, self._canon)
         if self.is_scalar:
             self._identified = identify_gradient(linear, wrt)
             g = self._identified
             if wrt.symmetric:
                 g = mul(Num(Fraction(1, 2)), add(g, transpose(g)))
-            self._gradient: Expr | None = canonical(g)
+            self._gradient: Expr | None = canonical(g, self._canon)
             answer = self._gradient
         else:
             if wrt.symmetric and not wrt.is_scalar:
@@ -254,7 +299,7 @@ class Derivative:
                     f"declare {wrt.name} without 'symmetric' for the unconstrained Jacobian", node=wrt,
                 )
             self._gradient = None
-            self.__dict__["_jacobian"] = answer = canonical(identify_jacobian(linear, wrt))
+            self.__dict__["_jacobian"] = answer = canonical(identify_jacobian(linear, wrt), self._canon)
         self._conditions = [*notes, *_conditions(f, answer), *_kinks(f, wrt)]
         if not any(isinstance(n, Var) and n.name == wrt.name for n in f.walk()):
             self._conditions.append(f"f does not depend on {wrt.name}: its derivative is zero")
@@ -262,52 +307,57 @@ class Derivative:
     # -- results computed when first asked for (a scalar f's Jacobian is its gradient, reshaped)
     @functools.cached_property
     def _differential(self) -> Expr:
-        return canonical(self._raw)
+        return canonical(self._raw, self._canon)
 
     @functools.cached_property
     def _jacobian(self) -> Expr:
         assert self._gradient is not None  # a non-scalar f's Jacobian is computed at once
-        return canonical(transpose(F.vec_of(self._gradient)))
+        return canonical(transpose(F.vec_of(self._gradient)), self._canon)
 
     @functools.cached_property
     def _derivative(self) -> Expr:
         if self._gradient is not None:
-            return self._gradient if self.layout == "denominator" else canonical(transpose(self._gradient))
-        return self._jacobian if self.layout == "numerator" else canonical(transpose(self._jacobian))
+            return self._gradient if self.layout == "denominator" else canonical(transpose(self._gradient), self._canon)
+        return self._jacobian if self.layout == "numerator" else canonical(transpose(self._jacobian), self._canon)
 
     @functools.cached_property
     def _unsymmetrised(self) -> Expr:
         """The gradient before sym(G) = (G + Gᵀ)/2 (a step of the derivation)."""
-        return canonical(self._identified) if self.wrt.symmetric else self._gradient  # type: ignore[return-value]
+        return canonical(self._identified, self._canon) if self.wrt.symmetric else self._gradient  # type: ignore[return-value]
 
     # -- results, as expressions (printable, evaluable, with the expression's declarations)
     def _wrap(self, tree: Expr | None) -> Expression | None:
         if tree is None:
             return None
         e = self.expression
-        return Expression(tree, to_text(tree), e.decls, e._shapes, e.functions, e.assumptions)
+        return Expression(tree, None, e.decls, e._shapes, e.functions, e.assumptions)
 
     @property
+    @_bounded
     def differential(self) -> Expression:
         """df, in canonical form (in terms of dX)."""
         return self._wrap(self._differential)  # type: ignore[return-value]
 
     @property
+    @_bounded
     def gradient(self) -> Expression | None:
         """G with df = tr(Gᵀ dX), the shape of X; None when the expression is not scalar."""
         return self._wrap(self._gradient)
 
     @property
+    @_bounded
     def jacobian(self) -> Expression:
         """DF = J with vec dF = J vec dX (for a scalar f, (vec G)ᵀ)."""
         return self._wrap(self._jacobian)  # type: ignore[return-value]
 
     @property
+    @_bounded
     def derivative(self) -> Expression:
         """∂f/∂X in the chosen layout."""
         return self._wrap(self._derivative)  # type: ignore[return-value]
 
     # -- the SymPy oracle ------------------------------------------------------------------
+    @_bounded
     def check(self, timeout: float = 10.0) -> Any:
         """Check this result entry by entry with SymPy at small concrete sizes.
 
@@ -345,6 +395,7 @@ class Derivative:
         x = self.wrt.name
         return f"∂f/∂{x}" if self.is_scalar else f"∂F/∂{x}"
 
+    @_bounded
     def shape_note(self, ascii: bool = False) -> str:
         x = self.wrt
         d = self._derivative
@@ -358,6 +409,7 @@ class Derivative:
 
     # -- steps ---------------------------------------------------------------------------
     @functools.cached_property
+    @_bounded
     def steps(self) -> Derivation:
         """The derivation, rule by rule, as seed 001 writes it by hand."""
         x = self.wrt
@@ -396,6 +448,7 @@ class Derivative:
         return Derivation(out)
 
     # -- printing ------------------------------------------------------------------------
+    @_bounded
     def text(self, ascii: bool = False, steps: bool = False) -> str:
         pr = functools.partial(to_text, ascii=ascii)
         e = self.expression
@@ -406,7 +459,7 @@ class Derivative:
         roots = [e.tree, self._differential, self._derivative]
         if not self.is_scalar:
             roots.append(self._jacobian)
-        (f, df, deriv, *jac), bindings = share(roots, set(e.shapes), ascii, only_beyond=400)
+        (f, df, deriv, *jac), bindings = share(roots, e._names(), ascii, only_beyond=LONG)
         if self.is_scalar:
             lines = [f"{partial}f/{partial}{x} = {pr(deriv)}    [{self.shape_note(ascii)}]"]
         else:
@@ -431,47 +484,63 @@ class Derivative:
         return self.text()
 
     def __repr__(self) -> str:
-        return f"<Derivative {self.name} = {to_text(self._derivative)}>"
+        return f"<Derivative {self.name} = {self.derivative.text()}>"
 
+    @_bounded
     def latex(self) -> str:
         x = self.wrt.name
         name = rf"\frac{{\partial f}}{{\partial {x}}}"
-        return rf"{name} = {to_latex(self._derivative)}"
+        return rf"{name} = {self.derivative.latex()}"
 
+    @_bounded
     def _repr_latex_(self) -> str:
         """f, df, the gradient or Jacobian with its shape and layout, and the SymPy check."""
         x = latex_name(self.wrt.name)
+        # a long result names its shared subexpressions once, in rows of their own
+        roots = [self.expression.tree, self._differential, self._derivative]
+        if not self.is_scalar:
+            roots.append(self._jacobian)
+        (f, df, deriv, *jac), bindings = share(roots, self.expression._names(), only_beyond=LONG)
         rows = [
-            rf"f &= {to_latex(self.expression.tree)}",
-            rf"\mathrm{{d}}f &= {to_latex(self._differential)}",
+            rf"f &= {to_latex(f)}",
+            rf"\mathrm{{d}}f &= {to_latex(df)}",
         ]
         if self.is_scalar:
-            rows.append(rf"\frac{{\partial f}}{{\partial {x}}} &= {to_latex(self._derivative)}"
+            rows.append(rf"\frac{{\partial f}}{{\partial {x}}} &= {to_latex(deriv)}"
                         rf" && \in \mathbb{{R}}^{{{_latex_shape(self._derivative.shape)}}}"
                         rf"\ \text{{({self.layout} layout)}}")
         else:
-            rows.append(rf"\mathsf{{D}}F &= {to_latex(self._jacobian)}"
+            rows.append(rf"\mathsf{{D}}F &= {to_latex(jac[0])}"
                         rf" && \in \mathbb{{R}}^{{{_latex_shape(self._jacobian.shape)}}}"
                         r"\ \text{(Jacobian: } \operatorname{vec} \mathrm{d}F = \mathsf{D}F \operatorname{vec} \mathrm{d}X\text{)}")
             if self.layout == "denominator":
-                rows.append(rf"\frac{{\partial F}}{{\partial {x}}} &= {to_latex(self._derivative)}"
+                rows.append(rf"\frac{{\partial F}}{{\partial {x}}} &= {to_latex(deriv)}"
                             r" && \text{(denominator layout: the transpose)}")
+        rows.extend(rf"{latex_name(name)} &= {to_latex(value)}" + (r" && \text{(a shared subexpression)}" if i == 0 else "")
+                    for i, (name, value) in enumerate(bindings))
         rows.extend(rf"& && \text{{{_latex_text(n)}}}" for n in self.notes)
         verdict = self.check()
         rows.append(rf"& && \text{{{_latex_text(str(verdict))}}}")
         return r"$\begin{aligned}" + r" \\ ".join(rows) + r"\end{aligned}$"
 
+    @_bounded
     def to_dict(self) -> dict[str, Any]:
-        """Everything as JSON-ready strings; the expressions re-parse with ``where``."""
+        """Everything as JSON-ready strings; the expressions re-parse with ``where``.
 
-        def both(e: Expr | None) -> dict[str, str] | None:
-            if e is None:
-                return None
-            return {"text": to_text(e), "ascii": to_text(e, ascii=True), "latex": to_latex(e), "shape": shape_str(e.shape)}
+        Each expression is ``{"text", "ascii", "latex", "shape", "bindings"}``: a long one
+        (more than 400 characters in full) names its shared subexpressions ``z₁, z₂, …``,
+        and ``bindings`` lists them in order, each with its ``name``, ``ascii_name``,
+        ``latex_name``, ``text``, ``ascii``, ``latex`` and ``shape``; a binding uses only
+        the names bound before it.  A short one has ``"bindings": []``.
+        """
+        taken = self.expression._names()
+
+        def both(e: Expr | None) -> dict[str, Any] | None:
+            return None if e is None else forms(e, taken)
 
         e = self.expression
         return {
-            "expression": {"text": e.text(), "ascii": e.text(ascii=True), "latex": e.latex(), "shape": shape_str(e.shape)},
+            "expression": e.forms(),
             "wrt": self.wrt.name,
             "layout": self.layout,
             "where": e.where(),
@@ -515,6 +584,8 @@ def diff(expr: str | Expression, wrt: str, where: str | Mapping[str, object] | N
             return Derivative(e, parse(wrt, e.decls).tree, layout, unused)
     except MatcalcError as err:  # a missing rule points into the expression
         raise err.located(e.source, e.spans) from None
+    except RecursionError:
+        raise MatcalcError(TOO_DEEP, None, e.source) from None
     size = size_meaning(e.tree, wrt)
     if size is not None:  # ‖X w − y‖² / m: m is a number of rows, not something to vary
         raise DiffError(f"{wrt} is a size ({size}), not a variable: a size used as a number is constant", None)
@@ -552,7 +623,12 @@ def _kinks(f: Expr, wrt: Var) -> list[str]:
     of their argument is 0, and the derivative holds away from it."""
     dep: dict[Expr, bool] = {}
     depends_on(f, wrt, dep)
-    args = {n.args[0]: None for n in f.walk() if isinstance(n, Call) and n.fn.kink and dep.get(n.args[0], False)}
+    calls = [n for n in f.walk() if isinstance(n, Call) and n.fn.kink and dep.get(n.args[0], False)]
+    args = {n.args[0]: None for n in calls}
+    if is_long(list(args)):  # a deep relu network: one note per function, not one per layer
+        count = Counter(n.fn.name for n in calls)
+        return [f"holds where no entry of an argument of {name} is 0 ({name} is applied {k} times)"
+                for name, k in count.items()]
     return [f"holds where no entry of {to_text(a)} is 0" if not a.is_scalar else f"holds where {to_text(a)} ≠ 0"
             for a in args]
 

@@ -191,14 +191,16 @@ def _cmd_parse(args: argparse.Namespace, clock: _Clock) -> int:
         unused = api.unused_declarations(e)
         ascii = args.format == "ascii"
         if args.format == "json":
-            out = json.dumps({"expression": e.text(), "ascii": e.text(ascii=True), "latex": e.latex(),
-                              "shape": shape_str(e.shape), "shapes": e.shapes,
+            forms = e.forms()
+            out = json.dumps({"expression": forms["text"], "ascii": forms["ascii"], "latex": forms["latex"],
+                              "shape": shape_str(e.shape), "bindings": forms["bindings"], "shapes": e.shapes,
                               "functions": {n: f"abstract {d.kind} function" for n, d in e.functions.items()},
                               "assumptions": e.assumptions + unused}, ensure_ascii=False, indent=2)
         elif args.format == "latex":
             out = e.latex()
         else:
-            lines = [f"{e.text(ascii)}    [{shape_str(e.shape, ascii)}]"]
+            main, *bindings = e.text(ascii).split("\n")  # a long expression: its named parts below it
+            lines = [f"{main}    [{shape_str(e.shape, ascii)}]", *bindings]
             width = max((len(n) for n in e.shapes), default=0)
             for name, shape in e.shapes.items():
                 lines.append(f"  {name:<{width}} : {shape.replace('×', 'x') if ascii else shape}")

@@ -240,4 +240,9 @@ def jacobian(dF: Expr, x: Var) -> Expr:
             kron = Kron(transpose(b), a)
         return mul(*scalars, kron, J(lin))
 
-    return J(dF)
+    # children before parents, so that J only looks its arguments up in the memo: no
+    # recursion, however deep dF is (a node without a rule is reported innermost first)
+    for n in dF.postorder():
+        if dep.get(n, False):
+            J(n)
+    return memo[dF]

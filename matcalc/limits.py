@@ -39,6 +39,10 @@ MAX_INPUT_CHARS = 100_000
 MAX_TABLE_BYTES = 2_000_000
 #: brackets open at once: ( [ { ‖, and calls f(
 MAX_NESTING = 1_000
+#: levels of the syntax tree of one expression (a call or an operation is one level: a
+#: 998-layer network σ(W x + b) is 2,996 deep); every pass over trees is iterative, so
+#: this bounds the work, not the stack
+MAX_DEPTH = 4_000
 #: digits in one number literal (before and after the point)
 MAX_DIGITS = 50
 #: the power of ten in a literal written with an exponent (``1e300``)

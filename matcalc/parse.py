@@ -22,7 +22,10 @@ characters are removed first, and positions mapped back to the text as given.
 from __future__ import annotations
 
 import functools
+import hashlib
+import os
 import re
+import sys
 import unicodedata
 from collections.abc import Iterator, Mapping
 from fractions import Fraction
@@ -30,14 +33,23 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from lark import Lark, Token, Transformer, v_args
+import lark
+from lark import Lark, Token, Transformer_NonRecursive, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
 from . import functions as F
 from .algebra import flatten_product
 from .declare import KEYWORDS, NAME_PATTERN, Declarations, FuncDecl, parse_where
 from .errors import MatcalcError, ParseError, ShapeError, Span, TimeLimitError
-from .limits import MAX_DECIMAL_EXPONENT, MAX_DIGITS, MAX_INPUT_CHARS, MAX_MATRIX_POWER, MAX_NESTING, MAX_SIZE
+from .limits import (
+    MAX_DECIMAL_EXPONENT,
+    MAX_DEPTH,
+    MAX_DIGITS,
+    MAX_INPUT_CHARS,
+    MAX_MATRIX_POWER,
+    MAX_NESTING,
+    MAX_SIZE,
+)
 from .nodes import (
     Add,
     Apply,
@@ -88,12 +100,35 @@ def grammar_text() -> str:
         return (Path(__file__).resolve().parent.parent / "grammar" / "matcalc.lark").read_text(encoding="utf-8")
 
 
+def cache_dir() -> Path | None:
+    """matcalc's directory in the user's cache (``$XDG_CACHE_HOME/matcalc``, else
+    ``~/.cache/matcalc``; on Windows ``%LOCALAPPDATA%\\matcalc``), created if need be;
+    None when there is none that can be created (a read-only home): then nothing is cached."""
+    base = os.environ.get("XDG_CACHE_HOME") or (os.environ.get("LOCALAPPDATA") if os.name == "nt" else None)
+    try:
+        root = Path(base) if base and os.path.isabs(base) else Path.home() / ".cache"
+        path = root / "matcalc"
+        path.mkdir(parents=True, exist_ok=True)
+    except (OSError, RuntimeError):  # RuntimeError: no home directory to expand ~ to
+        return None
+    return path
+
+
 @functools.lru_cache(maxsize=1)
 def _parser() -> Lark:
+    """The LALR parser.  Building its tables takes about 40 ms, so Lark's own cache
+    (``cache=``) keeps them between processes, in :func:`cache_dir`: one file per grammar,
+    Lark version and Python version, which Lark checks against a hash of all three before
+    loading it (a stale, torn or unreadable file is rebuilt, never trusted)."""
     grammar = grammar_text()
+    cache: str | bool = False
+    where = cache_dir()
+    if where is not None:
+        key = hashlib.sha256(f"{grammar}\0{lark.__version__}\0{sys.version_info[:2]}".encode()).hexdigest()[:16]
+        cache = str(where / f"grammar-{key}.lark-cache")
     return Lark(
         grammar, parser="lalr", propagate_positions=True, maybe_placeholders=False,
-        postlex=_PairBars(),
+        postlex=_PairBars(), cache=cache,
     )
 
 
@@ -135,7 +170,7 @@ _FROM_SUBSCRIPT = str.maketrans("ₐₑₒₓₕₖₗₘₙₚₛₜ₀₁₂�
 
 
 @v_args(meta=True, inline=True)
-class Builder(Transformer):
+class Builder(Transformer_NonRecursive):
     """Maps each grammar alias to a node.  One instance per reading.
 
     What a name is comes from the resolution pass (:class:`matcalc.resolve.Names`); the
@@ -403,6 +438,12 @@ class Builder(Transformer):
                 f"division: the divisor is a {describe_shape(self._shape(b))}, not a scalar; "
                 "write ./ for elementwise division, or multiply by inv(…)", b.span,
             )
+        if isinstance(b, MatMul) and isinstance(b.factors[0], Num) and b.factors[0].value != 0:
+            # X / (2 s) is (1/2) s⁻¹ X, the tree matcalc prints as X / (2 s)
+            rest = b.factors[1:]
+            s = rest[0] if len(rest) == 1 else self._make(MatMul, (rest,), b.span)
+            return self._product([Num(1 / b.factors[0].value), self._make(Power, (s, Num(Fraction(-1))), b.span), a],
+                                 span)
         return self._product([self._make(Power, (b, Num(Fraction(-1))), b.span), a], span)
 
     def _hadamard(self, a: Expr, b: Expr, span: Span) -> Expr:
@@ -777,6 +818,11 @@ class _ProductRun:
             return False  # the error is :meth:`Builder._div`'s
         if isinstance(b, Num):
             self.coeff /= b.value
+        elif isinstance(b, MatMul) and isinstance(b.factors[0], Num) and b.factors[0].value != 0:
+            self.coeff /= b.factors[0].value  # xᵀ y / (3 α): 1/3 · α⁻¹ · xᵀ · y
+            rest = b.factors[1:]
+            s = rest[0] if len(rest) == 1 else self.b._make(MatMul, (rest,), b.span)
+            self.flat.insert(0, self.b._make(Power, (s, Num(Fraction(-1))), b.span))
         else:
             self.flat.insert(0, self.b._make(Power, (b, Num(Fraction(-1))), b.span))
         self.end = span[1]
@@ -971,13 +1017,15 @@ def _parse_visible(text: str, decls: Declarations, expect: tuple | None) -> Pars
     except MatcalcError as err:
         raise err.with_source(text) from None
     tree = _ground(raw, u, pool)
+    _check_depth(tree, text)
     spans = _spans(raw, tree)
     shapes = {n.name: n.shape for n in tree.walk() if isinstance(n, Var)}
     functions = builder.scope.functions()
     for n in tree.walk():  # vector functions: the size of their values, as inferred
         if isinstance(n, (Apply, Jac)) and n.out is not None:
             functions[n.name] = FuncDecl("vector", n.out)
-    return Parsed(tree, decls, text, dict(sorted(shapes.items())), functions, _assumptions(tree, builder.scope),
+    return Parsed(tree, decls, text, dict(sorted(shapes.items(), key=lambda kv: natural_order(kv[0]))), functions,
+                  _assumptions(tree, builder.scope),
                   spans)
 
 
@@ -1229,6 +1277,20 @@ def check_input_bounds(text: str) -> None:
         i += 1
 
 
+def _check_depth(tree: Expr, text: str) -> None:
+    """At most MAX_DEPTH levels of syntax tree: a chain the bracket scan does not count
+    (x^2^2^2…, thousands long) is refused here, with a clean error."""
+    height: dict[int, int] = {}
+    for n in tree.postorder():
+        height[id(n)] = 1 + max((height[id(k)] for k in n.children), default=0)
+    if height[id(tree)] > MAX_DEPTH:
+        raise ParseError(
+            f"the expression is nested too deeply: its syntax tree is {height[id(tree)]:,} levels deep "
+            f"(matcalc reads at most {MAX_DEPTH:,}; each operator in a chain such as x^2^2^2… is a level)",
+            None, text,
+        )
+
+
 def _parse_dim(text: str, span: Span | None = None) -> Any:
     """A written size: a whole number from 1 to MAX_SIZE, a name (n), or a product m·n."""
     dims: list[Any] = []
@@ -1290,6 +1352,11 @@ def _fresh_names() -> Iterator[str]:
 
 def _names_in(text: str) -> set[str]:
     return set(re.findall(NAME_PATTERN, text))
+
+
+def natural_order(name: str) -> tuple:
+    """Names in the order a reader expects: W2 before W10, b_2 before b_10."""
+    return tuple((0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", name) if part)
 
 
 def _ground(e: Expr, u: Inference, ground_name: Any) -> Expr:
@@ -1393,6 +1460,11 @@ def _syntax_error(exc: UnexpectedInput, text: str) -> ParseError:
     if isinstance(exc, UnexpectedCharacters):
         msg = f"unexpected character '{text[pos]}'"
         span = (pos, pos + 1)
+        if text[pos] == "\\":  # x^\top, \|x\|: LaTeX typed on the command line
+            msg += (": LaTeX commands are read in tables (matcalc check --table); in an expression write "
+                    "xᵀ or x' for x^\\top, ‖x‖ for \\|x\\|, ⊙ or .* for \\odot, and names without a backslash")
+        elif text[pos] == "‘":
+            msg += ": for a transpose write ' or ’ (or ᵀ)"
     elif isinstance(exc, UnexpectedEOF) or (isinstance(exc, UnexpectedToken) and exc.token.type == "$END"):
         msg = "the expression ends too early"
         pos = len(text.rstrip())

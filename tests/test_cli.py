@@ -298,3 +298,45 @@ def test_a_short_option_with_its_choice_attached(capsys):
     assert capsys.readouterr().out.lstrip().startswith("{")
     assert main(["diff", "-f(x)", "x", "--no-check"]) == 0  # an expression, not -f with "(x)"
     assert "∇f(x)" in capsys.readouterr().out
+
+
+# -- the grammar is analysed once, then loaded from the user's cache -------------------------
+
+
+def _python(code: str, cache_home: object) -> subprocess.CompletedProcess:
+    env = {**os.environ, "XDG_CACHE_HOME": str(cache_home)}
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+
+
+_PARSE = "import matcalc; print(matcalc.diff(\"x' A x\", 'x').gradient)"
+
+
+def test_the_grammar_is_cached_in_the_users_cache(tmp_path):
+    assert _python(_PARSE, tmp_path).stdout == "(A + Aᵀ) x\n"
+    files = list((tmp_path / "matcalc").iterdir())
+    assert len(files) == 1 and files[0].name.startswith("grammar-") and files[0].suffix == ".lark-cache"
+    written = files[0].stat().st_mtime_ns
+    assert _python(_PARSE, tmp_path).stdout == "(A + Aᵀ) x\n"  # loaded, not written again
+    assert files[0].stat().st_mtime_ns == written
+
+
+def test_a_damaged_cache_is_rebuilt(tmp_path):
+    _python(_PARSE, tmp_path)
+    (cache,) = (tmp_path / "matcalc").iterdir()
+    good = cache.read_bytes()
+    stamp = good.split(b"\n", 1)[0]  # Lark's hash of grammar, options and versions
+    for damage in (b"", good[: len(good) // 2], b"not a cache\n" + good[40:]):
+        cache.write_bytes(damage)
+        assert _python(_PARSE, tmp_path).stdout == "(A + Aᵀ) x\n"
+        again = cache.read_bytes()  # written anew: Lark's hash line, then its tables
+        assert again != damage and again.split(b"\n", 1)[0] == stamp
+        written = cache.stat().st_mtime_ns
+        _python(_PARSE, tmp_path)  # and loaded by the next process, not written again
+        assert cache.stat().st_mtime_ns == written
+
+
+def test_without_a_writable_cache_nothing_is_written(tmp_path):
+    blocked = tmp_path / "a file, not a directory"
+    blocked.write_text("")
+    assert _python(_PARSE, blocked).stdout == "(A + Aᵀ) x\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [blocked.name]

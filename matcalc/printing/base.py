@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
+from typing import Any
 
 from .. import functions as F
 from ..nodes import Call, Expr, Hadamard, Kron, MatMul, MatPow, Num, Ones, Power, Transpose, Var
@@ -59,6 +60,11 @@ class Printer:
         self._keep: list[Expr] = []  # ids stay valid while the memos live
 
     def doprint(self, e: Expr) -> str:
+        """``e`` printed.  Its nodes are printed children first, so that printing a node
+        only looks its children up in the memo: the recursion is never deeper than a few
+        calls, however deep the tree."""
+        for n, _ in _unknown(e, self._memo):
+            self._print(n)
         return self._print(e)[0]
 
     # -- dispatch ------------------------------------------------------------------------
@@ -102,12 +108,8 @@ class Printer:
         """``body`` times a positive number ``c`` that is not whole."""
         raise NotImplementedError
 
-    def _divides(self, c: Fraction) -> bool:
-        """Whether ``c s⁻¹ X`` (s a scalar) is printed as a division by s."""
-        raise NotImplementedError
-
-    def _divided(self, rest: str, s: Expr) -> str:
-        """``rest`` divided by the scalar ``s``."""
+    def _divided(self, rest: str, s: Expr, q: int = 1) -> str:
+        """``rest`` divided by the scalar ``s`` (times the whole number ``q``)."""
         raise NotImplementedError
 
     def _superscript(self, base: str, k: str) -> str:
@@ -145,14 +147,14 @@ class Printer:
     def _holds_bars(self, e: Expr) -> bool:
         """Whether ``e`` or a node below it is a call printed between bars; computed once
         per node, so that a printer that asks at every call stays linear."""
-        key = id(e)
-        hit = self._bars_below.get(key)
-        if hit is None:
-            hit = ((isinstance(e, Call) and getattr(e.fn, "bars", None) is not None)
-                   or any(self._holds_bars(k) for k in e.children))
-            self._bars_below[key] = hit
-            self._keep.append(e)
-        return hit
+        hit = self._bars_below.get(id(e))
+        if hit is not None:
+            return hit
+        for n, kids in _unknown(e, self._bars_below):
+            self._bars_below[id(n)] = ((isinstance(n, Call) and getattr(n.fn, "bars", None) is not None)
+                                       or any(self._bars_below[id(k)] for k in kids))
+            self._keep.append(n)
+        return self._bars_below[id(e)]
 
     # -- leaves ----------------------------------------------------------------------------
     def _print_Var(self, e: Var) -> Printed:
@@ -214,10 +216,10 @@ class Printer:
     def _product(self, c: Fraction, factors: tuple[Expr, ...]) -> Printed:
         """``c`` times the matrix product of ``factors`` (c > 0)."""
         first = factors[0]
-        if (len(factors) > 1 and isinstance(first, Power) and first.base.is_scalar
-                and _is_num(first.exponent, -1) and self._divides(c)):
-            rest, _ = self._product(c, factors[1:])
-            return self._divided(rest, first.base), PRODUCT
+        if len(factors) > 1 and isinstance(first, Power) and first.base.is_scalar and _is_num(first.exponent, -1):
+            # c s⁻¹ X as X / s, and (p/q) s⁻¹ X as p X / (q s)
+            rest, _ = self._product(Fraction(c.numerator), factors[1:])
+            return self._divided(rest, first.base, c.denominator), PRODUCT
         # a factor binds at least as tightly as a product; products of other kinds
         # (⊙, ⊗, ./) and signed or fractional numbers get parentheses, and a nested
         # product is a 1×1 unit, as in (xᵀ x) A
@@ -284,7 +286,13 @@ class Printer:
             text = self._between_bars(e.args[0], bars)
             if text is not None:
                 return text, ATOM
+        if self._braced(fn):
+            return f"{self._function(fn)}{{{self.doprint(e.args[0])}}}", ATOM
         return f"{self._function(fn)}{self._arguments(e.args)}", ATOM
+
+    def _braced(self, fn: object) -> bool:
+        """Whether the function takes its argument in braces (LaTeX's \\sqrt{x})."""
+        return False
 
     def _arguments(self, args: tuple[Expr, ...]) -> str:
         return self._paren(", ".join(self.doprint(a) for a in args))
@@ -310,6 +318,24 @@ class Printer:
         if isinstance(a, Var):
             return f"{d}{self._name(a.name)}", ATOM
         return f"{d}{self._arguments((a,))}", ATOM
+
+
+def _unknown(e: Expr, known: dict[int, Any]) -> list[tuple[Expr, tuple[Expr, ...]]]:
+    """The nodes of ``e`` (``e`` included) whose id ``known`` lacks, each once with its
+    children, children before parents; iterative, so that trees of any depth are walked."""
+    out: list[tuple[Expr, tuple[Expr, ...]]] = []
+    done: set[int] = set()
+    stack: list[tuple[Expr, tuple[Expr, ...] | None]] = [(e, None)]
+    while stack:
+        n, kids = stack.pop()
+        if kids is not None:  # its children are done
+            done.add(id(n))
+            out.append((n, kids))
+        elif id(n) not in done and id(n) not in known:
+            kids = n.children
+            stack.append((n, kids))
+            stack.extend((k, None) for k in reversed(kids) if id(k) not in done and id(k) not in known)
+    return out
 
 
 def digits(n: int) -> str:

@@ -53,7 +53,7 @@ class LatexPrinter(Printer):
         return latex_name(name)
 
     def _dim(self, d: Dim) -> str:
-        return dim_str(d)
+        return dim_str(d).replace("·", r" \cdot ")  # I_{m \cdot n}: no raw Unicode in maths
 
     def _fraction(self, numerator: str, denominator: str) -> Printed:
         return rf"\frac{{{numerator}}}{{{denominator}}}", ATOM
@@ -61,11 +61,9 @@ class LatexPrinter(Printer):
     def _scaled_by_fraction(self, c: Fraction, body: str) -> str:
         return f"{self._fraction(digits(c.numerator), digits(c.denominator))[0]} {body}"
 
-    def _divides(self, c: Fraction) -> bool:
-        return True
-
-    def _divided(self, rest: str, s: Expr) -> str:
-        return rf"\frac{{1}}{{{self.doprint(s)}}} {rest}"  # s⁻¹ X as \frac{1}{s} X
+    def _divided(self, rest: str, s: Expr, q: int = 1) -> str:
+        below = self.doprint(s) if q == 1 else f"{digits(q)} {self._wrap(s, PRODUCT + 1)}"
+        return rf"\frac{{1}}{{{below}}} {rest}"  # s⁻¹ X as \frac{1}{s} X
 
     def _superscript(self, base: str, k: str) -> str:
         return f"{base}^{{{k}}}"
@@ -84,6 +82,9 @@ class LatexPrinter(Printer):
 
     def _function(self, fn: F.Function) -> str:
         return fn.latex
+
+    def _braced(self, fn: F.Function) -> bool:
+        return fn.latex_braced
 
     def _postfix(self, marks: tuple[str, str, str]) -> str:
         return marks[2]

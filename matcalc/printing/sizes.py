@@ -53,18 +53,31 @@ def unpinned(e: Expr) -> set[Expr]:
     for n in e.postorder():
         has_const[n] = isinstance(n, (Identity, Ones, Zeros)) or any(has_const[k] for k in n.children)
 
-    def rebuild(n: Expr) -> Expr:
-        if isinstance(n, Identity):
-            v = probe.stand_in(n.n)
-            stand_ins.append((n, _vars(v)))
-            return Identity(v)
-        if isinstance(n, (Ones, Zeros)):
-            dims = (probe.stand_in(n.dims[0]), probe.stand_in(n.dims[1]))
-            stand_ins.append((n, _vars(*dims)))
-            return type(n)(dims)
-        if not n.children or not has_const[n]:
-            return n
-        return n.rebuild([rebuild(k) for k in n.children])
+    def rebuild(root: Expr) -> Expr:
+        """Each occurrence rebuilt, children left to right before their parent (as a
+        recursive rebuild would, but with a stack of its own: any depth)."""
+        done: list[Expr] = []  # the rebuilt children waiting for their parent
+        stack: list[tuple[Expr, bool]] = [(root, False)]
+        while stack:
+            n, ready = stack.pop()
+            if ready:
+                k = len(n.children)
+                kids, done[-k:] = done[-k:], []
+                done.append(n.rebuild(kids))
+            elif isinstance(n, Identity):
+                v = probe.stand_in(n.n)
+                stand_ins.append((n, _vars(v)))
+                done.append(Identity(v))
+            elif isinstance(n, (Ones, Zeros)):
+                dims = (probe.stand_in(n.dims[0]), probe.stand_in(n.dims[1]))
+                stand_ins.append((n, _vars(*dims)))
+                done.append(type(n)(dims))
+            elif not n.children or not has_const[n]:
+                done.append(n)
+            else:
+                stack.append((n, True))
+                stack.extend((k, False) for k in reversed(n.children))
+        return done[0]
 
     try:
         with inferring(probe):

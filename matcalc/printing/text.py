@@ -41,7 +41,7 @@ class TextPrinter(Printer):
         if not self._analysed:  # the root: find the constants whose size the text would hide
             self._sized = unpinned(e)
             self._analysed = True
-        return self._print(e)[0]
+        return super().doprint(e)
 
     # -- hooks -------------------------------------------------------------------------------
     def _paren(self, text: str) -> str:
@@ -60,11 +60,9 @@ class TextPrinter(Printer):
         head = body if c.numerator == 1 else f"{digits(c.numerator)} {body}"
         return f"{head} / {digits(c.denominator)}"
 
-    def _divides(self, c: Fraction) -> bool:
-        return c.denominator == 1  # s⁻¹ X prints as X / s (and parses back to the same tree)
-
-    def _divided(self, rest: str, s: Expr) -> str:
-        return f"{rest} / {self._base(s)}"
+    def _divided(self, rest: str, s: Expr, q: int = 1) -> str:
+        # s⁻¹ X prints as X / s, and s⁻¹ X / 2 as X / (2 s) (both parse back to the same tree)
+        return f"{rest} / {self._base(s)}" if q == 1 else f"{rest} / ({digits(q)} {self._wrap(s, PRODUCT + 1)})"
 
     def _superscript(self, base: str, k: str) -> str:
         return f"{base}^{k}" if self.ascii else f"{base}{k.translate(_SUPERSCRIPT)}"

@@ -240,29 +240,42 @@ def derivation(e: Expr, x: Var, max_steps: int = 200) -> list[tuple[str, Expr]]:
     return steps
 
 
-def _expand_once(n: Expr, x: Var, dep: dict[Expr, bool], used: list[str]) -> Expr:
+def _expand_once(root: Expr, x: Var, dep: dict[Expr, bool], used: list[str]) -> Expr:
     """Replace each outermost d(A) by its rule, with the children's d(·) unexpanded;
-    the names of the rules applied are appended to ``used``."""
-    if isinstance(n, Diff):
-        a = n.arg
-        if a == x:
-            return n
-        if not dep.get(a, False):
-            if "dA = 0 for constant A" not in used:
-                used.append("dA = 0 for constant A")
-            return zero(a.shape)
-        name = rule_name(a)
-        if name not in used:
-            used.append(name)
-        ds = tuple(Diff(c) if dep.get(c, False) or c == x else zero(c.shape) for c in a.children)
-        return _rule(a)(a, ds)
-    kids = n.children
-    if not kids:
+    the names of the rules applied are appended to ``used`` (left to right).  Iterative,
+    children before parents, each shared node once: however deep the expression."""
+    memo: dict[int, Expr] = {}
+    stack: list[tuple[Expr, bool]] = [(root, False)]
+    while stack:
+        n, ready = stack.pop()
+        if id(n) in memo:
+            continue
+        kids = n.children
+        if isinstance(n, Diff) or not kids:
+            memo[id(n)] = _expand_diff(n, x, dep, used) if isinstance(n, Diff) else n
+        elif not ready:
+            stack.append((n, True))
+            stack.extend((c, False) for c in reversed(kids) if id(c) not in memo)
+        else:
+            new = [memo[id(c)] for c in kids]
+            memo[id(n)] = n if all(a is b for a, b in zip(new, kids, strict=True)) else _rebuild_sum_or_product(n, new)
+    return memo[id(root)]
+
+
+def _expand_diff(n: Diff, x: Var, dep: dict[Expr, bool], used: list[str]) -> Expr:
+    """d(A) by A's rule, the differentials of A's children left unexpanded."""
+    a = n.arg
+    if a == x:
         return n
-    new = [_expand_once(c, x, dep, used) for c in kids]
-    if all(a is b for a, b in zip(new, kids, strict=True)):
-        return n
-    return _rebuild_sum_or_product(n, new)
+    if not dep.get(a, False):
+        if "dA = 0 for constant A" not in used:
+            used.append("dA = 0 for constant A")
+        return zero(a.shape)
+    name = rule_name(a)
+    if name not in used:
+        used.append(name)
+    ds = tuple(Diff(c) if dep.get(c, False) or c == x else zero(c.shape) for c in a.children)
+    return _rule(a)(a, ds)
 
 
 def _rebuild_sum_or_product(n: Expr, new: list[Expr]) -> Expr:
