@@ -523,8 +523,28 @@ NORM = matrix_function(
     # d‖X‖ = tr(Xᵀ dX) / ‖X‖   (Euclidean norm of a vector, Frobenius norm of a matrix)
     lambda c, d: mul(power(c, -1), _inner(c.args[0], d[0])),
     numpy=lambda np, a: np.sqrt(np.sum(a * a)), sympy=lambda sp, a: sp.sqrt(sum(x**2 for x in a)),
-    latex=r"\operatorname{norm}", rule="d‖X‖ = tr(Xᵀ dX) / ‖X‖", aliases=("norm2",),
+    latex=r"\operatorname{norm}", rule="d‖X‖ = tr(Xᵀ dX) / ‖X‖",
     bars=("", ""), transpose_invariant=True,
+)
+
+
+def _vector_to_scalar(shapes: list[Shape], u: Strict) -> Shape:
+    r, c = shapes[0]
+    if not (u.is_one(r) or u.is_one(c)):
+        u.unify(c, 1)  # a vector (or a scalar): an unknown size becomes 1, two known ones fail
+    return SCALAR
+
+
+NORM2 = matrix_function(
+    # MatrixCalculus.org's norm2: the Euclidean norm of a vector; for a matrix it would be the
+    # spectral norm (NumPy's norm(X, 2)), which matcalc does not have
+    "norm2", _vector_to_scalar,
+    "the argument must be a vector: of a matrix, norm2 is the spectral norm, which matcalc does not "
+    "have (write norm(X) or ‖X‖_F for the Frobenius norm)",
+    lambda c, d: mul(power(NORM(c.args[0]), -1), _inner(c.args[0], d[0])),  # d‖x‖ = xᵀ dx / ‖x‖
+    numpy=lambda np, a: np.sqrt(np.sum(a * a)), sympy=lambda sp, a: sp.sqrt(sum(x**2 for x in a)),
+    latex=r"\operatorname{norm2}", rule="d‖x‖ = xᵀ dx / ‖x‖",
+    identities=(lambda c: NORM(c.args[0]),),  # norm2(x) = ‖x‖
 )
 NORM1 = matrix_function(
     "norm1", _to_scalar, "one argument",

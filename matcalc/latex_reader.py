@@ -621,6 +621,9 @@ class _Reader:
         after the other that together name one are that one (``\\log\\det X`` → logdet(X),
         ``\\log|X|`` → logdet(X))."""
         name = self.joined(name)
+        if self.at("prime"):  # \tanh'(x), \operatorname{erf}'(x): the derivative of the function
+            self.take()
+            name = f"{name}'"
         if self.at("open"):
             self.take()
             return f"{name}({self.group_text('close')})"

@@ -140,3 +140,10 @@ def test_an_error_points_into_its_own_input_after_an_earlier_parse():
     start, end = info.value.span
     assert text[start:end] == "relu'(x)"
     assert "^" * len("relu'(x)") in str(info.value)
+
+
+@pytest.mark.parametrize("text, hint", [("x^\\top A x", "LaTeX commands are read in tables"),
+                                        ("x‘ A x", "for a transpose write")])
+def test_latex_and_wrong_quotes_typed_on_the_command_line_get_a_hint(text, hint):
+    with pytest.raises(matcalc.ParseError, match=hint):
+        matcalc.parse(text)

@@ -57,7 +57,7 @@ FORMS: list[Form] = [
     Form("||x||_2", None, "‖x‖", "x"),
     Form("‖x‖₂²", None, "‖x‖²", "x"),
     Form("||x||_2^2", None, "‖x‖²", "x"),
-    Form("norm2(x)", None, "‖x‖", "x"),
+    Form("norm2(x)", None, "norm2(x)", "x"),
     Form("‖ |α| x ‖", None, "‖abs(α) x‖", "x"),
     # sizes used as numbers
     Form("‖X w − y‖² / m", None, "‖X w − y‖² / m", "w"),
@@ -220,3 +220,13 @@ def test_a_capital_size_letter_as_a_coefficient_is_a_number_when_a_matrix_makes_
     r = matcalc.diff("-N/2 log|Σ|", "Σ")
     assert str(r.gradient) == "−N Σ⁻ᵀ / 2"
     assert "N is the size of the square matrix Σ" in r.text()
+
+
+def test_norm2_of_a_matrix_is_refused_not_read_as_the_frobenius_norm():
+    """norm2 is the Euclidean norm of a vector; of a matrix it is the spectral norm
+    (NumPy's norm(X, 2)), which matcalc does not have: an error, never ‖X‖_F silently."""
+    with pytest.raises(matcalc.ShapeError, match="spectral norm"):
+        matcalc.parse("norm2(X)", "X: m×n")
+    e = matcalc.parse("norm2(X)")  # undeclared: X must be a vector, and that is said
+    assert e.shapes["X"] == "m×1" and any("X is a column vector" in a for a in e.assumptions)
+    assert str(matcalc.diff("norm2(A x - b)^2", "x").gradient) == "2 Aᵀ (A x − b)"

@@ -11,6 +11,7 @@ import json
 
 import pytest
 
+import matcalc
 from matcalc import functions as F
 from matcalc import limits
 from matcalc.cli import main
@@ -759,3 +760,15 @@ def test_a_declaration_decides_what_single_bars_are():
     assert row.expression == "det(X)" and row.status == "verified", row.text()
     (row,) = check_table(header + "| $\\mathbf{1}^T|X|$ | $\\operatorname{sign}(X)$ |\n", where="X: n")
     assert row.expression == "𝟏' abs(X)" and row.status == "verified", row.text()  # a vector: entry by entry
+
+
+@pytest.mark.parametrize("cell, text", [
+    (r"$\operatorname{erf}'(\mathbf{x})$", "erf'(x)"),
+    (r"$\tanh'(x)$", "tanh'(x)"),
+    (r"$\operatorname{relu}'(\mathbf{z})$", "relu'(z)"),
+])
+def test_the_derivative_of_a_named_function_reads(cell, text):
+    """f′ written after a function's LaTeX name is that function's derivative (it was
+    'the function has no argument')."""
+    assert latex_to_matcalc(cell) == text
+    assert matcalc.check("sum(erf(x))", "x", latex_to_matcalc(r"$\operatorname{erf}'(\mathbf{x})$")).status == "verified"
