@@ -16,7 +16,7 @@ from .declare import Declarations, closest, may_be_abstract
 from .errors import DeclarationError, DiffError, MatcalcError, ParseError
 from .identify import gradient as identify_gradient
 from .identify import jacobian as identify_jacobian
-from .nodes import Call, Diff, Expr, Num, Transpose, Var, Zeros, depends_on
+from .nodes import Call, Diff, Expr, Num, Size, Transpose, Var, Zeros, depends_on
 from .parse import parse_tree, size_meaning
 from .printing.latex import latex_name, to_latex
 from .printing.shared import LONG, forms, is_long, latex_with_bindings, share, text_with_bindings
@@ -120,6 +120,14 @@ class Expression:
                 spec = size(r) if c == 1 else f"{size(r)}{' x ' if ascii else '×'}{size(c)}"
             sym = name in symmetric
             parts.append(f"{name}: {spec}{' symmetric' if sym else ''}")
+        # a size used as a number (m ‖w‖² with X: m×n declared) that no variable of the
+        # expression has: the declaration it came from, so that m re-parses as that size
+        have = {d for shape in self._shapes.values() for d in shape}
+        numbers = {n.dim for n in self.tree.walk() if isinstance(n, Size)} - have
+        for name, vd in self.decls.variables.items():
+            if name not in self._shapes and numbers & {vd.rows, vd.cols}:
+                shape = [d for d in (vd.rows, vd.cols) if d is not None]
+                parts.append(f"{name}: {(' x ' if ascii else '×').join(size(d) for d in shape)}")
         for name, decl in self.functions.items():
             if decl.kind == "scalar" and not may_be_abstract(name):  # cosh(…) re-parses only declared
                 parts.append(f"{name}: function")

@@ -39,7 +39,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from . import functions as F
 from .algebra import flatten_product
-from .declare import KEYWORDS, NAME_PATTERN, Declarations, FuncDecl, parse_where
+from .declare import KEYWORDS, NAME_PATTERN, Declarations, FuncDecl, default_kind, parse_where
 from .errors import MatcalcError, ParseError, ShapeError, Span, TimeLimitError
 from .limits import (
     MAX_DECIMAL_EXPONENT,
@@ -948,17 +948,13 @@ def _parse_visible(text: str, decls: Declarations, expect: tuple | None) -> Pars
             raw, u, builder, pool = _build(lark_tree, text, names, expect, frozenset())
         except TimeLimitError:
             raise
-        except MatcalcError as first:  # 𝟏 − m softmax(z): a size name as a factor is a number
-            again = Names(lark_tree, decls, factors_are_numbers=True)
-            if again.sizes == names.sizes:
-                raise
-            try:
-                raw, u, builder, pool = _build(lark_tree, text, again, expect, frozenset())
-            except TimeLimitError:
-                raise
-            except MatcalcError:
+        except MatcalcError as first:
+            # 𝟏 − m softmax(z): a size name as a factor is a number; tr(Σ) − (x − μ)ᵀ Σ (x − μ)
+            # with Σ declared n×n: μ a scalar makes x a scalar and the sum fail, μ a vector does not
+            trial = _first_reading_that_parses(lark_tree, text, decls, names, expect)
+            if trial is None:
                 raise first from None
-            names = again
+            (raw, u, builder, pool), names = trial
         else:  # −N/2 log|Σ|: N a matrix makes f a matrix; N a size (a number) makes it a scalar
             if expect is None and not _is_scalar(raw, u):
                 again = Names(lark_tree, decls, factors_are_numbers=True)
@@ -1053,6 +1049,28 @@ class _Pool:
         self._ahead.pop(0)
         self.used.add(name)
         return name
+
+
+def _first_reading_that_parses(lark_tree: Any, text: str, decls: Declarations, names: Names,
+                               expect: tuple | None) -> tuple[tuple[Expr, Inference, Builder, _Pool], Names] | None:
+    """When the first reading fails: size names that are factors read as numbers; else the
+    names that are scalars by default (Greek letters) read as vectors, all together, then
+    one at a time (a bounded number of tries).  The reading that parses, or None."""
+    again = Names(lark_tree, decls, factors_are_numbers=True)
+    tries: list[tuple[Names, frozenset[str]]] = [(again, frozenset())] if again.sizes != names.sizes else []
+    scalars = sorted({m.name for m in names.at.values() if m.kind == "variable" and m.name not in decls.variables
+                      and default_kind(m.name) == "scalar"})
+    if scalars:
+        tries.append((names, frozenset(scalars)))
+        tries += [(names, frozenset({n})) for n in scalars[:_PROMOTION_TRIES]]
+    for which, promoted in tries:
+        try:
+            return _build(lark_tree, text, which, expect, promoted), which
+        except TimeLimitError:
+            raise
+        except MatcalcError:
+            continue
+    return None
 
 
 def _build(lark_tree: Any, text: str, names: Names, expect: tuple | None,

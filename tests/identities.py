@@ -120,6 +120,8 @@ ROWS: list[Row] = [
     Row("-y' z + log(1' exp(z))", "z", "softmax(z) − y", "cross-entropy with the log-partition written 1ᵀ exp(z)"),
     Row("-y' log(softmax(z))", "z", "(𝟏ᵀ y) softmax(z) − y", "cross-entropy: log softmax(z) = z − 𝟏 logsumexp(z)"),
     Row("softmax(z)", "z", "diag(softmax(z)) − softmax(z) softmax(z)ᵀ", "softmax Jacobian"),
+    Row("tr(A' softmax(Z))", "Z", "softmax(Z) ⊙ (A − (𝟏 𝟏ᵀ) (A ⊙ softmax(Z)))", "softmax of a matrix, column by column"),
+    Row("sum(log(softmax(Z)))", "Z", "𝟏 𝟏ᵀ − m softmax(Z)", "log-softmax of a batch: (𝟏𝟏ᵀ)(𝟏𝟏ᵀ) = m 𝟏𝟏ᵀ"),
     Row("sum(log(softmax(z)))", "z", "𝟏 − m softmax(z)", "sum of log-softmax (m = the length of z)"),
     # ---- elementwise functions and Hadamard products ----------------------------------------
     Row("sum(exp(X))", "X", "exp(X)", "elementwise exp"),

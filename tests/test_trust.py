@@ -381,3 +381,26 @@ def test_a_ones_row_before_a_function_is_never_read_as_a_size(seed):
             "print(matcalc.check('logsumexp(z)', 'z', \"exp(z) / (1' exp(z))\").status)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert out.stdout.splitlines() == ["𝟏ᵀ exp(z)", "softmax(z) − y", "verified"], out.stdout + out.stderr
+
+
+@pytest.mark.parametrize("text, where", [
+    ("−N/2 log det(Σ) − (x − μ)ᵀ Σ⁻¹ (x − μ)/2", "Σ: N×N symmetric"),
+    ("tr(Σ) − (x − μ)ᵀ Σ (x − μ)", "Σ: n×n"),
+    ("s − (x − μ)ᵀ (x − μ)", "x: n"),
+])
+def test_a_default_that_makes_the_first_reading_fail_yields(text, where):
+    """μ a scalar makes x a scalar in x − μ; with Σ's size declared the sum then fails.
+    The reading with μ a vector parses, and it is said."""
+    r = matcalc.diff(text, "μ", where)
+    assert r.expression.shapes["μ"].endswith("×1") and r.expression.shapes["μ"] != "1×1"
+    assert any("μ is a vector" in a for a in r.expression.assumptions)
+    assert r.check(timeout=60).status == "verified"
+
+
+def test_a_size_from_a_declared_absent_variable_reparses_as_that_size():
+    """m ‖w‖² with X: m×n declared (X not in f): where() keeps X's declaration, so the
+    printed gradient 2 (m + n) w re-parses with m and n as sizes, not as new variables."""
+    r = matcalc.diff("m ‖w‖² + n wᵀ w", "w", "X: m×n, w: n")
+    again = matcalc.parse(r.gradient.text(), r.expression.where())
+    assert again.shapes == {"w": "n×1"}
+    assert again.text() == "2 (m + n) w"

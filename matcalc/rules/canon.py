@@ -273,6 +273,13 @@ def _simplify_chain(c: Canon, chain: list[Expr]) -> tuple[Fraction, list[Expr], 
                 del chain[i:i + 2]
                 changed = True
                 break
+            if isinstance(a, Ones) and isinstance(b, Ones) and a.shape[0] != 1 and b.shape[1] != 1 \
+                    and a.shape[1] != 1:  # (𝟏ₘ 𝟏ₙᵀ)(𝟏ₙ 𝟏ₚᵀ) = n 𝟏ₘ 𝟏ₚᵀ
+                n = a.shape[1]
+                chain[i:i + 2] = [Ones((a.shape[0], b.shape[1]))]
+                sizes.append(Num(Fraction(n)) if isinstance(n, int) else Size(n))
+                changed = True
+                break
             if isinstance(a, Transpose) and _ones_column(a.arg) and _ones_column(b):  # 𝟏ₙᵀ 𝟏ₙ = n
                 del chain[i:i + 2]
                 n = b.shape[0]
