@@ -17,7 +17,23 @@ from fractions import Fraction
 from typing import Any
 
 from .algebra import add, had, mul, neg, power, transpose, zero
-from .nodes import Add, Call, Expr, Identity, Kron, MatMul, MatPow, Num, Ones, Power, Transpose, Unvec, Var, num
+from .nodes import (
+    Add,
+    Call,
+    Expr,
+    Hadamard,
+    Identity,
+    Kron,
+    MatMul,
+    MatPow,
+    Num,
+    Ones,
+    Power,
+    Transpose,
+    Unvec,
+    Var,
+    num,
+)
 from .shapes import SCALAR, Shape, Strict, dim_mul
 
 ShapeRule = Callable[[list[Shape], Strict], Shape]
@@ -435,6 +451,15 @@ def _sum_of_diagonal_product(c: Call) -> Expr | None:
     return mul(transpose(Ones((a.shape[0], 1))), a, Ones((a.shape[1], 1)))
 
 
+def _sum_of_hadamard(c: Call) -> Expr | None:
+    """sum(a ⊙ b) = aᵀ b, sum(A ⊙ B) = tr(Aᵀ B): the inner product, as a differential is
+    written (df = σ′(x)ᵀ dx, not sum(dx ⊙ σ′(x)))."""
+    a = c.args[0]
+    if not (isinstance(a, Hadamard) and len(a.factors) == 2) or a.shape[0] == 1:
+        return None
+    return _inner(a.factors[0], a.factors[1])
+
+
 def _adjugate_of_scalar(c: Call) -> Expr | None:
     """adj(s) = 1 for a 1×1 matrix."""
     return num(1) if c.args[0].is_scalar else None
@@ -516,7 +541,7 @@ SUM = linear(
     adjoint=lambda e, c: mul(c, Ones(e.args[0].shape)),
     vec_matrix=lambda e: transpose(Ones((dim_mul(e.args[0].shape[0], e.args[0].shape[1]), 1))),
     rule="d sum(A) = sum(dA)", transpose_invariant=True, latex_names=(r"\sum",),
-    identities=(_sum_of_diagonal_product,),
+    identities=(_sum_of_diagonal_product, _sum_of_hadamard),
 )
 NORM = matrix_function(
     "norm", _to_scalar, "one argument",

@@ -707,6 +707,9 @@ def present(c: Canon, e: Expr) -> Expr:
                     node = _chain(([Num(coeff)] if coeff != 1 else []) + flat)
                 else:
                     node = n.rebuild(new)
+        if isinstance(node, MatMul) and len(node.factors) == 2 and isinstance(node.factors[0], Num) \
+                and isinstance(node.factors[1], MatMul) and not isinstance(node.factors[1].factors[0], Num):
+            node = MatMul((node.factors[0], *node.factors[1].factors))  # −(aᵀ dx) is −aᵀ dx
         memo[n] = _factor_sum(c, node) if isinstance(node, Add) else node
     return memo[e]
 
