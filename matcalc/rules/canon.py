@@ -49,6 +49,7 @@ from ..nodes import (
     Var,
     Zeros,
     is_zero,
+    map_bottom_up,
 )
 from ..strategies import fixpoint
 from .order import Key, Order, new_nodes
@@ -717,14 +718,8 @@ def present(c: Canon, e: Expr) -> Expr:
 def transposed_sums(e: Expr) -> Expr:
     """Every sum of transposes in ``e`` written as a transposed sum (the last step of the
     presentation; function arguments included)."""
-    memo: dict[Expr, Expr] = {}
     order = Order()
-    for n in e.postorder():
-        kids = n.children
-        new = [memo[k] for k in kids]
-        out = n.rebuild(new) if any(a is not b for a, b in zip(new, kids, strict=True)) else n
-        memo[n] = _transposed_sum(out, order)
-    return memo[e]
+    return map_bottom_up(e, lambda n: _transposed_sum(n, order))
 
 
 def _transposed_sum(e: Expr, order: Order) -> Expr:
@@ -945,20 +940,18 @@ def function_identities(e: Expr) -> Expr:
     """``e`` with every call rewritten by its row's identities, bottom-up (log(exp(x)) = x,
     log(softmax(z)) = z − 𝟏 logsumexp(z), (X⁻¹)⁻¹ = X): what is differentiated, so that
     the derivative comes out as simple as the identity makes it."""
-    memo: dict[Expr, Expr] = {}
-    for n in e.postorder():
-        kids = n.children
-        new = [memo[k] for k in kids]
-        out = n.rebuild(new) if any(a is not b for a, b in zip(new, kids, strict=True)) else n
+
+    def rewrite(n: Expr) -> Expr:
         for _ in range(8):  # each identity makes the call simpler; a bound all the same
-            if not isinstance(out, Call):
-                break
-            hit = next((r for r in (i(out) for i in out.fn.identities) if r is not None), None)
+            if not isinstance(n, Call):
+                return n
+            hit = next((r for r in (i(n) for i in n.fn.identities) if r is not None), None)
             if hit is None:
-                break
-            out = function_identities(hit) if hit is not out else hit
-        memo[n] = out
-    return memo[e]
+                return n
+            n = function_identities(hit)
+        return n
+
+    return map_bottom_up(e, rewrite)
 
 
 def simplified(e: Expr, canon: Canon | None = None) -> Expr:
