@@ -589,6 +589,28 @@ def depends_on(e: Expr, var: Expr, memo: dict[Expr, bool] | None = None) -> bool
     return memo[e]
 
 
+def unknown_postorder(e: Expr, known: Callable[[Expr], bool]) -> list[tuple[Expr, tuple[Expr, ...]]]:
+    """The nodes under ``e`` (``e`` included) that are not ``known``, each once with its
+    children, children before parents; the walk stops at known nodes, so that filling a
+    memo over a DAG takes linear time overall, and it is iterative, so a tree of any depth
+    is walked."""
+    out: list[tuple[Expr, tuple[Expr, ...]]] = []
+    seen: set[int] = set()
+    stack: list[tuple[Expr, tuple[Expr, ...] | None]] = [(e, None)]
+    while stack:
+        n, kids = stack.pop()
+        if kids is not None:
+            out.append((n, kids))
+            continue
+        if id(n) in seen or known(n):
+            continue
+        seen.add(id(n))
+        kids = n.children
+        stack.append((n, kids))
+        stack.extend((k, None) for k in reversed(kids))
+    return out
+
+
 def map_bottom_up(e: Expr, fn: Callable[[Expr], Expr], memo: dict[Expr, Expr] | None = None) -> Expr:
     """Rebuild ``e`` with ``fn`` applied to every node after its children (memoised)."""
     memo = {} if memo is None else memo
@@ -603,6 +625,7 @@ def map_bottom_up(e: Expr, fn: Callable[[Expr], Expr], memo: dict[Expr, Expr] | 
 
 
 __all__ = [
+    "unknown_postorder",
     "Expr", "Var", "Num", "Identity", "Ones", "Zeros", "Commutation", "Add", "MatMul",
     "Hadamard", "Kron", "Transpose", "Power", "MatPow", "Call", "Unvec", "Apply", "Grad",
     "Deriv", "Jac", "Diff", "ZERO", "ONE", "MINUS_ONE", "num", "is_num", "is_zero",

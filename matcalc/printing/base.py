@@ -17,10 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any
 
 from .. import functions as F
-from ..nodes import Call, Expr, Hadamard, Kron, MatMul, MatPow, Num, Ones, Power, Transpose, Var
+from ..nodes import Call, Expr, Hadamard, Kron, MatMul, MatPow, Num, Ones, Power, Transpose, Var, unknown_postorder
 from ..shapes import Dim
 
 # precedences, loosest first
@@ -63,7 +62,7 @@ class Printer:
         """``e`` printed.  Its nodes are printed children first, so that printing a node
         only looks its children up in the memo: the recursion is never deeper than a few
         calls, however deep the tree."""
-        for n, _ in _unknown(e, self._memo):
+        for n, _ in unknown_postorder(e, lambda m: id(m) in self._memo):
             self._print(n)
         return self._print(e)[0]
 
@@ -150,7 +149,7 @@ class Printer:
         hit = self._bars_below.get(id(e))
         if hit is not None:
             return hit
-        for n, kids in _unknown(e, self._bars_below):
+        for n, kids in unknown_postorder(e, lambda m: id(m) in self._bars_below):
             self._bars_below[id(n)] = ((isinstance(n, Call) and getattr(n.fn, "bars", None) is not None)
                                        or any(self._bars_below[id(k)] for k in kids))
             self._keep.append(n)
@@ -319,23 +318,6 @@ class Printer:
             return f"{d}{self._name(a.name)}", ATOM
         return f"{d}{self._arguments((a,))}", ATOM
 
-
-def _unknown(e: Expr, known: dict[int, Any]) -> list[tuple[Expr, tuple[Expr, ...]]]:
-    """The nodes of ``e`` (``e`` included) whose id ``known`` lacks, each once with its
-    children, children before parents; iterative, so that trees of any depth are walked."""
-    out: list[tuple[Expr, tuple[Expr, ...]]] = []
-    done: set[int] = set()
-    stack: list[tuple[Expr, tuple[Expr, ...] | None]] = [(e, None)]
-    while stack:
-        n, kids = stack.pop()
-        if kids is not None:  # its children are done
-            done.add(id(n))
-            out.append((n, kids))
-        elif id(n) not in done and id(n) not in known:
-            kids = n.children
-            stack.append((n, kids))
-            stack.extend((k, None) for k in reversed(kids) if id(k) not in done and id(k) not in known)
-    return out
 
 
 def digits(n: int) -> str:

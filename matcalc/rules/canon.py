@@ -50,9 +50,10 @@ from ..nodes import (
     Zeros,
     is_zero,
     map_bottom_up,
+    unknown_postorder,
 )
 from ..strategies import fixpoint
-from .order import Key, Order, new_nodes
+from .order import Key, Order
 
 EXPANSION_LIMIT = 64  # a product of sums is distributed only up to this many terms
 _FUNCTION_LIKE = (Call, Apply, Grad, Deriv, Jac)
@@ -120,16 +121,16 @@ class Canon:
         """Nodes in the tree of e (shared subtrees counted each time they occur)."""
         n = self._sizes.get(e)
         if n is None:
-            for m in new_nodes(e, self._sizes):
-                self._sizes[m] = 1 + sum(self._sizes[k] for k in m.children)
+            for m, kids in unknown_postorder(e, self._sizes.__contains__):
+                self._sizes[m] = 1 + sum(self._sizes[k] for k in kids)
             n = self._sizes[e]
         return n
 
     def has_diff(self, e: Expr) -> bool:
         h = self._diffs.get(e)
         if h is None:
-            for m in new_nodes(e, self._diffs):
-                self._diffs[m] = isinstance(m, Diff) or any(self._diffs[k] for k in m.children)
+            for m, kids in unknown_postorder(e, self._diffs.__contains__):
+                self._diffs[m] = isinstance(m, Diff) or any(self._diffs[k] for k in kids)
             h = self._diffs[e]
         return h
 

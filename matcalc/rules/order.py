@@ -37,6 +37,7 @@ from ..nodes import (
     Unvec,
     Var,
     Zeros,
+    unknown_postorder,
 )
 from ..shapes import dim_str
 
@@ -74,7 +75,7 @@ class Order:
     def tokens(self, e: Expr) -> Tokens:
         hit = self._tokens.get(e)
         if hit is None:
-            for n in new_nodes(e, self._tokens):
+            for n, _ in unknown_postorder(e, self._tokens.__contains__):
                 self._tokens[n] = _TOKENS[type(n)](self, n)
             hit = self._tokens[e]
         return hit
@@ -84,7 +85,7 @@ class Order:
         changes from one process to the next; a canonical form must not)."""
         hit = self._digests.get(e)
         if hit is None:
-            for n in new_nodes(e, self._digests):
+            for n, _ in unknown_postorder(e, self._digests.__contains__):
                 own = " ".join(self._tokens_of_leaf(n)) + type(n).__name__
                 kids = ",".join(str(self._digests[k]) for k in n.children)
                 self._digests[n] = zlib.crc32(f"{own}|{kids}".encode())
@@ -97,7 +98,7 @@ class Order:
         one reading of a result shorter than another."""
         hit = self._lengths.get(e)
         if hit is None:
-            for n in new_nodes(e, self._lengths):
+            for n, _ in unknown_postorder(e, self._lengths.__contains__):
                 kids = sum(self._lengths[k] for k in n.children)
                 own = len(" ".join(self.tokens(n))) if not n.children else _OVERHEAD(n)
                 self._lengths[n] = kids + own
@@ -111,25 +112,6 @@ class Order:
         """A sum or a product inside a product reads in brackets."""
         inner = self.tokens(e)
         return _joined([("(",), inner, (")",)]) if isinstance(e, (Add, Hadamard, Kron, MatMul)) else inner
-
-
-def new_nodes(e: Expr, done: dict) -> list[Expr]:
-    """The nodes under ``e`` (itself included) not in ``done``, children before parents;
-    the walk stops at nodes already done, so a memo is filled in linear time overall."""
-    out: list[Expr] = []
-    seen: set[int] = set()
-    stack: list[tuple[Expr, bool]] = [(e, False)]
-    while stack:
-        n, expanded = stack.pop()
-        if expanded:
-            out.append(n)
-            continue
-        if id(n) in seen or n in done:
-            continue
-        seen.add(id(n))
-        stack.append((n, True))
-        stack.extend((k, False) for k in n.children)
-    return out
 
 
 def _label(n: Expr) -> str:
