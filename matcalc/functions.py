@@ -746,42 +746,30 @@ def sigmoid_prime_cancels(factors: list[Expr], norm: Callable[[Expr], Expr]) -> 
     return out
 
 
-def logistic_of_ratio(factors: list[Expr], norm: Callable[[Expr], Expr]) -> list[Expr]:
-    """exp(z) ./ (𝟏 + exp(z)) = σ(z) in an elementwise product (or a product of scalars):
-    the gradient of sum(log(1 + exp(X w))) is Xᵀ σ(X w)."""
-    out = list(factors)
-    for i, f in enumerate(out):
-        if not (isinstance(f, Call) and f.fn is EXP):
-            continue
-        denominator = norm(Add((_one(f), f)))
-        for j, g in enumerate(out):
-            if isinstance(g, Power) and g.exponent == Num(Fraction(-1)) and g.base == denominator:
-                sig = norm(SIGMOID(f.args[0]))
-                return [sig if k == i else h for k, h in enumerate(out) if k != j]
-    return out
-
-
-def _quotient(numerator: Function, denominator: Function, result: Callable[[Expr], Expr]) -> Callable[..., list[Expr]]:
-    """f(z) ./ g(z) = h(z) in an elementwise product (or a product of scalars)."""
+def _quotient(numerator: Function, denominator: Callable[[Call], Expr],
+              result: Callable[[Expr], Expr]) -> Callable[..., list[Expr]]:
+    """f(z) ./ g(z) = h(z) in an elementwise product (or a product of scalars): a factor
+    f(z), a factor ``denominator(f(z))``⁻¹, replaced by ``result(z)``."""
 
     def identity(factors: list[Expr], norm: Callable[[Expr], Expr]) -> list[Expr]:
         for i, f in enumerate(factors):
             if not (isinstance(f, Call) and f.fn is numerator):
                 continue
-            below = norm(denominator(f.args[0]))
+            below = norm(denominator(f))
             for j, g in enumerate(factors):
                 if isinstance(g, Power) and g.exponent == Num(Fraction(-1)) and g.base == below:
                     return [norm(result(f.args[0])) if k == i else h for k, h in enumerate(factors) if k != j]
         return factors
 
-    identity.__doc__ = f"{numerator.name}(z) ./ {denominator.name}(z) in a product"
     return identity
 
 
+#: exp(z) ./ (𝟏 + exp(z)) = σ(z): the gradient of sum(log(1 + exp(X w))) is Xᵀ σ(X w)
+logistic_of_ratio = _quotient(EXP, lambda f: Add((_one(f), f)), lambda z: SIGMOID(z))
 #: sinh(z) ./ cosh(z) = tanh(z)
-tanh_of_ratio = _quotient(SINH, COSH, lambda z: TANH(z))
+tanh_of_ratio = _quotient(SINH, lambda f: COSH(f.args[0]), lambda z: TANH(z))
 #: sign(z) ./ abs(z) = 1 ./ z (where z has no zero entry): d log|u| = du / u
-sign_over_abs = _quotient(SIGN, ABS, lambda z: power(z, -1))
+sign_over_abs = _quotient(SIGN, lambda f: ABS(f.args[0]), lambda z: power(z, -1))
 
 #: identities of a product's factors (elementwise, or scalars), each ``(factors, norm) → factors``
 FACTOR_IDENTITIES = (sigmoid_prime_cancels, logistic_of_ratio, tanh_of_ratio, sign_over_abs)

@@ -29,8 +29,8 @@ _TO_SUBSCRIPT = str.maketrans(_TO_SUBSCRIPT_CHARS, "ₐₑₒₓₕₖₗₘₙ�
 
 class TextPrinter(Printer):
     def __init__(self, ascii: bool = False, sizes: bool = True):
-        """``sizes=False``: never write Iₙ, 𝟏ₙ, 𝟎_{m,n} (for sort keys, which are printed
-        node by node with one printer and must not depend on which node came first)."""
+        """``sizes=False``: never write Iₙ, 𝟏ₙ, 𝟎_{m,n} (for measuring lengths node by node
+        with one printer, where the text must not depend on which node came first)."""
         super().__init__()
         self.ascii = ascii
         self.marks = ASCII if ascii else UNICODE
