@@ -158,9 +158,13 @@ def run_identities(warmup: int, repeats: int, show: bool) -> tuple[bool, str]:
                 del live[name]
         for _ in range(repeats):  # the tools in turn, so that a noisy moment hits all of them
             for name, fn in live.items():
-                start = time.perf_counter()
-                fn(row)
-                row.times[name].append(time.perf_counter() - start)
+                gc.disable()  # as timeit does: a collection triggered by another tool's garbage
+                try:  # is not charged to whichever tool happens to allocate next
+                    start = time.perf_counter()
+                    fn(row)
+                    row.times[name].append(time.perf_counter() - start)
+                finally:
+                    gc.enable()
         if show:
             print(f"{row.label} wrt {row.wrt}")
             for name, answer in row.answers.items():

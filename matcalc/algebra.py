@@ -50,20 +50,24 @@ def add(*terms: Expr) -> Expr:
     return Add(tuple(flat))
 
 
+_ONE = Fraction(1)
+
+
 def flatten_product(
     factors: tuple[Expr, ...] | list[Expr], is_scalar: Callable[[Expr], bool] = lambda e: e.is_scalar
 ) -> tuple[Fraction, list[Expr]]:
     """The numeric coefficient and the other factors of a product, with nested products
     spliced in — except a 1×1 sub-product of a longer chain, which stays one factor:
     in (xᵀ x) A, the scalar xᵀ x multiplies A; spliced, xᵀ x A would be ill-shaped."""
-    coeff = Fraction(1)
+    coeff = _ONE  # (multiplied only when a number occurs: Fractions are slow to make)
     flat: list[Expr] = []
     for f in factors:
         if isinstance(f, Num):
-            coeff *= f.value
+            coeff = f.value if coeff is _ONE else coeff * f.value
         elif isinstance(f, MatMul):
             inner_c, inner = flatten_product(f.factors, is_scalar)
-            coeff *= inner_c
+            if inner_c is not _ONE:
+                coeff = inner_c if coeff is _ONE else coeff * inner_c
             if is_scalar(f) and len(inner) > 1 and not all(is_scalar(g) for g in inner):
                 flat.append(inner[0] if len(inner) == 1 else MatMul(tuple(inner)))
             else:

@@ -25,10 +25,29 @@ from .errors import Span
 from .shapes import SCALAR, STRICT, Dim, Mismatch, Shape, shape_error, unifier
 
 
-class Expr:
+class _HashConsed(type):
+    """The metaclass of nodes: after parsing (the unifier is :data:`~matcalc.shapes.STRICT`),
+    building a node whose value exists returns the existing node, looked up *before* a
+    new one is built, so that a value is built, shape-checked and hashed once.  While
+    parsing, sizes are still being inferred and every node is new."""
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        if unifier() is not STRICT:
+            return super().__call__(*args, **kwargs)
+        if kwargs or len(args) != len(_FIELDS.get(cls) or _fields(cls)):
+            args = _complete(cls, args, kwargs)
+        key = _table_key(cls, args)
+        ref = _TABLE.get(key)
+        found = ref() if ref is not None else None
+        if found is not None:
+            return found
+        return _remember(super().__call__(*args), key)
+
+
+class Expr(metaclass=_HashConsed):
     """Base class of all nodes."""
 
-    __slots__ = ("shape", "_h", "span", "__weakref__")
+    __slots__ = ("shape", "_h", "_k", "_c", "children", "span", "__weakref__")
     #: names of the fields that hold child nodes (a node, or a tuple of nodes)
     _children: ClassVar[tuple[str, ...]] = ()
     #: a word for the operation, used in error messages
@@ -36,24 +55,30 @@ class Expr:
 
     shape: Shape
     span: Span | None
+    children: tuple[Expr, ...]
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "span", None)
-        strict = unifier() is STRICT
-        if self._children and strict:
-            # hash-consing: children are the one shared instance of their value, so that
-            # comparing two nodes compares children by identity, not by deep recursion
+        object.__setattr__(self, "_c", False)  # the shared instance of its value (set by the table)
+        if self._children and unifier() is STRICT:
+            # children are the shared instance of their value, so that comparing two nodes
+            # compares children by identity, not by deep recursion
             for name in self._children:
                 value = getattr(self, name)
-                if isinstance(value, tuple):
-                    object.__setattr__(self, name, tuple(_intern(v) for v in value))
-                else:
+                if isinstance(value, (tuple, list)):
+                    if not all(v._c for v in value) or isinstance(value, list):
+                        object.__setattr__(self, name, tuple(v if v._c else _intern(v) for v in value))
+                elif not value._c:
                     object.__setattr__(self, name, _intern(value))
-        object.__setattr__(self, "_h", hash((type(self).__name__,) + self._key()))
-        twin = _INTERNED.get(self) if strict else None
-        if twin is not None:  # built before: its shape is known (and was checked)
-            object.__setattr__(self, "shape", twin.shape)
-            return
+        k = tuple(getattr(self, f) for f in _FIELDS.get(type(self)) or _fields(type(self)))
+        object.__setattr__(self, "_k", k)
+        kids: tuple[Expr, ...] = ()
+        for name in self._children:
+            value = getattr(self, name)
+            kids += value if isinstance(value, tuple) else (value,)
+        #: the child nodes, in order (the nodes of tuple fields spliced in)
+        object.__setattr__(self, "children", kids)
+        object.__setattr__(self, "_h", hash((type(self), *k)))
         try:
             shape = self._infer()
         except Mismatch as exc:
@@ -62,7 +87,7 @@ class Expr:
 
     # -- structure ---------------------------------------------------------------------
     def _key(self) -> tuple[Any, ...]:
-        return tuple(getattr(self, f) for f in _fields(type(self)))
+        return self._k
 
     def __hash__(self) -> int:
         return self._h
@@ -72,21 +97,10 @@ class Expr:
             return True
         if type(self) is not type(other) or self._h != other._h:  # type: ignore[attr-defined]
             return False
-        return self._key() == other._key()  # type: ignore[attr-defined]
+        return self._k == other._k  # type: ignore[attr-defined]
 
     def __ne__(self, other: object) -> bool:
         return not self.__eq__(other)
-
-    @property
-    def children(self) -> tuple[Expr, ...]:
-        out: list[Expr] = []
-        for name in self._children:
-            value = getattr(self, name)
-            if isinstance(value, tuple):
-                out.extend(value)
-            else:
-                out.append(value)
-        return tuple(out)
 
     def rebuild(self, children: tuple[Expr, ...] | list[Expr]) -> Expr:
         """The same node with new children (in the order of :attr:`children`)."""
@@ -149,12 +163,77 @@ class Expr:
 
 _FIELDS: dict[type, tuple[str, ...]] = {}
 
-#: the shared instance of each node value (weak: a value no tree uses is forgotten)
-_INTERNED: weakref.WeakValueDictionary[Expr, Expr] = weakref.WeakValueDictionary()
+#: the shared instance of each node value, keyed by its class and its fields, children by
+#: identity (children are shared instances too, and a node keeps its children alive, so
+#: the identities in a live node's key are those of live nodes).  Weak references without
+#: callbacks (a callback is Python code that a signal — a time limit — could interrupt,
+#: and an exception raised there is lost): dead entries are swept when the table has
+#: doubled since the last sweep, so it stays within twice the nodes alive.
+_TABLE: dict[tuple[Any, ...], weakref.ref] = {}
+_SWEEP = {"at": 4096}
+
+
+def _table_key(cls: type, values: tuple[Any, ...] | list[Any]) -> tuple[Any, ...]:
+    kids = _CHILD_INDEX.get(cls)
+    if kids is None:
+        names = _fields(cls)
+        kids = _CHILD_INDEX[cls] = tuple(names.index(n) for n in cls._children)  # type: ignore[attr-defined]
+    if not kids:
+        return (cls, *values)
+    out = list(values)
+    for i in kids:
+        v = out[i]
+        out[i] = id(v) if isinstance(v, Expr) else tuple(map(id, v))
+    return (cls, *out)
+
+
+_CHILD_INDEX: dict[type, tuple[int, ...]] = {}
+
+
+def _remember(new: Expr, key: tuple[Any, ...] | None = None) -> Expr:
+    """Make ``new`` the shared instance of its value (or return the one there is)."""
+    own = _table_key(type(new), new._k)  # its children are shared instances
+    if own != key:  # built from children that were not (a tree from the parser)
+        ref = _TABLE.get(own)
+        found = ref() if ref is not None else None
+        if found is not None:
+            return found
+    _TABLE[own] = weakref.ref(new)
+    object.__setattr__(new, "_c", True)
+    if len(_TABLE) > _SWEEP["at"]:
+        for k, r in list(_TABLE.items()):
+            if r() is None and _TABLE.get(k) is r:
+                del _TABLE[k]
+        _SWEEP["at"] = max(4096, 2 * len(_TABLE))
+    return new
 
 
 def _intern(e: Expr) -> Expr:
-    return _INTERNED.setdefault(e, e)
+    """The shared instance of e's value: for a tree built while parsing that ends up in a
+    tree built afterwards (iterative: the tree can be deep)."""
+    if e._c:
+        return e
+    done: dict[int, Expr] = {}
+    for n, kids in unknown_postorder(e, lambda m: m._c):
+        new_kids = [k if k._c else done[id(k)] for k in kids]
+        if any(a is not b for a, b in zip(new_kids, kids, strict=True)):
+            done[id(n)] = n.rebuild(new_kids)  # built now: shared
+        else:
+            done[id(n)] = _remember(n)
+    return done[id(e)]
+
+
+def _complete(cls: type, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...]:
+    """The field values in order, from positional and keyword arguments and defaults."""
+    out = list(args)
+    for f in dataclasses.fields(cls)[len(args):]:
+        if f.name in kwargs:
+            out.append(kwargs[f.name])
+        elif f.default is not dataclasses.MISSING:
+            out.append(f.default)
+        else:
+            raise TypeError(f"{cls.__name__}() missing the argument {f.name!r}")
+    return tuple(out)
 
 
 def _fields(cls: type) -> tuple[str, ...]:
@@ -204,6 +283,11 @@ class Num(Expr):
     """A number (exact rational)."""
 
     value: Fraction
+
+    def __post_init__(self) -> None:
+        if type(self.value) is not Fraction:  # Num(2) is Num(Fraction(2)): one value, one type
+            object.__setattr__(self, "value", Fraction(self.value))
+        Expr.__post_init__(self)
 
     def _infer(self) -> Shape:
         return SCALAR

@@ -37,9 +37,10 @@ class DimProd:
         return "·".join(parts)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class DimVar:
-    """An unknown dimension, alive only while a parse infers shapes."""
+    """An unknown dimension, alive only while a parse infers shapes (each one is its own
+    value: compared and hashed by identity)."""
 
     id: int
 
@@ -155,11 +156,14 @@ class Inference(Strict):
         return v
 
     def resolve(self, d: Dim) -> Dim:
-        while isinstance(d, DimVar) and self.parent.get(d, d) != d:
-            grand = self.parent[d]
-            if isinstance(grand, DimVar) and grand in self.parent:
-                self.parent[d] = self.parent[grand]
-            d = self.parent[d]
+        parent = self.parent
+        while isinstance(d, DimVar):
+            up = parent.get(d, d)
+            if up is d:
+                return d
+            if isinstance(up, DimVar) and up in parent:  # path halving
+                up = parent[d] = parent[up]
+            d = up
         return d
 
     def unify(self, a: Dim, b: Dim) -> None:

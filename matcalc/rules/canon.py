@@ -55,6 +55,7 @@ from ..nodes import (
 from ..strategies import fixpoint
 from .order import Key, Order
 
+_Q0, _Q1 = Fraction(0), Fraction(1)  # (made once: Fractions are slow to make)
 EXPANSION_LIMIT = 64  # a product of sums is distributed only up to this many terms
 _FUNCTION_LIKE = (Call, Apply, Grad, Deriv, Jac)
 
@@ -98,14 +99,16 @@ class Canon:
         """The rule for ``e``, whose children are simplified (in the memo)."""
         kids = e.children
         node = e
+        sub = self.light if isinstance(e, _FUNCTION_LIKE) else self
         if kids:
-            sub = self.light if isinstance(e, _FUNCTION_LIKE) else self
             new = [sub.memo[k] for k in kids]
             if any(a is not b for a, b in zip(new, kids, strict=True)):
                 node = e.rebuild(new)
         rule = self.rules.get(type(node))
         out = rule(self, node) if rule else node
-        if out is node:  # no rule changed it: a normal form, the next round need not redo it
+        # a normal form, which the next round need not redo: no rule changed it, and its
+        # children are normal forms too (a child may be one rule's result, not yet final)
+        if out is node and (not kids or all(sub.memo.get(k) is k for k in node.children)):
             self.memo.setdefault(out, out)
         return out
 
@@ -310,7 +313,7 @@ def _simplify_chain(c: Canon, chain: list[Expr]) -> tuple[Fraction, list[Expr], 
                 chain[k:i + 2] = [c.T(c.had(b.args[0], c.T(row)))]  # type: ignore[attr-defined]
                 changed = True
                 break
-    coeff = Fraction(1)
+    coeff = _Q1
     hoisted: list[Expr] = list(sizes)
     # a row factor … column factor inside a longer chain is a scalar: (xᵀ a) B
     while len(chain) > 1:
@@ -370,7 +373,7 @@ def _chain_key(c: Canon, chain: list[Expr]) -> tuple[bool, int, Key]:
     transposes, then alphabetical."""
     last = chain[-1]
     diff_last = isinstance(last, Diff) or not any(isinstance(f, Diff) or _is_diff_t(f) for f in chain)
-    return (not diff_last, _transposes(chain), c.key(MatMul(tuple(chain))) if len(chain) > 1 else c.key(chain[0]))
+    return (not diff_last, _transposes(chain), c._order.product_key(chain) if len(chain) > 1 else c.key(chain[0]))
 
 
 def _is_diff_t(e: Expr) -> bool:
@@ -379,7 +382,7 @@ def _is_diff_t(e: Expr) -> bool:
 
 def _degree(e: Expr) -> Fraction:
     """Total |exponent| of a Hadamard product: x ⊙ y ⊙ x.^-1 has degree 3, y degree 1."""
-    total = Fraction(0)
+    total = _Q0
     for f in e.factors if isinstance(e, Hadamard) else (e,):
         total += abs(f.exponent.value) if isinstance(f, Power) and isinstance(f.exponent, Num) else 1
     return total
@@ -420,10 +423,10 @@ def _collect_powers(c: Canon, factors: list[Expr], scalar: bool) -> list[Expr]:
     exps: dict[Expr, Fraction | None] = {}
     others: list[Expr] = []
     for f in factors:
-        base, p = (f.base, f.exponent.value) if isinstance(f, Power) and isinstance(f.exponent, Num) else (f, Fraction(1))
+        base, p = (f.base, f.exponent.value) if isinstance(f, Power) and isinstance(f.exponent, Num) else (f, _Q1)
         if base not in exps:
             order.append(base)
-            exps[base] = Fraction(0)
+            exps[base] = _Q0
         exps[base] = exps[base] + p  # type: ignore[operator]
     out: list[Expr] = []
     for base in order:
@@ -442,7 +445,7 @@ def n_hadamard(c: Canon, e: Hadamard) -> Expr:
         flat.extend(f.factors if isinstance(f, Hadamard) else (f,))
     if any(is_zero(f) for f in flat):
         return zero(e.shape)
-    coeff = Fraction(1)
+    coeff = _Q1
     scalars: list[Expr] = []
     core: list[Expr] = []
     for f in flat:
@@ -505,7 +508,7 @@ def n_add(c: Canon, e: Add) -> Expr:
         if is_zero(t):
             continue
         k, core = _split_coeff(t)
-        coeffs[core] = coeffs.get(core, Fraction(0)) + k
+        coeffs[core] = coeffs.get(core, _Q0) + k
     terms = []
     for core, k in coeffs.items():
         if k == 0:
@@ -534,7 +537,7 @@ def _split_coeff(t: Expr) -> tuple[Fraction, Expr]:
     if isinstance(t, MatMul) and isinstance(t.factors[0], Num):
         rest = t.factors[1:]
         return t.factors[0].value, rest[0] if len(rest) == 1 else MatMul(rest)
-    return Fraction(1), t
+    return _Q1, t
 
 
 def n_power(c: Canon, e: Power) -> Expr:
@@ -871,7 +874,7 @@ def _common_factor(ks: list[Fraction]) -> Fraction:
         num = math.gcd(num, k.numerator)
         den = den * k.denominator // math.gcd(den, k.denominator)
     common = Fraction(num, den)
-    return common if common > 0 and all((k / common).denominator == 1 for k in ks) else Fraction(1)
+    return common if common > 0 and all((k / common).denominator == 1 for k in ks) else _Q1
 
 
 def _scaled(core: Expr, k: Fraction) -> Expr:
@@ -894,7 +897,7 @@ def _chain_of(e: Expr) -> tuple[Expr, ...]:
 
 def _chain(pieces: list[Expr]) -> Expr:
     """A product of already-canonical pieces, with its numbers first: 2 Aᵀ (A x − b)."""
-    coeff = Fraction(1)
+    coeff = _Q1
     rest = []
     for p in pieces:
         if isinstance(p, Num):

@@ -11,6 +11,7 @@ whole structure breaks the ties between long keys with one prefix.
 
 from __future__ import annotations
 
+import functools
 import zlib
 from collections.abc import Callable
 
@@ -48,6 +49,11 @@ Tokens = tuple[str, ...]
 Key = tuple[Tokens, int]
 
 
+@functools.lru_cache(maxsize=4096)
+def _crc(label: str) -> int:
+    return zlib.crc32(label.encode())
+
+
 def _joined(parts: list[Tokens], *sep: str) -> Tokens:
     """The parts in order, ``sep`` between them, cut at :data:`PREFIX` tokens.  A gap (a
     space) sorts before every mark, as in text: ``A X B`` before ``Aᵀ X Bᵀ``."""
@@ -65,32 +71,46 @@ class Order:
     """Keys of nodes, each computed once (memo per canonicalisation)."""
 
     def __init__(self) -> None:
-        self._tokens: dict[Expr, Tokens] = {}
-        self._digests: dict[Expr, int] = {}
+        self._keys: dict[Expr, Key] = {}
         self._lengths: dict[Expr, int] = {}
 
     def key(self, e: Expr) -> Key:
-        return (self.tokens(e), self.digest(e))
+        hit = self._keys.get(e)
+        if hit is None:
+            keys = self._keys
+            if all(k in keys for k in e.children):  # the usual case: a node built from keyed children
+                hit = keys[e] = self._key_of(e)
+            else:
+                for n, _ in unknown_postorder(e, keys.__contains__):
+                    keys[n] = self._key_of(n)
+                hit = keys[e]
+        return hit
 
     def tokens(self, e: Expr) -> Tokens:
-        hit = self._tokens.get(e)
-        if hit is None:
-            for n, _ in unknown_postorder(e, self._tokens.__contains__):
-                self._tokens[n] = _TOKENS[type(n)](self, n)
-            hit = self._tokens[e]
-        return hit
+        return self.key(e)[0]
 
     def digest(self, e: Expr) -> int:
-        """A deterministic digest of the whole structure (Python's hash of a string
-        changes from one process to the next; a canonical form must not)."""
-        hit = self._digests.get(e)
-        if hit is None:
-            for n, _ in unknown_postorder(e, self._digests.__contains__):
-                own = " ".join(self._tokens_of_leaf(n)) + type(n).__name__
-                kids = ",".join(str(self._digests[k]) for k in n.children)
-                self._digests[n] = zlib.crc32(f"{own}|{kids}".encode())
-            hit = self._digests[e]
-        return hit
+        return self.key(e)[1]
+
+    def _key_of(self, n: Expr) -> Key:
+        """The key of a node whose children have theirs: its tokens, and a deterministic
+        digest of the whole structure (Python's hash of a string changes from one process
+        to the next; a canonical form must not)."""
+        tokens = _TOKENS[type(n)](self, n)
+        kids = n.children
+        own = (_label(n) if kids else " ".join(tokens)) + type(n).__name__
+        return tokens, self._combine(own, kids)
+
+    def product_key(self, factors: list[Expr] | tuple[Expr, ...]) -> Key:
+        """The key that the product of ``factors`` would have, without building it."""
+        return _joined([self._wrapped(f) for f in factors], " "), self._combine("MatMulMatMul", factors)
+
+    def _combine(self, own: str, kids: tuple[Expr, ...] | list[Expr]) -> int:
+        d = _crc(own)
+        keys = self._keys
+        for k in kids:
+            d = ((d * 0x01000193) ^ keys[k][1]) & 0xFFFFFFFF
+        return d
 
     def length(self, e: Expr) -> int:
         """About how many characters ``e`` prints in (as a tree: a shared subexpression
@@ -104,9 +124,6 @@ class Order:
                 self._lengths[n] = kids + own
             hit = self._lengths[e]
         return hit
-
-    def _tokens_of_leaf(self, n: Expr) -> Tokens:
-        return self.tokens(n) if not n.children else (_label(n),)
 
     def _wrapped(self, e: Expr) -> Tokens:
         """A sum or a product inside a product reads in brackets."""
