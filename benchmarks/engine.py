@@ -7,8 +7,10 @@ process (run on demand from the repository root: ``python benchmarks/engine.py``
    expression (``MatrixSymbol``s with symbolic sizes; its answer is final, ``.doit()``
    changes nothing, so it is not called), and tensorgrad's ``f.grad(X).simplify()`` when
    tensorgrad is installed (``pip install tensorgrad``; it pulls in torch, and the rest of
-   the script runs without it).  Each tool builds its expression inside the timed call, the
-   three are run in turn on each repeat, and each figure is the median after warm-up runs.
+   the script runs without it).  Each tool builds its expression inside the timed call; the
+   calls are made in blocks of :data:`BLOCK` in a row per tool (warm, as in a loop or a
+   notebook), the tools taking turns block by block, with the garbage collector off during
+   the calls (as ``timeit`` does); each figure is the median after warm-up runs.
 2. Depth: ``L(tanh(Wk … tanh(W1 x)))`` with respect to W1 for k = 100, 200, 400: the time
    of ``diff`` + ``.gradient`` and of ``str(gradient)`` (best of a few runs), and the
    length of ``str(gradient)``.  Linear growth shows as ratios near 4.
@@ -24,6 +26,7 @@ from __future__ import annotations
 import argparse
 import gc
 import importlib.metadata
+import os
 import platform
 import shutil
 import statistics
@@ -120,6 +123,10 @@ def tensorgrad_namespace() -> tuple[Any | None, str]:
     return t, f"tensorgrad {importlib.metadata.version('tensorgrad')}"
 
 
+#: calls each tool makes in a row before the next tool's turn
+BLOCK = 5
+
+
 def run_identities(warmup: int, repeats: int, show: bool) -> tuple[bool, str]:
     s = sympy_namespace()
     t, tg_note = tensorgrad_namespace()
@@ -156,13 +163,17 @@ def run_identities(warmup: int, repeats: int, show: bool) -> tuple[bool, str]:
             except Exception as err:  # a row a tool cannot do (or a package mid-edit): shown as such
                 row.answers[name] = f"error: {type(err).__name__}: {err}"
                 del live[name]
-        for _ in range(repeats):  # the tools in turn, so that a noisy moment hits all of them
+        # in blocks: each tool makes BLOCK calls in a row (warm, as a user calling it in a loop
+        # or a notebook sees it), and the tools take turns block by block, so that a noisy
+        # moment of the machine hits all of them
+        for _ in range(max(1, repeats // BLOCK)):
             for name, fn in live.items():
                 gc.disable()  # as timeit does: a collection triggered by another tool's garbage
                 try:  # is not charged to whichever tool happens to allocate next
-                    start = time.perf_counter()
-                    fn(row)
-                    row.times[name].append(time.perf_counter() - start)
+                    for _ in range(BLOCK):
+                        start = time.perf_counter()
+                        fn(row)
+                        row.times[name].append(time.perf_counter() - start)
                 finally:
                     gc.enable()
         if show:
@@ -190,7 +201,7 @@ def fmt_ratio(a: float | None, b: float | None) -> str:
 def report_identities(has_tg: bool, tg_note: str, warmup: int, repeats: int) -> dict[str, Any]:
     sympy_version = importlib.metadata.version("sympy")
     print(f"### Ten standard identities: warm `diff` to canonical form (ms, median of {repeats} after {warmup} "
-          "warm-up runs)\n")
+          f"warm-up runs; blocks of {BLOCK} calls in a row per tool, the tools taking turns)\n")
     head = "| identity | wrt | matcalc | SymPy `.diff` | **SymPy / matcalc** |"
     rule = "|---|---|---:|---:|---:|"
     if has_tg:
@@ -298,8 +309,11 @@ def run_depth(depths: tuple[int, ...], runs: int) -> dict[str, Any]:
 
 
 def timed_run(cmd: list[str]) -> float:
+    # as installed: bytecode written and used (pip compiles it; a shell with
+    # PYTHONDONTWRITEBYTECODE set would recompile every edited module in every process)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     start = time.perf_counter()
-    done = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=False)
+    done = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=False, env=env)
     elapsed = time.perf_counter() - start
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} exited {done.returncode}: {done.stderr.strip()[-300:]}")
@@ -319,7 +333,7 @@ def run_cold(runs: int) -> dict[str, Any]:
     medians = {}
     for label, cmd, _ in commands:
         try:
-            timed_run(cmd)  # warm-up: files in the page cache, Lark's table cache written
+            timed_run(cmd)  # warm-up: files in the page cache, bytecode and Lark's table cache written
             medians[label] = statistics.median(timed_run(cmd) for _ in range(runs))
         except (OSError, RuntimeError) as err:
             medians[label] = None
@@ -370,7 +384,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="few repeats, depths 25/50/100: a smoke run")
     ap.add_argument("--show", action="store_true", help="print each tool's answer for each identity")
     args = ap.parse_args()
-    warmup, repeats = (1, 5) if args.quick else (3, 21)
+    warmup, repeats = (1, 5) if args.quick else (3, 25)
     depths, depth_runs = ((25, 50, 100), 1) if args.quick else ((100, 200, 400), 2)
     cold_runs = 3 if args.quick else 7
 

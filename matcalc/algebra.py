@@ -50,7 +50,9 @@ def add(*terms: Expr) -> Expr:
     return Add(tuple(flat))
 
 
-_ONE = Fraction(1)
+#: the number 1, made once (Fractions are slow to make); a coefficient that is this object
+#: was never multiplied
+Q_ONE = Fraction(1)
 
 
 def flatten_product(
@@ -59,15 +61,15 @@ def flatten_product(
     """The numeric coefficient and the other factors of a product, with nested products
     spliced in — except a 1×1 sub-product of a longer chain, which stays one factor:
     in (xᵀ x) A, the scalar xᵀ x multiplies A; spliced, xᵀ x A would be ill-shaped."""
-    coeff = _ONE  # (multiplied only when a number occurs: Fractions are slow to make)
+    coeff = Q_ONE  # (multiplied only when a number occurs: Fractions are slow to make)
     flat: list[Expr] = []
     for f in factors:
         if isinstance(f, Num):
-            coeff = f.value if coeff is _ONE else coeff * f.value
+            coeff = f.value if coeff is Q_ONE else coeff * f.value
         elif isinstance(f, MatMul):
             inner_c, inner = flatten_product(f.factors, is_scalar)
-            if inner_c is not _ONE:
-                coeff = inner_c if coeff is _ONE else coeff * inner_c
+            if inner_c is not Q_ONE:
+                coeff = inner_c if coeff is Q_ONE else coeff * inner_c
             if is_scalar(f) and len(inner) > 1 and not all(is_scalar(g) for g in inner):
                 flat.append(inner[0] if len(inner) == 1 else MatMul(tuple(inner)))
             else:

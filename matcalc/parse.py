@@ -27,7 +27,7 @@ import os
 import re
 import sys
 import unicodedata
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from fractions import Fraction
 from importlib import resources
 from pathlib import Path
@@ -35,7 +35,14 @@ from typing import Any
 
 import lark
 from lark import Lark, Token, Transformer_NonRecursive, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
+from lark.exceptions import (
+    GrammarError,
+    UnexpectedCharacters,
+    UnexpectedEOF,
+    UnexpectedInput,
+    UnexpectedToken,
+    VisitError,
+)
 
 from . import functions as F
 from .algebra import flatten_product
@@ -177,7 +184,7 @@ class Builder(Transformer_NonRecursive):
     shapes one reading gives the names come from its :class:`matcalc.resolve.Scope`."""
 
     def __init__(self, names: Names, u: Inference, promoted: frozenset[str] = frozenset()):
-        super().__init__()
+        super().__init__(visit_tokens=False)  # tokens are read by the rules that hold them
         self.names = names
         self.decls = names.decls
         self.u = u
@@ -185,6 +192,19 @@ class Builder(Transformer_NonRecursive):
         # the Nums written as the literal 1 (for 1ᵀ), by identity; the nodes are kept alive
         # here, so that no other node built later can reuse the id of one of them
         self._literal_ones: dict[int, Expr] = {}
+
+    def _call_userfunc(self, tree: Any, new_children: list | None = None) -> Any:
+        """Lark's dispatch, without making a wrapper of the rule's method on every call
+        (Lark's ``v_args`` binds one per call): each rule's function is looked up once."""
+        rule = _RULES.get(tree.data)
+        if rule is None:
+            return super()._call_userfunc(tree, new_children)
+        try:
+            return rule(self, tree.meta, *(new_children if new_children is not None else tree.children))
+        except GrammarError:
+            raise
+        except Exception as exc:
+            raise VisitError(tree.data, tree, exc) from exc
 
     # -- helpers -----------------------------------------------------------------------
     def _scalar(self, e: Expr) -> bool:
@@ -744,6 +764,13 @@ class Builder(Transformer_NonRecursive):
 
     def _shape(self, e: Expr) -> tuple[Any, Any]:
         return (self.u.resolve(e.shape[0]), self.u.resolve(e.shape[1]))
+
+
+#: each rule's function (Lark's ``v_args`` wrappers hold it), for :meth:`Builder._call_userfunc`
+_RULES: dict[str, Callable[..., Any]] = {
+    name: attr.base_func for name, attr in vars(Builder).items()
+    if not name.startswith("_") and getattr(attr, "visit_wrapper", None) is not None
+}
 
 
 class _Fit(Strict):

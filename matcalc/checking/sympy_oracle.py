@@ -136,7 +136,9 @@ def _slice(seconds: float) -> Iterator[None]:
     if not hasattr(signal, "SIGVTALRM") or signal.getsignal(signal.SIGVTALRM) is not _on_slice:
         yield  # pragma: no cover - in-process, on a platform without fork
         return
-    signal.setitimer(signal.ITIMER_VIRTUAL, seconds)
+    # and again every 50 ms of CPU time until the slice is left: an exception raised inside
+    # a callback (a weak reference's, the garbage collector's) is lost, the next one is not
+    signal.setitimer(signal.ITIMER_VIRTUAL, seconds, 0.05)
     try:
         yield
     finally:

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from fractions import Fraction
 
 from .. import functions as F
-from ..algebra import flatten_product, zero
+from ..algebra import Q_ONE, flatten_product, zero
 from ..nodes import (
     ONE,
     Add,
@@ -55,7 +55,7 @@ from ..nodes import (
 from ..strategies import fixpoint
 from .order import Key, Order
 
-_Q0, _Q1 = Fraction(0), Fraction(1)  # (made once: Fractions are slow to make)
+_Q0, _Q1 = Fraction(0), Q_ONE  # (made once: Fractions are slow to make)
 EXPANSION_LIMIT = 64  # a product of sums is distributed only up to this many terms
 _FUNCTION_LIKE = (Call, Apply, Grad, Deriv, Jac)
 
@@ -212,27 +212,29 @@ def _symmetric(e: Expr) -> bool:
 def n_matmul(c: Canon, e: MatMul) -> Expr:
     """Flatten, fold numbers, drop I, annihilate with 0, distribute over sums, hoist
     scalar sub-products to the front, cancel X X⁻¹, and diag(a) b = a ⊙ b."""
-    coeff, flat = flatten_product(e.factors)
-    if coeff == 0 or any(is_zero(f) for f in flat):
+    coeff, flat = flatten_product(e.factors)  # (a coefficient that is _Q1 was never multiplied)
+    if (coeff is not _Q1 and coeff == 0) or any(is_zero(f) for f in flat):
         return zero(e.shape)
     flat = [f for f in flat if not isinstance(f, Identity)]
     scalars = [f for f in flat if f.is_scalar]
     chain = [f for f in flat if not f.is_scalar]
     more_coeff, hoisted, chain = _simplify_chain(c, chain)
-    coeff *= more_coeff
+    if more_coeff is not _Q1:
+        coeff = coeff * more_coeff
     scalars = [c.norm(s) if isinstance(s, MatMul) else s for s in scalars + hoisted]
     scalars, chain = _adjugate_over_det(c, scalars, chain)
     # scalar units may have produced numbers or nested coefficients
     coeff2, scalars = flatten_product(scalars)
-    coeff *= coeff2
-    if coeff == 0 or any(is_zero(s) for s in scalars):
+    if coeff2 is not _Q1:
+        coeff = coeff * coeff2
+    if (coeff is not _Q1 and coeff == 0) or any(is_zero(s) for s in scalars):
         return zero(e.shape)
     if scalars and len(chain) > 1 and e.is_scalar:  # a 1×1 chain is one more scalar unit
         scalars.append(MatMul(tuple(chain)))
         chain = []
     scalars = _collect_powers(c, _factor_identities(c, scalars), scalar=True)
     scalars = sorted(scalars, key=lambda s: (c.has_diff(s), *c.size_key(s)))  # dX last
-    factors = ([Num(coeff)] if coeff != 1 else []) + scalars + chain
+    factors = ([Num(coeff)] if coeff is not _Q1 and coeff != 1 else []) + scalars + chain
     if not factors:
         return Num(coeff) if e.is_scalar else Identity(e.shape[0])
     if not chain and not e.is_scalar:  # only the identity was left
@@ -356,24 +358,46 @@ def _scalar_unit(c: Canon, unit: list[Expr]) -> Expr:
     has fewer transposes and then sorts first."""
     if len(unit) == 1:
         return unit[0]
-    if len(unit) == 2 and unit[0].shape[0] == 1 and unit[1].shape[1] == 1:
+    if len(unit) == 2 and unit[0].shape[0] == 1 and unit[1].shape[1] == 1 and _may_cancel(unit[0], unit[1]):
         u, v = c.T(unit[0]), unit[1]
         merged = c.had(u, v)
         if _degree(merged) < _degree(u) + _degree(v) and not isinstance(merged, Ones) and not _has_coeff(merged):
             return MatMul((Transpose(Ones(u.shape)), merged))  # the merge cancelled something
+    if isinstance(unit[-1], Diff) and not (isinstance(unit[0], Diff) or _is_diff_t(unit[0])):
+        _, flat = flatten_product(unit)  # aᵀ B dx: dX is last already, and would not be flipped
+        return MatMul(tuple(flat)) if len(flat) > 1 else flat[0]
     flipped = [c.T(f) for f in reversed(unit)]
     _, flat_a = flatten_product(unit)
     _, flat_b = flatten_product(flipped)
-    best = min(flat_a, flat_b, key=lambda chain: _chain_key(c, chain))
+    best = _best_chain(c, [flat_a, flat_b])
     return MatMul(tuple(best)) if len(best) > 1 else best[0]
 
 
-def _chain_key(c: Canon, chain: list[Expr]) -> tuple[bool, int, Key]:
-    """How a 1×1 product or a trace is written: dX last (as in tr(Gᵀ dX)), then fewer
-    transposes, then alphabetical."""
-    last = chain[-1]
-    diff_last = isinstance(last, Diff) or not any(isinstance(f, Diff) or _is_diff_t(f) for f in chain)
-    return (not diff_last, _transposes(chain), c._order.product_key(chain) if len(chain) > 1 else c.key(chain[0]))
+def _may_cancel(row: Expr, column: Expr) -> bool:
+    """Can the merge of uᵀ v into 𝟏ᵀ (u ⊙ v) cancel something?  Only powers of one base
+    (x ⊙ x.^-1) or the function table's factor identities can, and neither involves a
+    differential or two plain variables."""
+    if any(isinstance(f, Diff) or _is_diff_t(f) for f in (row, column)):
+        return False
+    plain = (Var, Ones)
+    return not (isinstance(row.arg if isinstance(row, Transpose) else row, plain) and isinstance(column, plain))
+
+
+def _best_chain(c: Canon, options: list[list[Expr]], first: Callable[[list[Expr]], bool] = lambda ch: False
+                ) -> list[Expr]:
+    """The way a 1×1 product or a trace is written, among ``options``: by ``first``, then dX
+    last (as in tr(Gᵀ dX)), then fewer transposes, then alphabetical (the first option
+    among equals).  The structural keys are computed only for the options still tied."""
+    cheap = [(first(ch), _diff_not_last(ch), _transposes(ch)) for ch in options]
+    least = min(cheap)
+    tied = [ch for ch, k in zip(options, cheap, strict=True) if k == least]
+    if len(tied) == 1:
+        return tied[0]
+    return min(tied, key=lambda ch: c._order.product_key(ch) if len(ch) > 1 else c.key(ch[0]))
+
+
+def _diff_not_last(chain: list[Expr]) -> bool:
+    return not (isinstance(chain[-1], Diff) or not any(isinstance(f, Diff) or _is_diff_t(f) for f in chain))
 
 
 def _is_diff_t(e: Expr) -> bool:
@@ -593,7 +617,7 @@ def n_call(c: Canon, e: Call) -> Expr:
             flipped = [c.T(f) for f in reversed(chain)]
             options = [ch[i:] + ch[:i] for ch in (chain, flipped) for i in range(len(ch))]
             # tr(a bᵀ) = bᵀ a: a reading that is a 1×1 product needs no trace
-            best = min(options, key=lambda ch: (not (ch[0].shape[0] == 1 and ch[-1].shape[1] == 1), _chain_key(c, ch)))
+            best = _best_chain(c, options, lambda ch: not (ch[0].shape[0] == 1 and ch[-1].shape[1] == 1))
             if best[0].shape[0] == 1 and best[-1].shape[1] == 1:
                 return c.mul(*best)
             if best != chain:
