@@ -226,6 +226,9 @@ class Derivation(list):
     def __str__(self) -> str:
         return self.text()
 
+    def __repr__(self) -> str:  # the text/plain form in a notebook, and in a REPL
+        return self.text()
+
     def _repr_latex_(self) -> str:
         rows = []
         previous = None
@@ -268,6 +271,16 @@ class Step:
 
     def latex(self) -> str:
         return latex_with_bindings(self.expr, used_names(self.expr))
+
+    def __str__(self) -> str:
+        """``df = xᵀ A dx    [d(AB) = (dA) B + A dB]``: the step as the derivation prints it."""
+        lhs = "df" if self.lhs == "d f" else self.lhs
+        rule = f"    [{self.rule}]" if self.rule else ""
+        main, *bindings = self.text().split("\n")
+        return "\n".join([f"{lhs} = {main}{rule}", *(f"    {b}" for b in bindings)])
+
+    def __repr__(self) -> str:
+        return f"Step({self.rule!r}, {self.text()!r}, lhs={self.lhs!r})"
 
 
 class Derivative:
@@ -363,6 +376,21 @@ class Derivative:
     def derivative(self) -> Expression:
         """∂f/∂X in the chosen layout."""
         return self._wrap(self._derivative)  # type: ignore[return-value]
+
+    def evaluate(self, values: Mapping[str, Any] | None = None, dims: Mapping[str, int] | None = None,
+                 **kw: Any) -> Any:
+        """The derivative at values, with NumPy: the gradient (shaped like the variable) for a
+        scalar f, else ∂F/∂X in the chosen layout.  Sizes are taken from the arrays given for
+        any variable of the expression, so that ``dims=`` is needed only for a size no array
+        fixes.  Abstract functions are passed as callables (``L=…, grad_L=…``).
+
+        >>> import numpy as np
+        >>> diff("x' A x", "x").evaluate(x=np.array([1.0, 2.0]), A=np.eye(2)).ravel().tolist()
+        [2.0, 4.0]
+        """
+        from .evaluate import evaluate  # NumPy is imported when something is evaluated
+
+        return evaluate(self._derivative, {**(values or {}), **kw}, dims, sizes_from=self.expression.tree)
 
     # -- the SymPy oracle ------------------------------------------------------------------
     @_bounded

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
-from . import api, limits
+from . import __version__, api, limits
 from .errors import EXIT_CODES, MatcalcError, TimeLimitError
 from .printing.text import ascii_words
 from .shapes import shape_str
@@ -77,6 +77,7 @@ def _parser() -> tuple[argparse.ArgumentParser, Options]:
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    p.add_argument("--version", action="version", version=f"matcalc {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     options: Options = {}
 
@@ -159,6 +160,14 @@ def _mark_positionals(argv: list[str], options: Options) -> list[str]:
         else:
             out.append(_MARK + token)
     return out
+
+
+def _stdin() -> str:
+    """The expression given on standard input (``matcalc diff - W < expr.txt``): the command
+    line carries at most about 128 KiB.  Read up to one character more than the parser
+    accepts, so that a longer input is refused by the parser's own message."""
+    text = sys.stdin.read(limits.MAX_INPUT_CHARS + 1)
+    return text.rstrip("\r\n")
 
 
 def _unmark(value: Any) -> Any:
@@ -315,6 +324,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command not in COMMANDS:
         parser.print_help(sys.stderr)
         return 2
+    for name in ("expr", "claim"):  # -: read from standard input (a long expression)
+        if getattr(args, name, None) == "-":
+            setattr(args, name, _stdin())
+            break
     try:
         return COMMANDS[args.command](args, _Clock(args.timeout))
     except MatcalcError as err:

@@ -219,9 +219,17 @@ def commutation_matrix(m: int, n: int) -> np.ndarray:
     return k
 
 
-def evaluate(e: Expr, values: Mapping[str, Any], dims: Mapping[str, int] | None = None) -> Any:
-    """The value of ``e``: a float for a scalar, otherwise a 2-D array of e's shape."""
+def evaluate(e: Expr, values: Mapping[str, Any], dims: Mapping[str, int] | None = None,
+             sizes_from: Expr | None = None) -> Any:
+    """The value of ``e``: a float for a scalar, otherwise a 2-D array of e's shape.
+    ``sizes_from``: a tree whose variables, where they are given, fix sizes too (the
+    expression a derivative came from: the k of 𝟏ₖ ⊗ Iₘ is the length of the x it was
+    taken with respect to, whether or not x is in the result)."""
     ev = Evaluator(values, dims)
+    if sizes_from is not None:
+        for n in sizes_from.walk():
+            if isinstance(n, Var) and n.name in ev.values and not callable(ev.values[n.name]):
+                ev._bind_shape(n.shape, ev._array(n.name).shape, n.name)
     ev.bind(e)
     out = ev.ev(e)
     return float(out[0, 0]) if e.is_scalar else out

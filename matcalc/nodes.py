@@ -157,8 +157,33 @@ class Expr(metaclass=_HashConsed):
         )
 
     def __repr__(self) -> str:
-        inner = ", ".join(repr(getattr(self, f)) for f in _fields(type(self)))
-        return f"{type(self).__name__}({inner})"
+        """The node as a reader writes it, with its kind and shape: ``<MatMul xᵀ A dx, 1×1>``
+        (the tree itself: :meth:`dump`)."""
+        from .printing.text import to_text  # (the printers import the nodes)
+        from .shapes import shape_str
+
+        try:
+            text = to_text(self)
+        except Exception:  # a tree no printer can show (a bug): still something to read
+            return self.dump()
+        return f"<{type(self).__name__} {text}, {shape_str(self.shape)}>"
+
+    def dump(self) -> str:
+        """The tree as constructor calls: ``MatMul((Transpose(Var('x', ('m', 1), False)), …))``
+        (iterative, so a deep tree can be dumped)."""
+        out: dict[int, str] = {}
+        for n in self.postorder():
+            parts = []
+            for f in _fields(type(n)):
+                v = getattr(n, f)
+                if isinstance(v, Expr):
+                    parts.append(out[id(v)])
+                elif isinstance(v, tuple) and v and all(isinstance(k, Expr) for k in v):
+                    parts.append("(" + ", ".join(out[id(k)] for k in v) + ("," if len(v) == 1 else "") + ")")
+                else:
+                    parts.append(repr(v))
+            out[id(n)] = f"{type(n).__name__}({', '.join(parts)})"
+        return out[id(self)]
 
 
 _FIELDS: dict[type, tuple[str, ...]] = {}

@@ -340,3 +340,48 @@ def test_without_a_writable_cache_nothing_is_written(tmp_path):
     blocked.write_text("")
     assert _python(_PARSE, blocked).stdout == "(A + Aᵀ) x\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == [blocked.name]
+
+
+# ------------------------------------------------------------ issue 14: --version, standard input
+
+
+def test_version(capsys):
+    code, out, err = run(capsys, "--version")
+    assert code == 0 and out.strip() == f"matcalc {matcalc.__version__}"
+
+
+def test_expression_from_standard_input(capsys, monkeypatch):
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("x' A x\n"))
+    code, out, err = run(capsys, "diff", "-", "x", "--no-check", "--format", "json")
+    assert code == 0, err
+    assert json.loads(out)["gradient"]["text"] == "(A + Aᵀ) x"
+    # a claim too, in the same way
+    monkeypatch.setattr("sys.stdin", io.StringIO("2 A x\n"))
+    code, out, err = run(capsys, "check", "x' A x", "x", "-")
+    assert code == 1 and "(A + Aᵀ) x" in out
+
+
+def test_standard_input_beyond_the_command_line_limit():
+    """More than the ~128 KiB an argument can carry (a 20,000-term sum of 7 characters each)."""
+    text = " + ".join(f"a{i}' x" for i in range(20_000))[:99_000].rsplit(" + ", 1)[0]
+    assert len(text) > 64_000
+    exe = shutil.which("matcalc")
+    cmd = [exe] if exe else [sys.executable, "-m", "matcalc"]
+    done = subprocess.run([*cmd, "diff", "-", "x", "--no-check", "--format", "json"], input=text,
+                          capture_output=True, text=True, env={**os.environ, "PYTHONIOENCODING": "utf-8"},
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-500:]
+    assert json.loads(done.stdout)["gradient"]["text"].startswith("a0 + a1 + ")
+
+
+def test_empty_or_too_long_standard_input(capsys, monkeypatch):
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    code, out, err = run(capsys, "diff", "-", "x")
+    assert code == 2 and "empty" in err
+    monkeypatch.setattr("sys.stdin", io.StringIO("x" * 200_000))
+    code, out, err = run(capsys, "diff", "-", "x")
+    assert code == 2 and "100,000" in err and "Traceback" not in err

@@ -167,6 +167,45 @@ def test_evaluate_needs_a_size_no_array_fixes():
     np.testing.assert_allclose(e.evaluate(b=np.ones(2), dims={"n": 3}), np.ones((2, 3)))
 
 
+def _central_jacobian(e, wrt: str, values: dict, h: float = 1e-6) -> np.ndarray:
+    """∂ vec f / ∂ vec X by central differences (numerator layout), from the expression."""
+    x = np.asarray(values[wrt], dtype=float)
+    cols = []
+    for k in range(x.size):
+        step = np.zeros(x.size)
+        step[k] = h
+        up, down = (np.ravel(np.asarray(e.evaluate({**values, wrt: (x.ravel(order="F") + s).reshape(x.shape, order="F")})),
+                             order="F") for s in (step, -step))
+        cols.append((up - down) / (2 * h))
+    return np.column_stack(cols)
+
+
+@pytest.mark.parametrize("text, wrt, layout", [
+    ("X + x 1'", "x", "numerator"),  # 𝟏ₙ ⊗ Iₘ: n is fixed by X, which is not in the Jacobian
+    ("X + x 1'", "x", "denominator"),
+    ("tanh(W x)", "W", "numerator"),
+    ("A X B", "X", "numerator"),
+])
+def test_a_derivative_evaluates_with_sizes_from_the_arrays(text, wrt, layout):
+    rng = np.random.default_rng(7)
+    r = matcalc.diff(text, wrt, layout=layout)
+    shapes = {"X": (3, 4), "x": (3,), "W": (2, 3), "A": (2, 3), "B": (4, 5)}
+    values = {n: rng.standard_normal(shapes[n]) for n in r.expression.shapes}
+    got = r.evaluate(**values)  # no dims=
+    want = _central_jacobian(r.expression, wrt, values)
+    np.testing.assert_allclose(got if layout == "numerator" else got.T, want, rtol=1e-6, atol=1e-8)
+
+
+def test_a_gradient_evaluates_shaped_like_its_variable():
+    r = matcalc.diff("L(W x + b)", "W")
+    got = r.evaluate(W=np.eye(2), x=np.array([1.0, 2.0]), b=np.zeros(2), L=lambda v: float(v.sum()),
+                     grad_L=lambda v: np.ones_like(v))
+    np.testing.assert_allclose(got, np.array([[1.0, 2.0], [1.0, 2.0]]))
+    # a size no array fixes still asks for dims=
+    with pytest.raises(matcalc.EvaluationError, match="dims="):
+        matcalc.diff("b 1ᵀ", "b").evaluate(b=np.ones(2))
+
+
 # -------------------------------------------------------------------- name rules
 
 

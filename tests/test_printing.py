@@ -35,7 +35,7 @@ def assert_same_tree(tree: Expr, where: str) -> None:
     """The printed text re-parses to the same tree (and so the same shape)."""
     for ascii in (False, True):
         again = _reparse(tree, where, ascii)
-        assert again == tree, f"{to_text(tree, ascii)!r} re-parses as {to_text(again, ascii)!r}: {again!r}"
+        assert again == tree, f"{to_text(tree, ascii)!r} re-parses as {to_text(again, ascii)!r}: {again.dump()}"
         assert again.shape == tree.shape
 
 
@@ -298,3 +298,30 @@ def test_printing_a_dag_is_linear(make, monkeypatch):
     most = max(looked.values(), default=0)
     assert most <= 6, f"a node's children looked at {most} times"
     assert len(text) < 100 * len(nodes)
+
+
+# -- issue 14: Python objects print as text, the tree on request -------------------------------
+
+
+def test_steps_and_nodes_print_as_text():
+    r = matcalc.diff("x' A x", "x")
+    step = r.steps[1]
+    assert str(step) == "df = d(xᵀ) A x + xᵀ A dx    [product rule]"
+    assert repr(step) == "Step('product rule', 'd(xᵀ) A x + xᵀ A dx', lhs='d f')"
+    assert repr(step.expr) == "<Add d(xᵀ) A x + xᵀ A dx, 1×1>"
+    assert repr(r.gradient.tree) == "<MatMul (A + Aᵀ) x, m×1>"
+    assert repr(r.steps) == str(r.steps) and repr(r.steps).splitlines()[-1].startswith("  5. ∂f/∂x = (A + Aᵀ) x")
+    # the tree on request, as constructor calls that rebuild it
+    from matcalc import nodes
+
+    dump = r.gradient.tree.dump()
+    assert dump.startswith("MatMul((Add((Var('A', ('m', 'm'), False), Transpose(Var('A'")
+    assert eval(dump, {**vars(nodes), "Fraction": __import__("fractions").Fraction}) == r.gradient.tree
+
+
+def test_a_deep_tree_dumps():
+    e = matcalc.parse("x" + "'" * 1 + "".join(" + x" for _ in range(3)))
+    tree = e.tree
+    for _ in range(3000):  # deeper than Python's recursion limit
+        tree = Transpose(tree)
+    assert tree.dump().count("Transpose(") >= 3000
