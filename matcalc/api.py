@@ -19,6 +19,7 @@ from .identify import jacobian as identify_jacobian
 from .nodes import Call, Diff, Expr, Num, Size, Transpose, Var, Zeros, depends_on
 from .parse import parse_tree, size_meaning
 from .printing.latex import latex_name, to_latex
+from .printing.prose import latex_text, rule_latex
 from .printing.shared import LONG, forms, is_long, latex_with_bindings, share, text_with_bindings
 from .printing.shared import names as used_names
 from .printing.text import ascii_words, to_text
@@ -182,7 +183,11 @@ class Expression:
 
 
 def _latex_shape(shape: tuple) -> str:
-    return rf"{dim_str(shape[0])} \times {dim_str(shape[1])}".replace("·", r" \cdot ")
+    return rf"{_latex_dim(shape[0])} \times {_latex_dim(shape[1])}"
+
+
+def _latex_dim(d: Any) -> str:
+    return dim_str(d).replace("·", r" \cdot ")
 
 
 def parse(text: str, where: str | Mapping[str, object] | Declarations | None = None,
@@ -212,6 +217,9 @@ class Derivation(list):
     """The steps of a derivation (a list of :class:`Step`); in Jupyter it renders as an
     aligned derivation, each line with the rule that produced it."""
 
+    #: the function's letter: f for a scalar, F for a matrix (set by the derivative)
+    function = "f"
+
     def text(self, ascii: bool = False, indent: str = "") -> str:
         lines = []
         for i, s in enumerate(self):
@@ -229,32 +237,32 @@ class Derivation(list):
     def __repr__(self) -> str:  # the text/plain form in a notebook, and in a REPL
         return self.text()
 
-    def _repr_latex_(self) -> str:
+    def latex(self) -> str:
+        """An ``aligned`` block: ``\\mathrm{d}f &= …`` rows, each with its rule, then the
+        identification on a line of its own (``\\Rightarrow \\frac{\\partial f}{\\partial X} &= …``)."""
         rows = []
         previous = None
         for s in self:
-            lhs = _latex_lhs(s.lhs)
+            lhs = _latex_lhs(s.lhs, self.function)
             shown = "" if lhs == previous else lhs
+            if shown and previous is not None and s.lhs not in ("d f", "vec dF"):
+                shown = rf"\Rightarrow {shown}"  # the identification: what the differential gives
             previous = lhs
-            rule = rf" && \text{{{_latex_text(s.rule)}}}" if s.rule else ""
+            rule = f" && {rule_latex(s.rule)}" if s.rule else ""
             rows.append(rf"{shown} &= {s.latex()}{rule}")
-        return r"$\begin{aligned}" + r" \\ ".join(rows) + r"\end{aligned}$"
+        return "\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}"
+
+    def _repr_latex_(self) -> str:
+        return f"$${self.latex()}$$"
 
 
-def _latex_lhs(lhs: str) -> str:
+def _latex_lhs(lhs: str, function: str = "f") -> str:
     if lhs == "d f":
-        return r"\mathrm{d}f"
+        return rf"\mathrm{{d}}{function}"
     if lhs.startswith("∂"):
         f, x = lhs[1:].split("/∂")
-        return rf"\frac{{\partial {f}}}{{\partial {x}}}"
+        return rf"\frac{{\partial {f}}}{{\partial {latex_name(x)}}}"
     return {"vec dF": r"\operatorname{vec} \mathrm{d}F", "DF": r"\mathsf{D}F"}.get(lhs, lhs)
-
-
-def _latex_text(text: str) -> str:
-    """Rule names inside \\text{…}: escape what LaTeX text mode treats specially."""
-    for a, b in (("\\", r"\textbackslash "), ("_", r"\_"), ("&", r"\&"), ("%", r"\%"), ("#", r"\#")):
-        text = text.replace(a, b)
-    return text
 
 
 @dataclass(frozen=True)
@@ -481,7 +489,9 @@ class Derivative:
             out.append(Step("identification: DF = J", self._jacobian, "DF"))
             if self.layout == "denominator":
                 out.append(Step("denominator layout: the transpose Jᵀ", self._derivative, f"∂F/∂{x.name}"))
-        return Derivation(out)
+        done = Derivation(out)
+        done.function = "f" if self.is_scalar else "F"
+        return done
 
     # -- printing ------------------------------------------------------------------------
     @_bounded
@@ -523,41 +533,65 @@ class Derivative:
         return f"<Derivative {self.name} = {self.derivative.text()}>"
 
     @_bounded
-    def latex(self) -> str:
-        x = self.wrt.name
-        name = rf"\frac{{\partial f}}{{\partial {x}}}"
-        return rf"{name} = {self.derivative.latex()}"
+    def latex(self, check: Any = None) -> str:
+        """Everything the text output carries, typeset: an ``aligned`` block with the
+        derivative (its shape and layout), the Jacobian for a matrix F, f and df, the named
+        shared subexpressions of a long result, the declarations, the notes and, given
+        ``check`` (a :class:`~matcalc.checking.result.CheckResult` or a line of text), the
+        check's verdict.  :meth:`steps` has its own ``.latex()``."""
+        x = latex_name(self.wrt.name)
+        f = "f" if self.is_scalar else "F"
+        roots = [self.expression.tree, self._differential, self._derivative]
+        if not self.is_scalar:
+            roots.append(self._jacobian)
+        (tree, df, deriv, *jac), bindings = share(roots, self.expression._names(), only_beyond=LONG)
+        shape = _latex_shape(self._derivative.shape)
+        rows = []
+        if self.is_scalar:
+            of = rf"${x}^{{\top}}$" if self.layout == "numerator" else f"${x}$"
+            rows.append(rf"\frac{{\partial f}}{{\partial {x}}} &= {to_latex(deriv)} && \in \mathbb{{R}}^{{{shape}}}"
+                        rf"\ \text{{(the shape of {of}; {self.layout} layout)}}")
+        else:
+            rows.append(rf"\mathsf{{D}}F &= {to_latex(jac[0])} && \in \mathbb{{R}}^{{{_latex_shape(self._jacobian.shape)}}}"
+                        rf"\ \text{{(the Jacobian: $\operatorname{{vec}} \mathrm{{d}}F = \mathsf{{D}}F \operatorname{{vec}}"
+                        rf" \mathrm{{d}}{x}$; numerator layout)}}")
+            if self.layout == "denominator":
+                rows.append(rf"\frac{{\partial F}}{{\partial {x}}} &= {to_latex(deriv)} && \in \mathbb{{R}}^{{{shape}}}"
+                            r"\ \text{(the transpose of the Jacobian; denominator layout)}")
+        rows.append(rf"{f} &= {to_latex(tree)}")
+        rows.append(rf"\mathrm{{d}}{f} &= {to_latex(df)}")
+        rows.extend(rf"{latex_name(name)} &= {to_latex(value)}" for name, value in bindings)
+        rows.append(rf"& \text{{where }} {self._latex_where()}")
+        rows.extend(rf"& \text{{{latex_text(n)}}}" for n in self.notes)
+        if check is not None:
+            rows.append(rf"& \text{{{latex_text(str(check))}}}")
+        return "\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}"
+
+    def _latex_where(self) -> str:
+        """The variables' shapes: ``A \\in \\mathbb{R}^{m \\times n},\\ x \\in \\mathbb{R}^{n}``."""
+        symmetric = {n.name for n in self.expression.tree.walk() if isinstance(n, Var) and n.symmetric}
+        parts = []
+        for name, (r, c) in self.expression._shapes.items():
+            space = r"\mathbb{R}" if (r, c) == (1, 1) else \
+                rf"\mathbb{{R}}^{{{_latex_shape((r, c)) if c != 1 else _latex_dim(r)}}}"
+            parts.append(rf"{latex_name(name)} \in {space}" + (r"\ \text{symmetric}" if name in symmetric else ""))
+        return r",\ ".join(parts)
+
+    @_bounded
+    def markdown(self, steps: bool = False, check: Any = None) -> str:
+        """The result as a snippet for notes: the LaTeX block in ``$$ … $$`` (the notes and
+        the check's verdict in words below it), and the derivation as a second block."""
+        out = ["$$", self.latex(), "$$"]
+        if check is not None:
+            out += ["", str(check)]
+        if steps:
+            out += ["", "Derivation:", "", "$$", self.steps.latex(), "$$"]
+        return "\n".join(out)
 
     @_bounded
     def _repr_latex_(self) -> str:
         """f, df, the gradient or Jacobian with its shape and layout, and the SymPy check."""
-        x = latex_name(self.wrt.name)
-        # a long result names its shared subexpressions once, in rows of their own
-        roots = [self.expression.tree, self._differential, self._derivative]
-        if not self.is_scalar:
-            roots.append(self._jacobian)
-        (f, df, deriv, *jac), bindings = share(roots, self.expression._names(), only_beyond=LONG)
-        rows = [
-            rf"f &= {to_latex(f)}",
-            rf"\mathrm{{d}}f &= {to_latex(df)}",
-        ]
-        if self.is_scalar:
-            rows.append(rf"\frac{{\partial f}}{{\partial {x}}} &= {to_latex(deriv)}"
-                        rf" && \in \mathbb{{R}}^{{{_latex_shape(self._derivative.shape)}}}"
-                        rf"\ \text{{({self.layout} layout)}}")
-        else:
-            rows.append(rf"\mathsf{{D}}F &= {to_latex(jac[0])}"
-                        rf" && \in \mathbb{{R}}^{{{_latex_shape(self._jacobian.shape)}}}"
-                        r"\ \text{(Jacobian: } \operatorname{vec} \mathrm{d}F = \mathsf{D}F \operatorname{vec} \mathrm{d}X\text{)}")
-            if self.layout == "denominator":
-                rows.append(rf"\frac{{\partial F}}{{\partial {x}}} &= {to_latex(deriv)}"
-                            r" && \text{(denominator layout: the transpose)}")
-        rows.extend(rf"{latex_name(name)} &= {to_latex(value)}" + (r" && \text{(a shared subexpression)}" if i == 0 else "")
-                    for i, (name, value) in enumerate(bindings))
-        rows.extend(rf"& && \text{{{_latex_text(n)}}}" for n in self.notes)
-        verdict = self.check()
-        rows.append(rf"& && \text{{{_latex_text(str(verdict))}}}")
-        return r"$\begin{aligned}" + r" \\ ".join(rows) + r"\end{aligned}$"
+        return f"$${self.latex(check=self.check())}$$"
 
     @_bounded
     def to_dict(self) -> dict[str, Any]:

@@ -118,7 +118,7 @@ def _parser() -> tuple[argparse.ArgumentParser, Options]:
     add("--check", dest="check", action="store_true", default=True,
         help="check the answer with SymPy (the default)")
     add("--no-check", dest="check", action="store_false", help="skip the SymPy check of the answer")
-    common(add, ("text", "ascii", "latex", "json"))
+    common(add, ("text", "ascii", "latex", "markdown", "json"))
 
     add = command("check", "is CLAIM the gradient (or derivative) of EXPR with respect to WRT?")
     add("expr", metavar="EXPR", nargs="?")
@@ -127,7 +127,7 @@ def _parser() -> tuple[argparse.ArgumentParser, Options]:
     add("--table", metavar="FILE", help="check every row of the Markdown identity tables in FILE")
     add("--layout", "-l", choices=api.LAYOUTS, default="denominator",
         help="the layout the claim is written in (default: denominator)")
-    common(add, ("text", "ascii", "json"))
+    common(add, ("text", "ascii", "markdown", "json"))
     return p, options
 
 
@@ -241,16 +241,12 @@ def _cmd_diff(args: argparse.Namespace, clock: _Clock) -> int:
     ascii = args.format == "ascii"
     with limits.deadline(clock.seconds, "differentiating"):
         r = api.diff(args.expr, args.wrt, args.where, layout=args.layout)
+        typeset = args.format in ("latex", "markdown")  # printed whole, with the check's verdict in it
         if args.format == "json":
             data = r.to_dict()
-        elif args.format == "latex":
-            lines = [r.latex()]
-            if args.steps:
-                lines += [f"  &= {s.latex()} && \\text{{{s.rule}}} \\\\" for s in r.steps]
-            answer = "\n".join(lines)
-        else:
+        elif not typeset:
             answer = r.text(ascii=ascii, steps=args.steps)
-    if args.format != "json":  # the answer first: it stands whatever the check finds
+    if args.format not in ("json", "latex", "markdown"):  # the answer first: it stands whatever the check finds
         print(answer, flush=True)
     if not args.check:
         check: dict[str, Any] = {"status": "not run"}
@@ -265,7 +261,12 @@ def _cmd_diff(args: argparse.Namespace, clock: _Clock) -> int:
         data["check"] = check
         print(json.dumps(data, ensure_ascii=False, indent=2))
     elif args.format == "latex":
-        print(f"% {line}")
+        print(r.latex(check=line))
+        if args.steps:
+            print()
+            print(r.steps.latex())
+    elif args.format == "markdown":
+        print(r.markdown(steps=args.steps, check=line))
     else:
         print()
         print(line)
@@ -286,6 +287,8 @@ def _cmd_check(args: argparse.Namespace, clock: _Clock) -> int:
                                "| $f(x)$ | $\\frac{\\partial f}{\\partial x}$ | followed by |---|---|)")
         if args.format == "json":
             print(json.dumps([r.to_dict() for r in rows], ensure_ascii=False, indent=2))
+        elif args.format == "markdown":  # the file written back, with a verdict column
+            print(tables.markdown(text, rows, args.layout), end="")
         else:
             for r in rows:
                 print(ascii_words(r.text(ascii)) if ascii else r.text())
@@ -298,6 +301,7 @@ def _cmd_check(args: argparse.Namespace, clock: _Clock) -> int:
         v = api.check(args.expr, args.wrt, args.claim, args.where, layout=args.layout,
                       timeout=clock.check_budget())
         out = (json.dumps(v.to_dict(), ensure_ascii=False, indent=2) if args.format == "json"
+               else v.markdown() if args.format == "markdown"
                else ascii_words(v.text(ascii)) if ascii else v.text())
     print(out)
     return v.exit_code

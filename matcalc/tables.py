@@ -265,6 +265,61 @@ def summary(rows: list[RowResult], layout: str) -> str:
     return "; ".join(parts)
 
 
+def markdown(text: str, rows: list[RowResult], layout: str) -> str:
+    """``text`` with a verdict column added to each table that was checked (✓ verified,
+    ✗ wrong with matcalc's answer, ? unchecked or unreadable with the reason), and the
+    summary below it: the notes written back, with their check."""
+    lines = text.lstrip("\ufeff").splitlines()
+    by_line = {r.line: r for r in rows}
+    for no, _header, body in _tables(lines):
+        if not any(line in by_line for line, _ in body):
+            continue
+        _add_cell(lines, no - 1, "check")
+        _add_cell(lines, no, "---")
+        for line, _ in body:
+            r = by_line.get(line)
+            _add_cell(lines, line - 1, _verdict_cell(r) if r is not None else "")
+    headers = [r for r in rows if not r.wrt and r.error]  # a table whose header could not be read
+    tail = ["", f"**matcalc check:** {summary(rows, layout)}."]
+    tail += [f"- line {r.line}: {r.error}" for r in headers]
+    return "\n".join(lines + tail) + "\n"
+
+
+def _add_cell(lines: list[str], i: int, cell: str) -> None:
+    line = lines[i].rstrip()
+    cell = cell.replace("|", "\\|")
+    if cell == "---":  # the separator row: |---|---|---|
+        lines[i] = f"{line}---|" if line.endswith("|") else f"{line}|---"
+        return
+    lines[i] = f"{line} {cell} |" if line.endswith("|") and not line.endswith("\\|") else f"{line} | {cell}"
+
+
+def _verdict_cell(r: RowResult) -> str:
+    if r.error is not None:
+        return f"{'? unchecked' if r.status == 'unchecked' else 'unreadable'}: {_first_sentence(r.error)}"
+    if r.status == "verified":
+        return "✓ verified"
+    if r.status == "wrong":
+        wrong = next(v for v in r.verdicts if v.correct is False)
+        return f"✗ wrong: matcalc gives ${wrong.answer.latex()}$"
+    unchecked = next((v for v in r.verdicts if v.correct is None), None)
+    why = unchecked.check.detail if unchecked is not None and unchecked.check is not None else "no verdict"
+    return f"? unchecked: {_first_sentence(why)}"
+
+
+def _first_sentence(text: str) -> str:
+    """The message up to its first "; " outside brackets, on one line, at most 160 characters."""
+    text = text.split("\n")[0]
+    depth = 0
+    for i, ch in enumerate(text):
+        depth += ch in "([{"
+        depth -= ch in ")]}"
+        if depth == 0 and text.startswith("; ", i):
+            text = text[:i]
+            break
+    return text if len(text) <= 160 else text[:159] + "…"
+
+
 # ======================================================================================
 # Tables
 # ======================================================================================

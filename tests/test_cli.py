@@ -195,7 +195,8 @@ def test_diff_unchecked_answer_exits_3(capsys, monkeypatch):
     code, out, _ = run(capsys, "diff", "x' A x", "x", "--format", "ascii")
     assert code == 3 and out.isascii() and "unchecked" in out
     code, out, _ = run(capsys, "diff", "x' A x", "x", "--format", "latex")
-    assert code == 3 and out.strip().splitlines()[-1].startswith("% unchecked:")
+    lines = out.strip().splitlines()
+    assert code == 3 and lines[-1] == r"\end{aligned}" and lines[-2].startswith(r"& \text{unchecked: the SymPy check")
 
 
 def test_check_unchecked_verdict_exits_3(capsys, monkeypatch):

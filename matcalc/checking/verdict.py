@@ -31,6 +31,7 @@ from ..errors import EXIT_CODES, EvaluationError, MatcalcError
 from ..evaluate import evaluate
 from ..limits import MAX_ENTRIES
 from ..nodes import Expr, Transpose, Var
+from ..printing.latex import latex_name
 from ..rules.canon import canonical
 from ..shapes import shape_str
 from .numeric import numpy_functions, numpy_point
@@ -122,6 +123,19 @@ class Verdict:
             lines.append(f"  The {what} is {self.answer.text(ascii)}    [{shape_str(self.answer.shape, ascii)}]")
             if self.counterexample:
                 lines.append(f"  Counterexample: {self.counterexample}")
+        return "\n".join(lines)
+
+    def markdown(self) -> str:
+        """The verdict as a one-row Markdown table (the expression, the claim, the verdict)
+        with what the text says below it, for notes."""
+        x = latex_name(self.wrt)
+        f = "f" if self.expression.is_scalar else "F"
+        cell = {"verified": "✓ verified", "wrong": f"✗ wrong: matcalc gives ${self.answer.latex()}$",
+                "unchecked": "? unchecked"}[self.status]
+        row = [f"${self.expression.latex()}$", f"${self.claim.latex()}$", cell]
+        lines = [rf"| ${f}$ | $\frac{{\partial {f}}}{{\partial {x}}}$ ({self.layout} layout) | check |",
+                 "|---|---|---|", "| " + " | ".join(c.replace("|", "\\|") for c in row) + " |", ""]
+        lines += [f"- {line.strip()}" for line in self.text().splitlines()[1:] if line.strip()]
         return "\n".join(lines)
 
     def __str__(self) -> str:
