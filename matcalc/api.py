@@ -25,7 +25,8 @@ from .printing.shared import names as used_names
 from .printing.text import ascii_words, to_text
 from .rules.canon import Canon, canonical, function_identities, simplified
 from .rules.differential import derivation, differential
-from .shapes import describe_shape, dim_str, shape_str
+from .schema import SCHEMA_VERSION
+from .shapes import describe_shape, dim_str, shape_json, shape_str
 
 LAYOUTS = ("denominator", "numerator")
 
@@ -75,6 +76,31 @@ class Expression:
         if self._source is None:
             self._source = self.text()
         return self._source
+
+    def variables(self) -> list[dict[str, Any]]:
+        """Each variable, JSON-ready: ``name``, ``kind`` (scalar, vector, row vector or
+        matrix), ``shape`` (``m×n``), ``dims`` (``["m", "n"]``), ``symmetric`` and
+        ``declared`` (given in ``where``, rather than inferred)."""
+        symmetric = {n.name for n in self.tree.walk() if isinstance(n, Var) and n.symmetric}
+        out = []
+        for name, (r, c) in self._shapes.items():
+            kind = "scalar" if (r, c) == (1, 1) else "vector" if c == 1 else "row vector" if r == 1 else "matrix"
+            out.append({"name": name, "kind": kind, "shape": shape_str((r, c)), "dims": shape_json((r, c)),
+                        "symmetric": name in symmetric, "declared": name in self.decls.variables})
+        return out
+
+    def function_list(self) -> list[dict[str, Any]]:
+        """Each abstract function, JSON-ready: ``name``, ``kind`` (scalar, elementwise or
+        vector) and ``note`` (what it means and how its derivative is written)."""
+        return [{"name": name, "kind": decl.kind, "note": _function_note(name, decl, False)}
+                for name, decl in self.functions.items()]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready, in the schema of ``matcalc/schema/result.schema.json`` (kind
+        ``expression``): the expression's forms, its variables, functions and assumptions."""
+        return {"version": SCHEMA_VERSION, "kind": "expression", "expression": self.forms(), "where": self.where(),
+                "variables": self.variables(), "shapes": self.shapes, "functions": self.function_list(),
+                "assumptions": list(self.assumptions), "notes": self.notes()}
 
     def notes(self, ascii: bool = False) -> list[str]:
         """What a reader must know to read the expression as matcalc did: its abstract
@@ -594,8 +620,11 @@ class Derivative:
         return f"$${self.latex(check=self.check())}$$"
 
     @_bounded
-    def to_dict(self) -> dict[str, Any]:
-        """Everything as JSON-ready strings; the expressions re-parse with ``where``.
+    def to_dict(self, check: Any = None) -> dict[str, Any]:
+        """Everything, JSON-ready, in the schema of ``matcalc/schema/result.schema.json``
+        (kind ``derivative``); the expressions re-parse with ``where``.  ``check``: the
+        check's result (a :class:`~matcalc.checking.result.CheckResult` or its dict), else
+        the one this derivative has run, if any.
 
         Each expression is ``{"text", "ascii", "latex", "shape", "bindings"}``: a long one
         (more than 400 characters in full) names its shared subexpressions ``z₁, z₂, …``,
@@ -609,21 +638,32 @@ class Derivative:
             return None if e is None else forms(e, taken)
 
         e = self.expression
-        return {
+        if check is None and self._checked is not None:
+            check = self._checked
+        f = "f" if self.is_scalar else "F"
+        out = {
+            "version": SCHEMA_VERSION,
+            "kind": "derivative",
             "expression": e.forms(),
             "wrt": self.wrt.name,
             "layout": self.layout,
+            "scalar": self.is_scalar,
             "where": e.where(),
+            "variables": e.variables(),
             "shapes": e.shapes,
+            "functions": e.function_list(),
             "differential": both(self._differential),
             "gradient": both(self._gradient),
             "jacobian": both(self._jacobian),
             "derivative": {**(both(self._derivative) or {}), "note": self.shape_note()},
-            "steps": [{"rule": s.rule, "lhs": s.lhs, "text": s.text(), "latex": s.latex()} for s in self.steps],
-            "functions": {name: f"abstract {decl.kind} function" for name, decl in e.functions.items()},
-            "assumptions": e.assumptions,
+            "steps": [{"rule": s.rule, "rule_latex": rule_latex(s.rule) if s.rule else "", "lhs": s.lhs,
+                       "lhs_latex": _latex_lhs(s.lhs, f), "text": s.text(), "latex": s.latex()} for s in self.steps],
+            "assumptions": list(e.assumptions),
             "notes": self.notes,
         }
+        if check is not None:
+            out["check"] = check if isinstance(check, dict) else check.to_dict()
+        return out
 
 
 

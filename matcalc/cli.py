@@ -166,7 +166,10 @@ def _stdin() -> str:
     """The expression given on standard input (``matcalc diff - W < expr.txt``): the command
     line carries at most about 128 KiB.  Read up to one character more than the parser
     accepts, so that a longer input is refused by the parser's own message."""
-    text = sys.stdin.read(limits.MAX_INPUT_CHARS + 1)
+    try:
+        text = sys.stdin.read(limits.MAX_INPUT_CHARS + 1)
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        raise MatcalcError(f"cannot read the expression from standard input ('-'): {err}") from None
     return text.rstrip("\r\n")
 
 
@@ -200,11 +203,9 @@ def _cmd_parse(args: argparse.Namespace, clock: _Clock) -> int:
         unused = api.unused_declarations(e)
         ascii = args.format == "ascii"
         if args.format == "json":
-            forms = e.forms()
-            out = json.dumps({"expression": forms["text"], "ascii": forms["ascii"], "latex": forms["latex"],
-                              "shape": shape_str(e.shape), "bindings": forms["bindings"], "shapes": e.shapes,
-                              "functions": {n: f"abstract {d.kind} function" for n, d in e.functions.items()},
-                              "assumptions": e.assumptions + unused}, ensure_ascii=False, indent=2)
+            data = e.to_dict()
+            data["assumptions"] += unused
+            out = json.dumps(data, ensure_ascii=False, indent=2)
         elif args.format == "latex":
             out = e.latex()
         else:
@@ -286,7 +287,7 @@ def _cmd_check(args: argparse.Namespace, clock: _Clock) -> int:
             raise MatcalcError(f"no derivative table found in {args.table} (a header like "
                                "| $f(x)$ | $\\frac{\\partial f}{\\partial x}$ | followed by |---|---|)")
         if args.format == "json":
-            print(json.dumps([r.to_dict() for r in rows], ensure_ascii=False, indent=2))
+            print(json.dumps(tables.to_dict(rows, args.layout, args.table), ensure_ascii=False, indent=2))
         elif args.format == "markdown":  # the file written back, with a verdict column
             print(tables.markdown(text, rows, args.layout), end="")
         else:
@@ -328,11 +329,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command not in COMMANDS:
         parser.print_help(sys.stderr)
         return 2
-    for name in ("expr", "claim"):  # -: read from standard input (a long expression)
-        if getattr(args, name, None) == "-":
-            setattr(args, name, _stdin())
-            break
     try:
+        for name in ("expr", "claim"):  # -: read from standard input (a long expression)
+            if getattr(args, name, None) == "-":
+                setattr(args, name, _stdin())
+                break
         return COMMANDS[args.command](args, _Clock(args.timeout))
     except MatcalcError as err:
         print(err.pretty(), file=sys.stderr)

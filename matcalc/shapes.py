@@ -99,6 +99,19 @@ def shape_str(shape: Shape, ascii: bool = False) -> str:
     return f"{dim_str(shape[0], ascii)}{sep}{dim_str(shape[1], ascii)}"
 
 
+def dim_json(d: Dim) -> int | str | list[int | str]:
+    """A dimension for programs: a number, a name, or a product as the list of its factors
+    (``m·q`` → ``["m", "q"]``, ``2·n`` → ``[2, "n"]``)."""
+    if isinstance(d, DimProd):
+        return ([d.coeff] if d.coeff != 1 else []) + list(d.syms)
+    return d  # type: ignore[return-value]
+
+
+def shape_json(shape: Shape) -> list[int | str | list[int | str]]:
+    """A shape for programs: ``[rows, cols]``, each as :func:`dim_json` writes it."""
+    return [dim_json(shape[0]), dim_json(shape[1])]
+
+
 def describe_shape(shape: Shape, ascii: bool = False) -> str:
     """Words for a shape, as a reader would say it: scalar, vector of length n, m×n matrix."""
     if shape == SCALAR:

@@ -38,6 +38,7 @@ from .checking.verdict import Verdict
 from .declare import default_kind, parse_where
 from .errors import EXIT_CODES, DiffError, MatcalcError, TimeLimitError
 from .latex_reader import NAME, Cell, CellError, latex_sides, latex_to_matcalc, maths_of, read_cell
+from .schema import SCHEMA_VERSION
 
 #: the reader of one cell is matcalc.latex_reader; its API is also this module's
 __all__ = ["Cell", "CellError", "RowResult", "TableError", "check_table", "decode_table", "exit_code",
@@ -236,6 +237,7 @@ class RowResult:
         e = self.expression_read
         return {"line": self.line, "expression": self.expression, "wrt": self.wrt, "claim": self.claim,
                 "status": self.status, "error": self.error,
+                "verdicts": [v.to_dict() for v in self.verdicts],
                 "diagnosis": [d for v in self.verdicts for d in v.diagnosis],
                 "declared": [f"{n}: symmetric" for n in self.declared], "readings": list(self.readings),
                 "assumptions": list(e.assumptions) if e is not None else [],
@@ -244,6 +246,15 @@ class RowResult:
 
 
 _KIND_WHY = {"vector": "a lowercase letter", "matrix": "a capital letter", "scalar": "a Greek letter"}
+
+
+def to_dict(rows: list[RowResult], layout: str, source: str | None = None) -> dict[str, Any]:
+    """A checked table, JSON-ready, in the schema of ``matcalc/schema/result.schema.json``
+    (kind ``table``): the layout, the summary, counts by status and each row."""
+    counts = {s: sum(r.status == s for r in rows) for s in ("verified", "wrong", "unchecked", "unreadable")}
+    return {"version": SCHEMA_VERSION, "kind": "table", "source": source, "layout": layout,
+            "summary": summary(rows, layout), "counts": counts, "exit_code": exit_code(rows),
+            "rows": [r.to_dict() for r in rows]}
 
 
 def exit_code(rows: list[RowResult]) -> int:

@@ -181,7 +181,7 @@ def _check_stubbed(text: str) -> list:
         r = matcalc.diff(expr, wrt, where, layout=layout)
         c = matcalc.parse(claim, r.expression.where())
         return SimpleNamespace(status="unchecked", diagnosis=[], claim=c, expression=r.expression,
-                               text=lambda ascii=False: "unchecked (stub)")
+                               text=lambda ascii=False: "unchecked (stub)", to_dict=lambda: {"status": "unchecked"})
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(tables, "check", quick)

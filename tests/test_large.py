@@ -138,7 +138,7 @@ def test_a_long_result_reads_back_to_its_value():
     assert forms["text"] == text.split("\n")[0]
     first = forms["bindings"][0]
     assert (first["name"], first["ascii_name"], first["latex_name"]) == ("z₁", "z1", "z_{1}")
-    assert set(first) == {"name", "ascii_name", "latex_name", "text", "ascii", "latex", "shape"}
+    assert set(first) == {"name", "ascii_name", "latex_name", "text", "ascii", "latex", "shape", "dims"}
     data = r.to_dict()
     assert data["gradient"] == forms and data["derivative"]["bindings"] == forms["bindings"]
 

@@ -325,3 +325,10 @@ def test_a_deep_tree_dumps():
     for _ in range(3000):  # deeper than Python's recursion limit
         tree = Transpose(tree)
     assert tree.dump().count("Transpose(") >= 3000
+
+
+def test_verdicts_and_checks_print_as_text():
+    v = matcalc.check("x' x", "x", "2 x")
+    assert repr(v) == v.text() and repr(v).startswith("✓ correct: 2 x is the gradient of xᵀ x")
+    assert repr(v.check) == f"<CheckResult {v.check}>" and "checked with SymPy" in repr(v.check)
+    assert v._repr_markdown_().startswith("| $f$ | $\\frac{\\partial f}{\\partial x}$ (denominator layout) | check |")

@@ -330,7 +330,7 @@ LECTURE_NOTES = r"""# Least squares and friends
 def test_lecture_note_latex_gives_the_right_verdicts(tmp_path, capsys):
     path = table_file(tmp_path, LECTURE_NOTES)
     code, out, err = run(capsys, "check", "--table", path, "--format", "json")
-    rows = json.loads(out)
+    rows = json.loads(out)["rows"]
     got = {r["line"]: (r["expression"], r["claim"], r["status"]) for r in rows}
     assert got == {
         5: ("norm(A x - b)^2", "2 A' (A x - b)", "verified"),
@@ -436,8 +436,8 @@ def test_a_row_out_of_time_is_unchecked(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(tables, "check", slow)
     path = table_file(tmp_path, HEADER + "| $\\mathbf{x}^T\\mathbf{x}$ | $2\\mathbf{x}$ |\n")
     code, out, _ = run(capsys, "check", "--table", path, "--format", "json")
-    assert code == 3 and json.loads(out)[0]["status"] == "unchecked"
-    assert "time limit" in json.loads(out)[0]["error"]
+    assert code == 3 and json.loads(out)["rows"][0]["status"] == "unchecked"
+    assert "time limit" in json.loads(out)["rows"][0]["error"]
 
 
 def test_table_with_positionals_is_an_error(tmp_path, capsys):
@@ -529,7 +529,7 @@ def test_a_note_that_cannot_apply_is_shown_not_dropped(tmp_path, capsys, note, w
     assert row.status == "wrong" and row.declared == [] and row.notes == [note]
     assert f"note not used: {note} ({why})" in row.text()
     code, out, _ = run(capsys, "check", "--table", table_file(tmp_path, text), "--format", "json")
-    (data,) = json.loads(out)
+    (data,) = json.loads(out)["rows"]
     assert code == 1 and data["declared"] == [] and data["notes"] == [{"note": note, "why": why}]
 
 
@@ -553,7 +553,7 @@ def test_every_row_says_what_it_declared_and_assumed_in_json(tmp_path, capsys):
             + "| $\\mathbf{a}\\, x$ | $\\mathbf{a}$ |\n"
             + "| $\\mathbf{x}^T\\mathbf{x}$ | $2\\mathbf{x}$ |\n")
     code, out, _ = run(capsys, "check", "--table", table_file(tmp_path, text), "--format", "json")
-    sym, odd, plain = json.loads(out)
+    sym, odd, plain = json.loads(out)["rows"]
     assert sym["declared"] == ["A: symmetric"] and sym["shapes"] == {"A": "m×m", "x": "m×1"}
     assert sym["assumptions"] == [] and sym["readings"] == [] and sym["notes"] == []
     assert odd["shapes"] == {"a": "m×1", "x": "1×1"}
@@ -585,7 +585,7 @@ DOT_ROWS = r"""| $f(\mathbf{x})$ | $\nabla_{\mathbf{x}} f$ |
 
 def test_cdot_between_bold_vectors_is_the_dot_product(tmp_path, capsys):
     code, out, err = run(capsys, "check", "--table", table_file(tmp_path, DOT_ROWS), "--format", "json")
-    rows = json.loads(out)
+    rows = json.loads(out)["rows"]
     assert [(r["expression"], r["status"]) for r in rows] == [
         ("a' x", "verified"), ("a' x + (2 b)' x", "verified"), ("(x - b)' (x - b)", "verified"),
         ("(A x)' y", "verified"), ("exp(w' x)", "verified"), ("2 * x' x", "verified"),
@@ -702,7 +702,7 @@ def test_the_new_notations_are_checked_end_to_end(tmp_path, capsys):
     a deliberately wrong row wrong; a misspelt function is an unreadable row, never a product."""
     code, out, err = run(capsys, "check", "--table", table_file(tmp_path, NOTATION), "--format", "json",
                          "--timeout", "60")
-    rows = json.loads(out)
+    rows = json.loads(out)["rows"]
     got = {r["line"]: (r["expression"], r["claim"], r["status"]) for r in rows}
     assert got == {
         5: ("norm1(x)", "sign(x)", "verified"),

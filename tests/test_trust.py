@@ -70,7 +70,7 @@ def test_an_answer_with_an_abstract_function_says_so():
     r = matcalc.diff("L(W x + b)", "W")
     assert "L: abstract scalar function (∇L its gradient)" in r.text()
     assert "L: abstract scalar function" in r.text(ascii=True)
-    assert r.to_dict()["functions"] == {"L": "abstract scalar function"}
+    assert r.to_dict()["functions"] == [{"name": "L", "kind": "scalar", "note": "L: abstract scalar function (∇L its gradient)"}]
     r = matcalc.diff("sum(f(A x))", "x", "f: elementwise")
     assert "f: abstract elementwise function (f′ its derivative)" in r.text()
 

@@ -53,6 +53,9 @@ class CheckResult:
             return f"unchecked: {self.detail}"
         return f"✗ SymPy check failed at {self.sizes_text()}: {self.detail}"
 
+    def __repr__(self) -> str:  # the text/plain form in a notebook and a REPL: the verdict in words
+        return f"<CheckResult {self}>"
+
     def __bool__(self) -> bool:
         return self.ok is True
 

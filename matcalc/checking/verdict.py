@@ -33,6 +33,7 @@ from ..limits import MAX_ENTRIES
 from ..nodes import Expr, Transpose, Var
 from ..printing.latex import latex_name
 from ..rules.canon import canonical
+from ..schema import SCHEMA_VERSION
 from ..shapes import shape_str
 from .numeric import numpy_functions, numpy_point
 from .result import STATUS, CheckResult, sizes_text
@@ -87,11 +88,15 @@ class Verdict:
         return EXIT_CODES[self.status]
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: status, correct, expression, wrt, claim, answer, layout, diagnosis,
-        counterexample, notes, check."""
+        """JSON-ready, in the schema of ``matcalc/schema/result.schema.json`` (kind
+        ``verdict``): status, correct, the expression, claim and answer (each with its text,
+        ASCII and LaTeX forms and shape), wrt, layout, variables, diagnosis, counterexample,
+        notes and the check."""
         return {
-            "status": self.status, "correct": self.correct, "expression": self.expression.text(),
-            "wrt": self.wrt, "claim": self.claim.text(), "answer": self.answer.text(), "layout": self.layout,
+            "version": SCHEMA_VERSION, "kind": "verdict",
+            "status": self.status, "correct": self.correct, "expression": self.expression.forms(),
+            "wrt": self.wrt, "claim": self.claim.forms(), "answer": self.answer.forms(), "layout": self.layout,
+            "variables": self.expression.variables(), "functions": self.expression.function_list(),
             "diagnosis": list(self.diagnosis), "counterexample": self.counterexample, "notes": self.notes,
             "check": self.check.to_dict() if self.check is not None else None,
         }
@@ -140,6 +145,12 @@ class Verdict:
 
     def __str__(self) -> str:
         return self.text()
+
+    def __repr__(self) -> str:  # the text/plain form in a notebook and a REPL
+        return self.text()
+
+    def _repr_markdown_(self) -> str:  # Jupyter: the one-row table, typeset
+        return self.markdown()
 
 
 def judge(r: Derivative, c: Expression, diff: Diff, timeout: float = 10.0) -> Verdict:

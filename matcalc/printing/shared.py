@@ -27,7 +27,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from ..nodes import Expr, Var
-from ..shapes import shape_str
+from ..shapes import shape_json, shape_str
 from .latex import latex_name, to_latex
 from .text import TextPrinter, to_text
 
@@ -168,7 +168,8 @@ def names(*roots: Expr) -> set[str]:
 
 
 def forms(e: Expr, taken: Iterable[str] = (), only_beyond: int = LONG) -> dict[str, Any]:
-    """``e`` as JSON-ready strings: ``text``, ``ascii``, ``latex`` and ``shape``, and
+    """``e`` as JSON-ready strings: ``text``, ``ascii``, ``latex`` and ``shape`` (``dims``: the
+    shape as structured values, ``["m", "n"]``, a product as a list), and
     ``bindings``, the named shared subexpressions that the three texts use (empty unless
     ``e`` is long), each with its ``name`` (``z₁``), ``ascii_name`` (``z1``),
     ``latex_name`` (``z_{1}``), ``text``, ``ascii``, ``latex`` and ``shape``."""
@@ -177,10 +178,11 @@ def forms(e: Expr, taken: Iterable[str] = (), only_beyond: int = LONG) -> dict[s
     (ascii,), ascii_bindings = sharing.rewrite(ascii=True)
     return {
         "text": to_text(text), "ascii": to_text(ascii, ascii=True), "latex": to_latex(text),
-        "shape": shape_str(e.shape),
+        "shape": shape_str(e.shape), "dims": shape_json(e.shape),
         "bindings": [
             {"name": name, "ascii_name": a_name, "latex_name": latex_name(name), "text": to_text(v),
-             "ascii": to_text(a_v, ascii=True), "latex": to_latex(v), "shape": shape_str(v.shape)}
+             "ascii": to_text(a_v, ascii=True), "latex": to_latex(v), "shape": shape_str(v.shape),
+             "dims": shape_json(v.shape)}
             for (name, v), (a_name, a_v) in zip(bindings, ascii_bindings, strict=True)
         ],
     }
