@@ -20,7 +20,7 @@ from .nodes import Call, Diff, Expr, Num, Size, Transpose, Var, Zeros, depends_o
 from .parse import parse_tree, size_meaning
 from .printing.latex import latex_name, to_latex
 from .printing.prose import latex_text, rule_latex
-from .printing.shared import LONG, forms, is_long, latex_with_bindings, share, text_with_bindings
+from .printing.shared import forms, is_long, latex_with_bindings, share, text_with_bindings
 from .printing.shared import names as used_names
 from .printing.text import ascii_words, to_text
 from .rules.canon import Canon, canonical, function_identities, simplified
@@ -196,6 +196,24 @@ class Expression:
     def _repr_latex_(self) -> str:
         return f"$\\displaystyle {self.latex()} \\quad \\in \\mathbb{{R}}^{{{_latex_shape(self.shape)}}}$"
 
+    def latex_where(self) -> str:
+        """The variables' shapes in LaTeX: ``A \\in \\mathbb{R}^{m \\times n},\\ x \\in \\mathbb{R}^{n}``."""
+        symmetric = {n.name for n in self.tree.walk() if isinstance(n, Var) and n.symmetric}
+        parts = []
+        for name, shape in self._shapes.items():
+            parts.append(rf"{latex_name(name)} \in {_latex_space(shape)}" + (r"\ \text{symmetric}" if name in symmetric else ""))
+        return r",\ ".join(parts)
+
+    def latex_block(self) -> str:
+        """What ``matcalc parse`` prints, typeset: an ``aligned`` block with the expression
+        and its shape, the variables' shapes, and the notes (abstract functions, what the
+        reading assumed)."""
+        rows = [rf"f &= {self.latex()} && \in {_latex_space(self.shape)}"]
+        if self._shapes:
+            rows.append(rf"& \text{{where }} {self.latex_where()}")
+        rows.extend(rf"& \text{{{latex_text(n)}}}" for n in self.notes())
+        return "\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}"
+
     def evaluate(self, values: Mapping[str, Any] | None = None, dims: Mapping[str, int] | None = None, **kw: Any) -> Any:
         """The value with NumPy: a float for a scalar, else a 2-D array (vectors n×1).
 
@@ -210,6 +228,14 @@ class Expression:
 
 def _latex_shape(shape: tuple) -> str:
     return rf"{_latex_dim(shape[0])} \times {_latex_dim(shape[1])}"
+
+
+def _latex_space(shape: tuple) -> str:
+    """ℝ, ℝⁿ or ℝ^{m×n}, in LaTeX."""
+    r, c = shape
+    if (r, c) == (1, 1):
+        return r"\mathbb{R}"
+    return rf"\mathbb{{R}}^{{{_latex_dim(r) if c == 1 else _latex_shape((r, c))}}}"
 
 
 def _latex_dim(d: Any) -> str:
@@ -501,11 +527,12 @@ class Derivative:
                 rule = "a scalar equals its trace; trace cyclicity brings dX last: df = tr(Gᵀ dX)"
             if form != out[-1].expr:
                 out.append(Step(rule, form))
-            out.append(Step("first identification table: df = tr(Gᵀ dX) ⇔ ∂f/∂X = G", g, f"∂f/∂{x.name}"))
+            # in numerator layout ∂f/∂X is Gᵀ: the identification gives G, the next step its transpose
+            named = f"∂f/∂{x.name}" if self.layout == "denominator" else "G"
+            out.append(Step("first identification table: df = tr(Gᵀ dX) ⇔ ∂f/∂X = G", g, named))
             if x.symmetric:
                 out.append(Step(
-                    "symmetric X: the gradient on symmetric matrices is sym(G) = (G + Gᵀ)/2", self._gradient,
-                    f"∂f/∂{x.name}",
+                    "symmetric X: the gradient on symmetric matrices is sym(G) = (G + Gᵀ)/2", self._gradient, named,
                 ))
             if self.layout == "numerator":
                 out.append(Step("numerator layout: the transpose", self._derivative, f"∂f/∂{x.name}"))
@@ -520,6 +547,16 @@ class Derivative:
         return done
 
     # -- printing ------------------------------------------------------------------------
+    def _shared(self, ascii: bool = False) -> tuple[list[Expr], list[tuple[str, Expr]]]:
+        """The derivative, df (and the Jacobian of a matrix F), with the repeated
+        subexpressions they share named once (z₁ = …) when one of them is long, so that the
+        output of a depth-k composition grows linearly with k; the expression itself is
+        printed as written."""
+        roots = [self._derivative, self._differential] + ([] if self.is_scalar else [self._jacobian])
+        if not any(is_long([r]) for r in roots):
+            return roots, []
+        return share(roots, self.expression._names(), ascii)
+
     @_bounded
     def text(self, ascii: bool = False, steps: bool = False) -> str:
         pr = functools.partial(to_text, ascii=ascii)
@@ -528,10 +565,8 @@ class Derivative:
         partial = "d" if ascii else "∂"
         # long results name their repeated subexpressions once (z₁ = …), so that the
         # output of a depth-k composition grows linearly with k
-        roots = [e.tree, self._differential, self._derivative]
-        if not self.is_scalar:
-            roots.append(self._jacobian)
-        (f, df, deriv, *jac), bindings = share(roots, e._names(), ascii, only_beyond=LONG)
+        (deriv, df, *jac), bindings = self._shared(ascii)
+        f = e.tree
         if self.is_scalar:
             lines = [f"{partial}f/{partial}{x} = {pr(deriv)}    [{self.shape_note(ascii)}]"]
         else:
@@ -567,10 +602,8 @@ class Derivative:
         check's verdict.  :meth:`steps` has its own ``.latex()``."""
         x = latex_name(self.wrt.name)
         f = "f" if self.is_scalar else "F"
-        roots = [self.expression.tree, self._differential, self._derivative]
-        if not self.is_scalar:
-            roots.append(self._jacobian)
-        (tree, df, deriv, *jac), bindings = share(roots, self.expression._names(), only_beyond=LONG)
+        (deriv, df, *jac), bindings = self._shared()
+        tree = self.expression.tree
         shape = _latex_shape(self._derivative.shape)
         rows = []
         if self.is_scalar:
@@ -587,21 +620,11 @@ class Derivative:
         rows.append(rf"{f} &= {to_latex(tree)}")
         rows.append(rf"\mathrm{{d}}{f} &= {to_latex(df)}")
         rows.extend(rf"{latex_name(name)} &= {to_latex(value)}" for name, value in bindings)
-        rows.append(rf"& \text{{where }} {self._latex_where()}")
+        rows.append(rf"& \text{{where }} {self.expression.latex_where()}")
         rows.extend(rf"& \text{{{latex_text(n)}}}" for n in self.notes)
         if check is not None:
             rows.append(rf"& \text{{{latex_text(str(check))}}}")
         return "\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}"
-
-    def _latex_where(self) -> str:
-        """The variables' shapes: ``A \\in \\mathbb{R}^{m \\times n},\\ x \\in \\mathbb{R}^{n}``."""
-        symmetric = {n.name for n in self.expression.tree.walk() if isinstance(n, Var) and n.symmetric}
-        parts = []
-        for name, (r, c) in self.expression._shapes.items():
-            space = r"\mathbb{R}" if (r, c) == (1, 1) else \
-                rf"\mathbb{{R}}^{{{_latex_shape((r, c)) if c != 1 else _latex_dim(r)}}}"
-            parts.append(rf"{latex_name(name)} \in {space}" + (r"\ \text{symmetric}" if name in symmetric else ""))
-        return r",\ ".join(parts)
 
     @_bounded
     def markdown(self, steps: bool = False, check: Any = None) -> str:
@@ -656,7 +679,8 @@ class Derivative:
             "gradient": both(self._gradient),
             "jacobian": both(self._jacobian),
             "derivative": {**(both(self._derivative) or {}), "note": self.shape_note()},
-            "steps": [{"rule": s.rule, "rule_latex": rule_latex(s.rule) if s.rule else "", "lhs": s.lhs,
+            "steps": [{"rule": s.rule, "rule_latex": rule_latex(s.rule) if s.rule else "",
+                       "lhs": f"d{f}" if s.lhs == "d f" else s.lhs,
                        "lhs_latex": _latex_lhs(s.lhs, f), "text": s.text(), "latex": s.latex()} for s in self.steps],
             "assumptions": list(e.assumptions),
             "notes": self.notes,

@@ -170,7 +170,10 @@ def _stdin() -> str:
         text = sys.stdin.read(limits.MAX_INPUT_CHARS + 1)
     except (OSError, UnicodeDecodeError, ValueError) as err:
         raise MatcalcError(f"cannot read the expression from standard input ('-'): {err}") from None
-    return text.rstrip("\r\n")
+    text = text.rstrip("\r\n")
+    if not text.strip():
+        raise MatcalcError("the expression is '-', read from standard input, which is empty")
+    return text
 
 
 def _unmark(value: Any) -> Any:
@@ -207,7 +210,7 @@ def _cmd_parse(args: argparse.Namespace, clock: _Clock) -> int:
             data["assumptions"] += unused
             out = json.dumps(data, ensure_ascii=False, indent=2)
         elif args.format == "latex":
-            out = e.latex()
+            out = e.latex_block()
         else:
             main, *bindings = e.text(ascii).split("\n")  # a long expression: its named parts below it
             lines = [f"{main}    [{shape_str(e.shape, ascii)}]", *bindings]
@@ -250,7 +253,8 @@ def _cmd_diff(args: argparse.Namespace, clock: _Clock) -> int:
     if args.format not in ("json", "latex", "markdown"):  # the answer first: it stands whatever the check finds
         print(answer, flush=True)
     if not args.check:
-        check: dict[str, Any] = {"status": "not run"}
+        check: dict[str, Any] = {"status": "not run", "ok": None, "method": "not run", "sizes": {}, "seconds": 0.0,
+                                 "entries": 0, "detail": "--no-check was given"}
         line = "not checked: --no-check was given, so the answer above has not been verified"
     else:
         check, result = _run_check(r, clock)
@@ -330,6 +334,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     try:
+        if getattr(args, "wrt", None) == "-":
+            raise MatcalcError("'-' reads EXPR or CLAIM from standard input; WRT is the name of a variable")
         for name in ("expr", "claim"):  # -: read from standard input (a long expression)
             if getattr(args, name, None) == "-":
                 setattr(args, name, _stdin())

@@ -94,6 +94,9 @@ class Function:
     invertible: Callable[[Call, Callable[[Expr], bool]], bool] | None = None
     #: canonical identities of a call of this row, each ``call → expression | None``
     identities: tuple[Callable[[Call], Expr | None], ...] = field(default=())
+    #: what the parse must say about a call of this row, if anything (``call → words | None``):
+    #: norm2 of a matrix is read as the Frobenius norm
+    reading: Callable[[Call], str | None] | None = None
 
     def __hash__(self) -> int:
         return hash(self.key)
@@ -553,23 +556,18 @@ NORM = matrix_function(
 )
 
 
-def _vector_to_scalar(shapes: list[Shape], u: Strict) -> Shape:
-    r, c = shapes[0]
-    if not (u.is_one(r) or u.is_one(c)):
-        u.unify(c, 1)  # a vector (or a scalar): an unknown size becomes 1, two known ones fail
-    return SCALAR
-
-
 NORM2 = matrix_function(
-    # MatrixCalculus.org's norm2: the Euclidean norm of a vector; for a matrix it would be the
-    # spectral norm (NumPy's norm(X, 2)), which matcalc does not have
-    "norm2", _vector_to_scalar,
-    "the argument must be a vector: of a matrix, norm2 is the spectral norm, which matcalc does not "
-    "have (write norm(X) or ‖X‖_F for the Frobenius norm)",
+    # MatrixCalculus.org's norm2: "Euclidean norm of a vector or Frobenius norm of a matrix"
+    # (its documentation); of a matrix the parse says which norm it is (‖X‖₂ written with bars
+    # is the spectral norm, which matcalc refuses)
+    "norm2", _to_scalar, "one argument",
     lambda c, d: mul(power(NORM(c.args[0]), -1), _inner(c.args[0], d[0])),  # d‖x‖ = xᵀ dx / ‖x‖
     numpy=lambda np, a: np.sqrt(np.sum(a * a)), sympy=lambda sp, a: sp.sqrt(sum(x**2 for x in a)),
-    latex=r"\operatorname{norm2}", rule="d‖x‖ = xᵀ dx / ‖x‖",
-    identities=(lambda c: NORM(c.args[0]),),  # norm2(x) = ‖x‖
+    latex=r"\operatorname{norm2}", rule="d‖X‖ = tr(Xᵀ dX) / ‖X‖",
+    identities=(lambda c: NORM(c.args[0]),),  # norm2(X) = ‖X‖ (Frobenius)
+    reading=lambda c: None if 1 in c.args[0].shape else (
+        "norm2 of a matrix is its Frobenius norm ‖X‖_F, as on MatrixCalculus.org (not the spectral norm, "
+        "which matcalc does not have)"),
 )
 NORM1 = matrix_function(
     "norm1", _to_scalar, "one argument",
@@ -635,7 +633,7 @@ def lookup_latex(command: str) -> Function | None:
 
 def names() -> list[str]:
     """Every name a user can call: the rows' names and aliases, and the other built-ins."""
-    return sorted({*_BY_NAME, "kron", "grad", "jac", "ones", "zeros", "unvec"})
+    return sorted({*_BY_NAME, "kron", "grad", "jac", "ones", "zeros", "unvec", "vector", "matrix"})
 
 
 def derivative(fn: Function, arg: Expr) -> Expr | None:
@@ -749,16 +747,20 @@ def sigmoid_prime_cancels(factors: list[Expr], norm: Callable[[Expr], Expr]) -> 
 def _quotient(numerator: Function, denominator: Callable[[Call], Expr],
               result: Callable[[Expr], Expr]) -> Callable[..., list[Expr]]:
     """f(z) ./ g(z) = h(z) in an elementwise product (or a product of scalars): a factor
-    f(z), a factor ``denominator(f(z))``⁻¹, replaced by ``result(z)``."""
+    f(z), a factor ``denominator(f(z))``⁻¹, replaced by ``result(z)``; and their powers,
+    f(z).^k ⊙ g(z).^-k = h(z).^k."""
 
     def identity(factors: list[Expr], norm: Callable[[Expr], Expr]) -> list[Expr]:
         for i, f in enumerate(factors):
-            if not (isinstance(f, Call) and f.fn is numerator):
+            top, k = (f.base, f.exponent.value) if isinstance(f, Power) and isinstance(f.exponent, Num) else (f, 1)
+            if not (isinstance(top, Call) and top.fn is numerator):
                 continue
-            below = norm(denominator(f))
+            below = norm(denominator(top))
             for j, g in enumerate(factors):
-                if isinstance(g, Power) and g.exponent == Num(Fraction(-1)) and g.base == below:
-                    return [norm(result(f.args[0])) if k == i else h for k, h in enumerate(factors) if k != j]
+                if isinstance(g, Power) and g.exponent == Num(Fraction(-k)) and g.base == below:
+                    h = norm(result(top.args[0]))
+                    h = h if k == 1 else norm(Power(h, Num(Fraction(k))))
+                    return [h if m == i else x for m, x in enumerate(factors) if m != j]
         return factors
 
     return identity

@@ -183,12 +183,13 @@ class Builder(Transformer_NonRecursive):
     What a name is comes from the resolution pass (:class:`matcalc.resolve.Names`); the
     shapes one reading gives the names come from its :class:`matcalc.resolve.Scope`."""
 
-    def __init__(self, names: Names, u: Inference, promoted: frozenset[str] = frozenset()):
+    def __init__(self, names: Names, u: Inference, promoted: frozenset[str] = frozenset(),
+                 demoted: frozenset[str] = frozenset()):
         super().__init__(visit_tokens=False)  # tokens are read by the rules that hold them
         self.names = names
         self.decls = names.decls
         self.u = u
-        self.scope = Scope(names, names.decls, u, promoted)
+        self.scope = Scope(names, names.decls, u, promoted, demoted)
         # the Nums written as the literal 1 (for 1ᵀ), by identity; the nodes are kept alive
         # here, so that no other node built later can reuse the id of one of them
         self._literal_ones: dict[int, Expr] = {}
@@ -511,8 +512,14 @@ class Builder(Transformer_NonRecursive):
             return self._make(Transpose, (self._inverse(a, span),), span)
         if isinstance(exponent, Num):
             return self._power(a, exponent.value, span)
-        if not self._scalar(a):
+        if not self._scalar(a) and not self._vector(a):
             raise ParseError("a matrix power must be a whole number; for elementwise powers write X.^p", exponent.span)
+        try:  # a^b: a scalar to a symbolic power (a vector by default, made a scalar: it is said)
+            self.u.unify(a.shape[0], 1)
+            self.u.unify(a.shape[1], 1)
+        except Mismatch:
+            raise ParseError("a^b with a symbolic b is a power of a scalar; for elementwise powers write x.^b",
+                             exponent.span) from None
         return self._make(Power, (a, exponent), span)
 
     def elempower(self, meta: Any, a: Expr, exponent: Expr) -> Expr:
@@ -607,7 +614,26 @@ class Builder(Transformer_NonRecursive):
                     self.u.unify(a.shape[1], 1)
         return self._make(Apply, (m.name, decl.kind, tuple(args), out), span)
 
-    _CALLS = {"product": _call_product, "node": _call_node, "builtin": _call_builtin, "abstract": _call_abstract}
+    def _call_filled(self, m: Meaning, args: list[Expr], span: Span | None, name_span: Span) -> Expr:
+        """vector(c) and matrix(c), as MatrixCalculus.org writes them: c 𝟏 and c 𝟏𝟏ᵀ, of the
+        size the expression needs (c a scalar: a number or a scalar expression)."""
+        if len(args) != 1:
+            raise ParseError(f"{m.name}(c) takes one scalar c, not {len(args)} arguments", span)
+        c = args[0]
+        try:
+            self.u.unify(c.shape[0], 1)
+            self.u.unify(c.shape[1], 1)
+        except Mismatch:
+            raise shape_error(f"{m.name}(…)", f"{m.name}(c) fills a {m.name} with the scalar c",
+                              [(c.span, c.shape)], span) from None
+        cols = 1 if m.name == "vector" else self.u.fresh()
+        ones = _at(Ones((self.u.fresh(), cols)), span)
+        if isinstance(c, Num) and c.value == 1:
+            return ones
+        return self._product([c, ones], span)
+
+    _CALLS = {"product": _call_product, "node": _call_node, "builtin": _call_builtin, "abstract": _call_abstract,
+              "filled": _call_filled}
 
     def _call(self, fn: F.Function, args: list[Expr], span: Span | None) -> Expr:
         if len(args) != 1:
@@ -1024,6 +1050,30 @@ def _parse_visible(text: str, decls: Declarations, expect: tuple | None) -> Pars
             if trial is not None and len(trial[2].scope.collapsed()) < len(bent):
                 raw, u, builder, pool = trial
                 bent = builder.scope.collapsed()
+    # a lowercase letter is a vector by default, but a product of two of them (a x) or
+    # a letter before a matrix (c A x) is a coefficient times a vector: when the reading
+    # bent a name, read lowercase names as scalars instead — the letters a–g together (the
+    # scalars of MatrixCalculus.org's convention), then each one — and keep the reading
+    # that bends fewest names, capitals last, a–g first (the output says what it assumed)
+    if bent and not builder.scope.demoted:
+        vectors = [n for n, (kind, _) in builder.scope.defaults.items() if kind == "vector"]
+        best = _bend_key(bent)
+        for group in [frozenset(n for n in vectors if _coefficient_letter(n))] + \
+                [frozenset({n}) for n in vectors[:_PROMOTION_TRIES]]:
+            if not group:
+                continue
+            try:
+                trial = _build(lark_tree, text, names, expect, builder.scope.promoted, group)
+            except TimeLimitError:
+                raise
+            except MatcalcError:
+                continue
+            if _is_scalar(raw, u) and not _is_scalar(trial[0], trial[1]):
+                continue
+            key = _bend_key(trial[2].scope.collapsed())
+            if key < best:
+                (raw, u, builder, pool), best = trial, key
+        bent = builder.scope.collapsed()
     # a Greek letter read as a scalar that makes f a matrix (μᵀ Σ μ, θᵀ x, X β in a
     # log-likelihood): the reading with it a vector, if that makes f a scalar, is the one
     # meant — a transposed scalar is the strongest sign (the reading is said)
@@ -1078,6 +1128,17 @@ class _Pool:
         return name
 
 
+def _coefficient_letter(name: str) -> bool:
+    """a–g: scalars in MatrixCalculus.org's convention, and the usual coefficient letters."""
+    return name[0] in "abcdefg"
+
+
+def _bend_key(bent: list[str]) -> tuple[int, int, int]:
+    """How far a reading bends the default kinds: names bent, of them capitals (a matrix
+    read as a row vector), of them lowercase letters outside a–g; less is better."""
+    return (len(bent), sum(n[0].isupper() for n in bent), sum(not _coefficient_letter(n) for n in bent))
+
+
 def _first_reading_that_parses(lark_tree: Any, text: str, decls: Declarations, names: Names,
                                expect: tuple | None) -> tuple[tuple[Expr, Inference, Builder, _Pool], Names] | None:
     """When the first reading fails: size names that are factors read as numbers; else the
@@ -1101,11 +1162,13 @@ def _first_reading_that_parses(lark_tree: Any, text: str, decls: Declarations, n
 
 
 def _build(lark_tree: Any, text: str, names: Names, expect: tuple | None,
-           promoted: frozenset[str]) -> tuple[Expr, Inference, Builder, _Pool]:
-    """One reading of the parse tree: nodes built with shapes unified (not yet grounded)."""
+           promoted: frozenset[str], demoted: frozenset[str] = frozenset()) -> tuple[Expr, Inference, Builder, _Pool]:
+    """One reading of the parse tree: nodes built with shapes unified (not yet grounded).
+    ``promoted``: scalars by default read as vectors; ``demoted``: vectors by default read
+    as scalars."""
     pool = _Pool((set(names.decls.dim_symbols()) | _names_in(text)) - set(names.sizes))
     u = Inference(pool)
-    builder = Builder(names, u, promoted)
+    builder = Builder(names, u, promoted, demoted)
     try:
         with inferring(u):
             raw = builder.transform(lark_tree)
@@ -1242,6 +1305,11 @@ def _assumptions(tree: Expr, scope: Scope) -> list[str]:
             out.append(f"{name} is a vector: the expression needs it (a Greek letter is a scalar unless "
                        "the expression needs more)")
     for name in scope.collapsed():  # a default the expression bent: x^2 makes x a scalar
+        if name in scope.demoted:  # a x, c A x: a coefficient
+            why = "as MatrixCalculus.org reads a–g" if _coefficient_letter(name) else "which the expression needs"
+            out.append(f"{name} is read as a scalar coefficient, {why} (a lowercase letter is a column vector by "
+                       f"default; if {name} is a vector, declare it: --where \"{name}: n\")")
+            continue
         out.append(f"{name} is a {describe_shape(shapes[name])}: the expression needs it "
                    f"({_KINDS[scope.defaults[name][0]]} by default)")
     out.extend(scope.names.readings)
@@ -1251,6 +1319,10 @@ def _assumptions(tree: Expr, scope: Scope) -> list[str]:
         out.append(f"{name} is {size_meaning(tree, name)}: a size name used as a number is that size "
                    f"(declare the shapes to choose another{declare}; for a number that is no size, "
                    f"--where \"{name}: scalar\")")
+    for n in tree.walk():  # what a row says about how it was read (norm2 of a matrix)
+        said = n.fn.reading(n) if isinstance(n, Call) and n.fn.reading is not None else None
+        if said and said not in out:
+            out.append(said)
     coefficients: set[str] = set()
     for n in tree.walk():  # n logdet(Σ): a vector by default times scalars only
         if isinstance(n, MatMul):
@@ -1259,8 +1331,10 @@ def _assumptions(tree: Expr, scope: Scope) -> list[str]:
                         and f.shape != (1, 1)):
                     continue  # (checked first: a product of 20,000 factors stays linear)
                 others = [g for g in n.factors if g is not f]
-                # a computed scalar (n logdet(Σ)), not a number or a scalar variable (λ x)
-                if all(g.is_scalar for g in others) and not all(_number_like(g) for g in others):
+                # a computed scalar (n logdet(Σ), a xᵀ x), not a number or a scalar variable (λ x)
+                scalar_rest = all(g.is_scalar for g in others) or (
+                    f in (n.factors[0], n.factors[-1]) and others[0].shape[0] == 1 and others[-1].shape[1] == 1)
+                if scalar_rest and not all(_number_like(g) for g in others):
                     coefficients.add(f.name)
     for name in sorted(coefficients):
         out.append(f"{name} is read as a column vector (lowercase letters are vectors by default); if it is "

@@ -57,8 +57,12 @@ SIZE_LETTERS = frozenset("mnpqkdNMKTD")
 #: names that build a node of their own rather than a call of a table row
 NODE_CALLS = {"kron": Kron}
 
+#: c 𝟏 and c 𝟏𝟏ᵀ of the size the expression needs, as MatrixCalculus.org writes them:
+#: vector(c), matrix(c)
+FILLED = {"vector": "vector", "matrix": "matrix"}
+
 #: names of constants, with the leaf kind they resolve to
-CONSTANTS = {"I": "identity", "ones": "ones", "zeros": "zeros"}
+CONSTANTS = {"I": "identity", "eye": "identity", "ones": "ones", "zeros": "zeros"}
 
 _SIZED = re.compile(r"(I|ones)_\{?([A-Za-z0-9·*]+)\}?")
 
@@ -213,6 +217,8 @@ class Names:
         if name not in self.decls.functions:
             if name in NODE_CALLS:
                 return Meaning("node", name)
+            if name in FILLED:
+                return Meaning("filled", name)
             fn = F.lookup(name)
             if fn is not None:
                 return Meaning("builtin", name, fn)
@@ -406,11 +412,14 @@ class Scope:
     kind; ``promoted`` scalars read as vectors), the sizes read as numbers, the values of
     vector functions.  One per reading; the Builder asks it for leaves."""
 
-    def __init__(self, names: Names, decls: Declarations, u: Inference, promoted: frozenset[str]):
+    def __init__(self, names: Names, decls: Declarations, u: Inference, promoted: frozenset[str],
+                 demoted: frozenset[str] = frozenset()):
         self.names = names
         self.decls = decls
         self.u = u
         self.promoted = promoted
+        #: vectors by default read as scalars (a coefficient: a x, c A x), said as bent
+        self.demoted = demoted
         #: undeclared names: their default kind and the shape they were given
         self.defaults: dict[str, tuple[str, tuple[Any, Any]]] = {}
         self.var_shapes: dict[str, tuple[Any, Any]] = {}
@@ -451,6 +460,8 @@ class Scope:
             shape: tuple[Any, Any] = (1, 1)
         elif kind == "vector":
             shape = (self.u.fresh(), 1)
+            if name in self.demoted:  # a vector whose size is 1: collapsed(), so it is said
+                self.u.unify(shape[0], 1)
         else:
             shape = (self.u.fresh(), self.u.fresh())
         self.defaults[name] = (kind, shape)

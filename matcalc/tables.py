@@ -149,6 +149,8 @@ class RowResult:
     vectors: frozenset[str] = frozenset()
     #: the expression as parsed before the check (to explain a claim that cannot be read)
     parsed: api.Expression | None = None
+    #: the row's cells as written in the file
+    cells: list[str] = field(default_factory=list)
 
     @property
     def notes(self) -> list[str]:
@@ -230,12 +232,14 @@ class RowResult:
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: line, expression, wrt, claim, status, error, diagnosis; declared (the
+        """JSON-ready: line, cells (as written), expression and claim (as read, in matcalc's
+        notation), wrt, status, error, verdicts, diagnosis; declared (the
         notes' declarations, "A: symmetric"), readings (of each \\cdot between vectors),
         assumptions and shapes (of the expression as checked: every variable's inferred
         shape), and notes (those not used, each {"note", "why"})."""
         e = self.expression_read
-        return {"line": self.line, "expression": self.expression, "wrt": self.wrt, "claim": self.claim,
+        return {"line": self.line, "cells": list(self.cells), "expression": self.expression, "wrt": self.wrt,
+                "claim": self.claim,
                 "status": self.status, "error": self.error,
                 "verdicts": [v.to_dict() for v in self.verdicts],
                 "diagnosis": [d for v in self.verdicts for d in v.diagnosis],
@@ -312,23 +316,25 @@ def _verdict_cell(r: RowResult) -> str:
         return "✓ verified"
     if r.status == "wrong":
         wrong = next(v for v in r.verdicts if v.correct is False)
-        return f"✗ wrong: matcalc gives ${wrong.answer.latex()}$"
+        why = f"; {_first_sentence(wrong.diagnosis[0])}" if wrong.diagnosis else ""
+        return f"✗ wrong: matcalc gives ${wrong.answer.latex()}${why}"
     unchecked = next((v for v in r.verdicts if v.correct is None), None)
     why = unchecked.check.detail if unchecked is not None and unchecked.check is not None else "no verdict"
     return f"? unchecked: {_first_sentence(why)}"
 
 
 def _first_sentence(text: str) -> str:
-    """The message up to its first "; " outside brackets, on one line, at most 160 characters."""
+    """The message's first line up to its first sentence end (". ") outside brackets, at
+    most 300 characters."""
     text = text.split("\n")[0]
     depth = 0
     for i, ch in enumerate(text):
         depth += ch in "([{"
         depth -= ch in ")]}"
-        if depth == 0 and text.startswith("; ", i):
-            text = text[:i]
+        if depth == 0 and text.startswith(". ", i):
+            text = text[:i + 1]
             break
-    return text if len(text) <= 160 else text[:159] + "…"
+    return text if len(text) <= 300 else text[:299] + "…"
 
 
 # ======================================================================================
@@ -531,11 +537,11 @@ def _row_notes(notes: list[Note], where: str | None) -> list[Note]:
 def _check_row(no: int, cells: list[str], wrt: str, layout: str, where: str | None, timeout: float,
                functions: frozenset[str], kinds: dict[str, str]) -> RowResult:
     if len(cells) < 2 or not cells[0] or not cells[1]:
-        return RowResult(no, cells[0] if cells else "", cells[1] if len(cells) > 1 else "", wrt,
+        return RowResult(no, cells[0] if cells else "", cells[1] if len(cells) > 1 else "", wrt, cells=list(cells),
                          error="the row needs an expression and its derivative in its first two cells")
     expr_cell, expr_notes = _notes(cells[0])
     claim_cell, claim_notes = _notes(cells[1])  # notes may end either cell
-    row = RowResult(no, expr_cell, claim_cell, wrt,
+    row = RowResult(no, expr_cell, claim_cell, wrt, cells=list(cells),
                     all_notes=_row_notes([_note(n) for n in expr_notes + claim_notes], where))
     try:
         with limits.deadline(timeout, f"checking line {no}"):
@@ -589,9 +595,10 @@ def _check_row(no: int, cells: list[str], wrt: str, layout: str, where: str | No
 
 
 def _declared(where: str | None, notes: list[Note], bold: frozenset[str] = frozenset()) -> str | None:
-    """--where, the notes' declarations, and the bold Greek letters (\\boldsymbol{\\mu} is a
-    vector, though μ alone is a scalar), as one declaration string."""
+    """--where, the notes' declarations, and the bold lowercase letters (\\boldsymbol{\\mu} is a
+    vector, though μ alone is a scalar; \\mathbf{a} is a vector, never read as a coefficient),
+    as one declaration string."""
     given = set(parse_where(where).variables) if where else set()
-    vectors = sorted(n for n in bold if n not in given and default_kind(n) == "scalar")
+    vectors = sorted(n for n in bold if n not in given and n[:1].isalpha() and default_kind(n) in ("scalar", "vector"))
     return ", ".join([*([where] if where else []), *(f"{n}: symmetric" for note in notes for n in note.names
                                                      if note.used), *(f"{n}: vector" for n in vectors)]) or None

@@ -222,11 +222,15 @@ def test_a_capital_size_letter_as_a_coefficient_is_a_number_when_a_matrix_makes_
     assert "N is the size of the square matrix Σ" in r.text()
 
 
-def test_norm2_of_a_matrix_is_refused_not_read_as_the_frobenius_norm():
-    """norm2 is the Euclidean norm of a vector; of a matrix it is the spectral norm
-    (NumPy's norm(X, 2)), which matcalc does not have: an error, never ‖X‖_F silently."""
-    with pytest.raises(matcalc.ShapeError, match="spectral norm"):
-        matcalc.parse("norm2(X)", "X: m×n")
-    e = matcalc.parse("norm2(X)")  # undeclared: X must be a vector, and that is said
-    assert e.shapes["X"] == "m×1" and any("X is a column vector" in a for a in e.assumptions)
+def test_norm2_of_a_matrix_is_the_frobenius_norm_and_says_so():
+    """norm2 is MatrixCalculus.org's "Euclidean norm of a vector or Frobenius norm of a
+    matrix": of a matrix the output says which norm it read (never silently); ‖X‖₂ written
+    with bars is the spectral norm, which stays an error."""
+    for where in ("X: m×n", None):
+        r = matcalc.diff("norm2(X)", "X", where)
+        assert r.expression.shapes["X"] == "m×n" and str(r.gradient) == "X / ‖X‖"
+        assert any("Frobenius norm" in n for n in r.notes) and r.check().ok
+    assert not any("Frobenius" in n for n in matcalc.diff("norm2(x)", "x").notes)
+    with pytest.raises(matcalc.ParseError, match="spectral norm"):
+        matcalc.parse("‖X‖₂")
     assert str(matcalc.diff("norm2(A x - b)^2", "x").gradient) == "2 Aᵀ (A x − b)"

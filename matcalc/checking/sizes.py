@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..limits import MAX_CHECK_ENTRIES
-from ..nodes import Call, Expr, MatPow, Power, Var
+from ..nodes import Call, Expr, MatPow, Num, Power, Var
 from ..shapes import DimProd, size_of
 
 #: assignments of the sizes to the size symbols tried when the expression is undefined
@@ -112,15 +112,15 @@ def _dims(n: Expr) -> tuple[Any, ...]:
 
 def positive_variables(*trees: Expr) -> set[str]:
     """Variables that appear under a function defined for positive arguments only (its
-    row's ``domain`` is "positive": log, sqrt, logdet, …) or under a fractional power."""
+    row's ``domain`` is "positive": log, sqrt, logdet, …), or in the base of a fractional or
+    symbolic power (aᵇ, x.^a: its exponent may be any number)."""
     out: set[str] = set()
     for tree in trees:
         for n in tree.walk():
-            under = (isinstance(n, Call) and n.fn.domain == "positive") or (
-                isinstance(n, Power) and getattr(n.exponent, "value", 1).denominator != 1
-            )
-            if under:
+            if isinstance(n, Call) and n.fn.domain == "positive":
                 out.update(v.name for v in n.walk() if isinstance(v, Var))
+            elif isinstance(n, Power) and (not isinstance(n.exponent, Num) or n.exponent.value.denominator != 1):
+                out.update(v.name for v in n.base.walk() if isinstance(v, Var))
     return out
 
 

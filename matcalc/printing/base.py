@@ -107,8 +107,8 @@ class Printer:
         """``body`` times a positive number ``c`` that is not whole."""
         raise NotImplementedError
 
-    def _divided(self, rest: str, s: Expr, q: int = 1) -> str:
-        """``rest`` divided by the scalar ``s`` (times the whole number ``q``)."""
+    def _divided(self, rest: str, s: Expr, q: int = 1, p: int = 1) -> str:
+        """``p rest`` divided by the scalar ``s`` (times the whole number ``q``)."""
         raise NotImplementedError
 
     def _superscript(self, base: str, k: str) -> str:
@@ -217,8 +217,8 @@ class Printer:
         first = factors[0]
         if len(factors) > 1 and isinstance(first, Power) and first.base.is_scalar and _is_num(first.exponent, -1):
             # c s⁻¹ X as X / s, and (p/q) s⁻¹ X as p X / (q s)
-            rest, _ = self._product(Fraction(c.numerator), factors[1:])
-            return self._divided(rest, first.base, c.denominator), PRODUCT
+            rest, _ = self._product(Fraction(1), factors[1:])
+            return self._divided(rest, first.base, c.denominator, c.numerator), PRODUCT
         # a factor binds at least as tightly as a product; products of other kinds
         # (⊙, ⊗, ./) and signed or fractional numbers get parentheses, and a nested
         # product is a 1×1 unit, as in (xᵀ x) A

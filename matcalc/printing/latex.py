@@ -61,9 +61,9 @@ class LatexPrinter(Printer):
     def _scaled_by_fraction(self, c: Fraction, body: str) -> str:
         return f"{self._fraction(digits(c.numerator), digits(c.denominator))[0]} {body}"
 
-    def _divided(self, rest: str, s: Expr, q: int = 1) -> str:
+    def _divided(self, rest: str, s: Expr, q: int = 1, p: int = 1) -> str:
         below = self.doprint(s) if q == 1 else f"{digits(q)} {self._wrap(s, PRODUCT + 1)}"
-        return rf"\frac{{1}}{{{below}}} {rest}"  # s⁻¹ X as \frac{1}{s} X
+        return rf"\frac{{{digits(p)}}}{{{below}}} {rest}"  # 2 s⁻¹ X as \frac{2}{s} X
 
     def _superscript(self, base: str, k: str) -> str:
         return f"{base}^{{{k}}}"

@@ -53,6 +53,11 @@ def latex_text(text: str) -> str:
             math.append(MATH[m.group(0)])
             i = m.end()
             continue
+        sup = re.match(r"\^(\{[^{}]*\}|[A-Za-z0-9·]+)", text[i:]) if math else None
+        if sup:  # ℝ^p: a superscript of the maths before it
+            math.append("^{" + sup.group(1).strip("{}").replace("·", r" \cdot ") + "}")
+            i += sup.end()
+            continue
         if math:
             out.append("$" + " ".join(math) + "$")
             math = []

@@ -60,8 +60,9 @@ class TextPrinter(Printer):
         head = body if c.numerator == 1 else f"{digits(c.numerator)} {body}"
         return f"{head} / {digits(c.denominator)}"
 
-    def _divided(self, rest: str, s: Expr, q: int = 1) -> str:
+    def _divided(self, rest: str, s: Expr, q: int = 1, p: int = 1) -> str:
         # s⁻¹ X prints as X / s, and s⁻¹ X / 2 as X / (2 s) (both parse back to the same tree)
+        rest = rest if p == 1 else f"{digits(p)} {rest}"
         return f"{rest} / {self._base(s)}" if q == 1 else f"{rest} / ({digits(q)} {self._wrap(s, PRODUCT + 1)})"
 
     def _superscript(self, base: str, k: str) -> str:
