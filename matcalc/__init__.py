@@ -18,10 +18,11 @@ from .errors import (
     ShapeError,
     TimeLimitError,
 )
+from .hessian import Hessian, hessian
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "parse", "diff", "check", "Expression", "Derivative", "Step", "LAYOUTS",
+    "parse", "diff", "check", "hessian", "Expression", "Derivative", "Hessian", "Step", "LAYOUTS",
     "MatcalcError", "ParseError", "ShapeError", "DeclarationError", "DiffError", "EvaluationError", "TimeLimitError",
 ]

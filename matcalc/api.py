@@ -297,7 +297,7 @@ class Derivation(list):
         for s in self:
             lhs = _latex_lhs(s.lhs, self.function)
             shown = "" if lhs == previous else lhs
-            if shown and previous is not None and s.lhs not in ("d f", "vec dF"):
+            if shown and previous is not None and s.lhs not in ("d f", "vec dF", "d²f", "dG", "vec dG"):
                 shown = rf"\Rightarrow {shown}"  # the identification: what the differential gives
             previous = lhs
             rule = f" && {rule_latex(s.rule)}" if s.rule else ""
@@ -314,7 +314,10 @@ def _latex_lhs(lhs: str, function: str = "f") -> str:
     if lhs.startswith("∂"):
         f, x = lhs[1:].split("/∂")
         return rf"\frac{{\partial {f}}}{{\partial {latex_name(x)}}}"
-    return {"vec dF": r"\operatorname{vec} \mathrm{d}F", "DF": r"\mathsf{D}F"}.get(lhs, lhs)
+    if lhs.startswith("H[") and lhs.endswith("]"):  # the Hessian applied to a direction
+        return rf"H[{latex_name(lhs[2:-1])}]"
+    return {"vec dF": r"\operatorname{vec} \mathrm{d}F", "DF": r"\mathsf{D}F", "d²f": r"\mathrm{d}^{2} f",
+            "dG": r"\mathrm{d}G", "vec dG": r"\operatorname{vec} \mathrm{d}G"}.get(lhs, lhs)
 
 
 @dataclass(frozen=True)

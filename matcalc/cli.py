@@ -36,6 +36,7 @@ EXAMPLES = """examples:
   matcalc diff "tr(A X B)" X --where "X: n×p" --format latex
   matcalc diff "A X B" X                      (a Jacobian: Bᵀ ⊗ A)
   matcalc diff "logdet(S)" S --where "S: n×n symmetric"
+  matcalc hessian "tr(X' A X B)" X             (H in Kronecker form, and H[V] = A V B + Aᵀ V Bᵀ)
   matcalc parse "W x + b" --where "W: p×n"
   matcalc check "x' A x" x "2 A x"           (is this my gradient? exit 0 yes, 1 no)
   matcalc check --table notes.md             (every row of a Markdown identity table)
@@ -118,6 +119,16 @@ def _parser() -> tuple[argparse.ArgumentParser, Options]:
     add("--check", dest="check", action="store_true", default=True,
         help="check the answer with SymPy (the default)")
     add("--no-check", dest="check", action="store_false", help="skip the SymPy check of the answer")
+    common(add, ("text", "ascii", "latex", "markdown", "json"))
+
+    add = command("hessian", "Hessian of the scalar EXPR with respect to WRT (and WRT2: the mixed derivative)")
+    add("expr", metavar="EXPR")
+    add("wrt", metavar="WRT", help="the variable")
+    add("wrt2", metavar="WRT2", nargs="?", help="a second variable: the mixed derivative ∂²f/∂vec WRT ∂(vec WRT2)ᵀ")
+    add("--steps", "-s", action="store_true", help="show the derivation step by step")
+    add("--check", dest="check", action="store_true", default=True,
+        help="check the Hessian with SymPy (the default)")
+    add("--no-check", dest="check", action="store_false", help="skip the SymPy check")
     common(add, ("text", "ascii", "latex", "markdown", "json"))
 
     add = command("check", "is CLAIM the gradient (or derivative) of EXPR with respect to WRT?")
@@ -312,8 +323,42 @@ def _cmd_check(args: argparse.Namespace, clock: _Clock) -> int:
     return v.exit_code
 
 
+def _cmd_hessian(args: argparse.Namespace, clock: _Clock) -> int:
+    from .hessian import hessian
+
+    ascii = args.format == "ascii"
+    with limits.deadline(clock.seconds, "differentiating twice"):
+        h = hessian(args.expr, args.wrt, args.wrt2, args.where)
+        if args.format in ("text", "ascii"):
+            print(h.text(ascii=ascii, steps=args.steps), flush=True)  # the answer first
+    if not args.check:
+        check: dict[str, Any] = {"status": "not run", "ok": None, "method": "not run", "sizes": {}, "seconds": 0.0,
+                                 "entries": 0, "detail": "--no-check was given"}
+        line = "not checked: --no-check was given, so the Hessian above has not been verified"
+    else:
+        check, result = _run_check(h, clock)
+        if check["status"] == "unchecked":
+            line = _unchecked_line(check["detail"] or "the check reached no verdict", ascii)
+        else:
+            line = ascii_words(str(result)) if ascii else str(result)
+    if args.format == "json":
+        print(json.dumps(h.to_dict(check=check), ensure_ascii=False, indent=2))
+    elif args.format == "latex":
+        print(h.latex(check=line))
+        if args.steps:
+            print()
+            print(h.steps.latex())
+    elif args.format == "markdown":
+        print("\n".join(["$$", h.latex(), "$$", "", line] + (["", "Derivation:", "", "$$", h.steps.latex(), "$$"]
+                                                              if args.steps else [])))
+    else:
+        print()
+        print(line)
+    return EXIT_CODES.get(check["status"], 0)
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace, _Clock], int]] = {
-    "parse": _cmd_parse, "diff": _cmd_diff, "check": _cmd_check,
+    "parse": _cmd_parse, "diff": _cmd_diff, "hessian": _cmd_hessian, "check": _cmd_check,
 }
 
 
@@ -327,7 +372,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(_mark_positionals(argv, options))
     except SystemExit as exc:  # argparse has printed its message (or the help: exit 0)
         return 0 if exc.code in (0, None) else 2
-    for name in ("expr", "wrt", "claim"):
+    for name in ("expr", "wrt", "wrt2", "claim"):
         if hasattr(args, name):
             setattr(args, name, _unmark(getattr(args, name)))
     if args.command not in COMMANDS:

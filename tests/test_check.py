@@ -418,8 +418,9 @@ def test_disagreeing_finite_differences_and_no_sympy_verdict_is_unchecked(monkey
     real = sympy_oracle._check
 
     def first_only(*args, **kwargs):
-        if args[-1]:  # the second sizes
-            return timed_out(args[-1][0], 1.0, "comparing exactly")
+        assignments = args[8] if len(args) > 8 else kwargs.get("assignments")
+        if assignments:  # the second sizes
+            return timed_out(assignments[0], 1.0, "comparing exactly")
         return real(*args, **kwargs)
 
     monkeypatch.setattr(sympy_oracle, "_check", first_only)

@@ -123,6 +123,15 @@ def test_a_long_result_renders_with_its_named_subexpressions():
     assert_all_render([latex, r.steps.latex(), r.gradient.latex(), *latex_fields(r.to_dict())])
 
 
+def test_hessians_render():
+    strings = []
+    for text, wrt, wrt2 in (("x' A x", "x", None), ("tr(X' A X B)", "X", None), ("logdet(X)", "X", None),
+                            ("sum(log(1 + exp(X w)))", "w", None), ("sum(log(1 + exp(W x + b)))", "W", "b")):
+        h = matcalc.hessian(text, wrt, wrt2)
+        strings += [h.latex(check=CHECK_LINES[0]), h.steps.latex(), *latex_fields(h.to_dict())]
+    assert_all_render(strings)
+
+
 def test_the_command_line_latex_and_markdown_render(capsys, tmp_path):
     strings = []
     for argv in (["diff", "x' A x", "x", "--format", "latex", "--steps"],

@@ -97,6 +97,12 @@ def test_the_command_line_json_follows_the_schema(capsys, tmp_path):
     assert t["rows"][0]["verdicts"][0]["answer"]["text"] == "(A + Aᵀ) x"
 
 
+def test_hessians_follow_the_schema():
+    for text, wrt, wrt2 in (("x' A x", "x", None), ("tr(X' A X B)", "X", None), ("sum(log(1 + exp(W x + b)))", "W", "b")):
+        data = valid(matcalc.hessian(text, wrt, wrt2).to_dict())
+        assert data["kind"] == "hessian" and data["hessian"]["dims"] and data["hvp"]["direction"]
+
+
 def test_the_schema_refuses_what_it_does_not_describe():
     """The check can fail: a missing field, a display string where dims belong, an unknown field."""
     data = matcalc.diff("x' A x", "x").to_dict()

@@ -53,7 +53,7 @@ from ..errors import MatcalcError
 from ..limits import uninterrupted, valid_timeout
 from ..nodes import Expr, Var
 from ..printing.sympy import Abstract, SympyConverter, UndefinedValue, symbol_matrix, vec
-from .numeric import MAX_POINT_TRIES, finite_differences, name_number
+from .numeric import MAX_POINT_TRIES, FiniteDifferences, finite_differences, name_number
 from .result import CheckResult, one_line, sizes_text, timed_out
 from .sizes import (
     declared_numbers,
@@ -79,10 +79,13 @@ EXACT_SLICE = 0.25
 
 def check_derivative(
     expr: Expr, wrt: Var, claimed: Expr, *, timeout: float = 10.0, points: int = 3, seed: int = 1,
-    name: str = "the claim",
+    name: str = "the claim", order: int = 1, wrt2: Var | None = None,
 ) -> CheckResult:
     """Compare ``claimed`` — the gradient (shape of wrt) for a scalar ``expr``, otherwise
-    the Jacobian DF — with SymPy's derivative of ``expr``, entry by entry.
+    the Jacobian DF — with SymPy's derivative of ``expr``, entry by entry.  ``order=2``:
+    ``claimed`` is the Hessian ∂²f/∂vec X ∂(vec X)ᵀ of a scalar ``expr``, compared with
+    SymPy's second partial derivatives of ``expr`` itself (never of matcalc's gradient);
+    with ``wrt2`` Y, the mixed ∂²f/∂vec X ∂(vec Y)ᵀ.
 
     The check runs in a child process that is stopped at ``timeout`` seconds, so that no
     SymPy computation can outlive its budget (where the platform cannot fork, it runs
@@ -95,7 +98,7 @@ def check_derivative(
     reason = too_large(expr, wrt, claimed, sizes)
     if reason:
         return CheckResult(None, "too large", sizes, 0.0, reason)
-    args = (expr, wrt, claimed, timeout, points, seed, name)
+    args = (expr, wrt, claimed, timeout, points, seed, name, order, wrt2)
     if "fork" not in multiprocessing.get_all_start_methods():  # pragma: no cover - not Linux/macOS
         return _run(*args)
     start = time.perf_counter()
@@ -154,22 +157,24 @@ def _child(send: Any, *args: Any) -> None:
     send.close()
 
 
-def _run(expr: Expr, wrt: Var, claimed: Expr, timeout: float, points: int, seed: int, name: str) -> CheckResult:
+def _run(expr: Expr, wrt: Var, claimed: Expr, timeout: float, points: int, seed: int, name: str,
+         order: int = 1, wrt2: Var | None = None) -> CheckResult:
     """The check at the first sizes, then (when it says ✓) at the second sizes; an
     exception in SymPy is reported as what it was, never raised."""
     start = time.perf_counter()
-    first = _sympy_check(expr, wrt, claimed, timeout, points, seed, name)
+    first = _sympy_check(expr, wrt, claimed, timeout, points, seed, name, order=order, wrt2=wrt2)
     if first.ok is not True or not first.sizes:
         return first
-    return _second_sizes(first, expr, wrt, claimed, start, start + timeout, points, seed, name)
+    return _second_sizes(first, expr, wrt, claimed, start, start + timeout, points, seed, name, order, wrt2)
 
 
 def _sympy_check(expr: Expr, wrt: Var, claimed: Expr, timeout: float, points: int, seed: int, name: str,
-                 assignments: list[dict[str, int]] | None = None) -> CheckResult:
+                 assignments: list[dict[str, int]] | None = None, order: int = 1,
+                 wrt2: Var | None = None) -> CheckResult:
     progress: dict[str, Any] = {"sizes": assignments[0] if assignments else instantiate_sizes(expr, claimed, wrt)}
     start = time.perf_counter()
     try:
-        return _check(expr, wrt, claimed, timeout, points, seed, name, progress, assignments)
+        return _check(expr, wrt, claimed, timeout, points, seed, name, progress, assignments, order, wrt2)
     except Exception as exc:  # reported, never raised across the process boundary
         return CheckResult(None, "error", progress["sizes"], time.perf_counter() - start,
                            f"the SymPy check failed ({type(exc).__name__}: {one_line(str(exc))})")
@@ -179,7 +184,7 @@ def _sympy_check(expr: Expr, wrt: Var, claimed: Expr, timeout: float, points: in
 
 
 def _second_sizes(first: CheckResult, expr: Expr, wrt: Var, claimed: Expr, start: float, deadline: float,
-                  points: int, seed: int, name: str) -> CheckResult:
+                  points: int, seed: int, name: str, order: int = 1, wrt2: Var | None = None) -> CheckResult:
     """SymPy said ✓ at ``first.sizes``; compare again with every symbolic size one larger
     (an identity true only at one size — Cayley–Hamilton at n=3 — must not pass).  First
     by finite differences of the expression (cheap, and independent of matcalc's answer);
@@ -191,7 +196,8 @@ def _second_sizes(first: CheckResult, expr: Expr, wrt: Var, claimed: Expr, start
     def elapsed() -> float:
         return time.perf_counter() - start
 
-    fd = finite_differences(expr, wrt, claimed, sizes, seed=seed, deadline=deadline)
+    fd = (finite_differences(expr, wrt, claimed, sizes, seed=seed, deadline=deadline) if order == 1 else
+          FiniteDifferences("cannot", "a Hessian is not compared by finite differences"))
     if fd.outcome == "agree":
         return replace(first, second=f"finite differences agree at {at}", seconds=elapsed())
     if fd.outcome == "timeout":
@@ -205,14 +211,15 @@ def _second_sizes(first: CheckResult, expr: Expr, wrt: Var, claimed: Expr, start
     elif remaining < 0.05:
         second = timed_out(sizes, elapsed(), "before the SymPy check at the second sizes")
     else:
-        second = _sympy_check(expr, wrt, claimed, remaining, points, seed + 1, name, [sizes])
+        second = _sympy_check(expr, wrt, claimed, remaining, points, seed + 1, name, [sizes], order, wrt2)
     if second.ok is False:
         return replace(second, seconds=elapsed(),
                        detail=f"{second.detail} (at {first.sizes_text()} {name} agrees with the derivative: "
                               f"it holds at that size only)")
     if second.ok:
-        why = "where finite differences disagreed" if fd.outcome == "disagree" else fd.detail
-        return replace(first, second=f"SymPy ({second.method}) at {at}, {why}", seconds=elapsed())
+        why = "where finite differences disagreed" if fd.outcome == "disagree" else fd.detail if order == 1 else ""
+        return replace(first, second=f"SymPy ({second.method}) at {at}" + (f", {why}" if why else ""),
+                       seconds=elapsed())
     if fd.outcome != "disagree":  # no comparison at the second sizes: a coincidence is not ruled out
         return CheckResult(None, "second sizes", sizes, elapsed(),
                            f"SymPy verified {name} at {first.sizes_text()} ({first.method}), but at {at} it could "
@@ -248,12 +255,13 @@ def _undefined_at(tree: Expr, sizes: dict[str, int], env: dict[str, sp.Matrix], 
 
 
 def _check(expr: Expr, wrt: Var, claimed: Expr, timeout: float, points: int, seed: int, name: str,
-           progress: dict[str, Any], assignments: list[dict[str, int]] | None = None) -> CheckResult:
+           progress: dict[str, Any], assignments: list[dict[str, int]] | None = None, order: int = 1,
+           wrt2: Var | None = None) -> CheckResult:
     start = time.perf_counter()
     deadline = start + timeout
     rng = random.Random(seed)
     positive = positive_variables(expr, claimed)
-    variables = variables_of(expr, claimed, wrt)
+    variables = variables_of(expr, claimed, wrt, *((wrt2,) if wrt2 is not None else ()))
 
     def elapsed() -> float:
         return time.perf_counter() - start
@@ -289,7 +297,12 @@ def _check(expr: Expr, wrt: Var, claimed: Expr, timeout: float, points: int, see
                            f"the expression is defined: {exc}")
     x = env[wrt.name]
     scalar = expr.is_scalar
-    if scalar:
+    y = env[wrt2.name] if wrt2 is not None else x
+    if order == 2:  # the Hessian is the Jacobian of SymPy's own gradient of f (vec X order)
+        f = sp.Matrix([sp.diff(f[0, 0], xb) for xb in vec(x)])
+        scalar = False
+        want = (x.rows * x.cols, y.rows * y.cols)
+    elif scalar:
         want = (x.rows, x.cols)
     else:
         want = (f.rows * f.cols, x.rows * x.cols)
@@ -310,6 +323,11 @@ def _check(expr: Expr, wrt: Var, claimed: Expr, timeout: float, points: int, see
                 if wrt.symmetric and i != j:
                     label += f" (∂f/∂{x[i, j]} = 2 × entry ({i + 1}, {j + 1}) of sym(G))"
                 pairs.append(_Pair(label, (i, j), factor, (0, 0), x[i, j]))
+    elif order == 2:
+        for a, xa in enumerate(vec(x)):
+            for b, yb in enumerate(vec(y)):
+                pairs.append(_Pair(f"Hessian entry ({a + 1}, {b + 1}) = ∂²f/∂(vec {wrt.name})_{a + 1}"
+                                   f"∂(vec {(wrt2 or wrt).name})_{b + 1}", (a, b), 1, (a, 0), yb, xa))
     else:
         for a in range(f.rows * f.cols):
             for b, xb in enumerate(vec(x)):
@@ -410,6 +428,8 @@ class _Pair:
     factor: int
     f_index: tuple[int, int]
     x: Any
+    #: for a Hessian entry, the variable of the first derivative (F is then ∂f/∂``first``)
+    first: Any = None
 
 
 def _at(env: dict[str, sp.Matrix], values: dict[Any, Any]) -> dict[str, sp.Matrix]:
@@ -418,17 +438,21 @@ def _at(env: dict[str, sp.Matrix], values: dict[Any, Any]) -> dict[str, sp.Matri
 
 def _derivatives_at(expr: Expr, sizes: dict[str, int], env: dict[str, sp.Matrix], point: dict[Any, Any],
                     pairs: list[_Pair]) -> list[Any] | None:
-    """∂(entry of F)/∂x at ``point`` for each pair, or None where one is not finite.  F is
-    converted with every entry but x a number, so SymPy differentiates a function of one
-    variable."""
+    """∂(entry of F)/∂x at ``point`` for each pair (∂²f/∂first∂x for a Hessian entry), or
+    None where one is not finite.  F is converted with every entry but the variables
+    differentiated by a number, so SymPy differentiates a function of one or two variables."""
     by_x: dict[Any, sp.Matrix] = {}
     out = []
     for pair in pairs:
-        if pair.x not in by_x:
-            others = {s: v for s, v in point.items() if s != pair.x}
-            by_x[pair.x] = SympyConverter(sizes, _at(env, others)).convert(expr)
-        fe = concrete(by_x[pair.x][pair.f_index])
-        tv = _value(sp.diff(fe, pair.x).xreplace({pair.x: point[pair.x]}))
+        key = (pair.x, pair.first)
+        if key not in by_x:
+            others = {s: v for s, v in point.items() if s not in key}
+            by_x[key] = SympyConverter(sizes, _at(env, others)).convert(expr)
+        if pair.first is None:
+            fe = concrete(by_x[key][pair.f_index])
+        else:
+            fe = sp.diff(concrete(by_x[key][0, 0]), pair.first)
+        tv = _value(sp.diff(fe, pair.x).xreplace({s: point[s] for s in key if s is not None}))
         if not _finite(tv):
             return None
         out.append(tv)
