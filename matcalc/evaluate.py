@@ -186,7 +186,12 @@ class Evaluator:
         return self.function(f"grad_{e.name}", f"∇{e.name}")(*self._plain(e))
 
     def _ev_Deriv(self, e: Any) -> np.ndarray:
+        if e.order == 2:
+            return self.function(f"{e.name}_prime2", f"{e.name}″", f"{e.name}''")(*self._plain(e))
         return self.function(f"{e.name}_prime", f"{e.name}′", f"{e.name}'")(*self._plain(e))
+
+    def _ev_Hess(self, e: Any) -> np.ndarray:
+        return self.function(f"hess_{e.name}", f"∇²{e.name}")(*self._plain(e))
 
     def _ev_Jac(self, e: Any) -> np.ndarray:
         return self.function(f"jac_{e.name}", f"∂{e.name}")(*self._plain(e))

@@ -62,10 +62,7 @@ class Hessian:
         try:
             self._second = Derivative(inner, y, "numerator")
         except DiffError as err:
-            if "abstract function" in err.message:
-                raise DiffError("second derivatives through an abstract function (∇²L, f″) are not supported "
-                                "yet: the Hessian needs the derivative of ∇L or f′", None) from None
-            raise
+            raise err.located(e.source, e.spans) from None
         self._h = self._second._jacobian
         #: the direction H is applied to: V (a matrix), v (a vector or a scalar), a name f does not use
         self.direction = _fresh("V" if not y.is_scalar and y.shape[1] != 1 else "v", e._names() | {x.name, y.name})

@@ -622,14 +622,30 @@ class Grad(Expr):
 
 @node
 class Deriv(Expr):
-    """f′(y): the derivative of an elementwise abstract function, entry by entry."""
+    """f′(y), f″(y): a derivative (of ``order`` 1 or 2) of an elementwise abstract
+    function, entry by entry."""
 
     name: str
     args: tuple[Expr, ...]
+    order: int = 1
     _children = ("args",)
 
     def _infer(self) -> Shape:
         return self.args[0].shape
+
+
+@node
+class Hess(Expr):
+    """∇²L(y): the Hessian of a scalar abstract function at a vector y (n×n, symmetric)."""
+
+    name: str
+    args: tuple[Expr, ...]
+    _children = ("args",)
+    _op = "Hessian"
+
+    def _infer(self) -> Shape:
+        unifier().unify(self.args[0].shape[1], 1)
+        return (self.args[0].shape[0], self.args[0].shape[0])
 
 
 @node
@@ -737,6 +753,6 @@ __all__ = [
     "unknown_postorder",
     "Expr", "Var", "Num", "Identity", "Ones", "Zeros", "Commutation", "Add", "MatMul",
     "Hadamard", "Kron", "Transpose", "Power", "MatPow", "Call", "Unvec", "Apply", "Grad",
-    "Deriv", "Jac", "Diff", "ZERO", "ONE", "MINUS_ONE", "num", "is_num", "is_zero",
+    "Deriv", "Hess", "Jac", "Diff", "ZERO", "ONE", "MINUS_ONE", "num", "is_num", "is_zero",
     "zeros_like", "depends_on", "map_bottom_up",
 ]

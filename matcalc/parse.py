@@ -67,6 +67,7 @@ from .nodes import (
     Expr,
     Grad,
     Hadamard,
+    Hess,
     Identity,
     Jac,
     Kron,
@@ -772,6 +773,30 @@ class Builder(Transformer_NonRecursive):
     _PRIMED = {"derivative": _primed_derivative, "abstract_derivative": _primed_abstract,
                "transposed_product": _primed_product}
 
+    def primed2_call(self, meta: Any, tok: Token, args: list[Expr]) -> Expr:
+        """f″(x), σ″(x): the second derivative of an elementwise function."""
+        m = self.names.at[tok.start_pos]
+        span = _span(meta)
+        if len(args) != 1:
+            raise ParseError(f"{m.name}″ takes one argument, not {len(args)}", span)
+        if m.kind == "abstract_derivative":
+            return self._make(Deriv, (m.name, (args[0],), 2), span)
+        first = F.derivative(m.fn, args[0])  # type: ignore[arg-type]
+        second = F.derivative(first.fn, args[0]) if isinstance(first, Call) else None  # type: ignore[attr-defined]
+        if second is None:
+            raise ParseError(f"{m.name}″ is not defined: only elementwise functions have a second derivative", span)
+        return _at(second, span)
+
+    def hess_call(self, meta: Any, tok: Token, args: list[Expr]) -> Expr:
+        """∇²L(y): the Hessian of a scalar abstract function at a vector y."""
+        name, span = str(tok), _span(meta)
+        decl = self.names.kind_of(name)
+        if decl.kind != "scalar":
+            raise ParseError(f"∇²{name} is the Hessian of a scalar function, but {name} is declared {decl.kind}", span)
+        if len(args) != 1:
+            raise ParseError(f"∇²{name}(…) takes one argument", span)
+        return self._make(Hess, (name, tuple(args)), span)
+
     def grad_call(self, meta: Any, tok: Token, args: list[Expr]) -> Expr:
         name, span = str(tok), _span(meta)
         decl = self.names.kind_of(name)
@@ -987,10 +1012,10 @@ def _parse_visible(text: str, decls: Declarations, expect: tuple | None) -> Pars
     if not text.strip():
         raise ParseError("the expression is empty", (0, 0), text)
     check_input_bounds(text)
-    second = re.search(r"[A-Za-zα-ωΑ-Ωℓ][A-Za-z0-9α-ωΑ-Ω_₀-₉]*(?:['′’]{2,}|″)(?=\s*\()", text)
-    if second:  # f''(x), σ′′(x): not (fᵀ)ᵀ x, silently
-        raise ParseError(f"'{second.group(0)}(…)' would be a second derivative, which matcalc does not have "
-                         "(f′(x) is the derivative of an elementwise f)", second.span(), text)
+    third = re.search(r"[A-Za-zα-ωΑ-Ωℓ][A-Za-z0-9α-ωΑ-Ω_₀-₉]*(?:['′’]{3,}|″['′’]|['′’]″|‴)(?=\s*\()", text)
+    if third:  # f‴(x), three primes: not (f″)ᵀ x, silently
+        raise ParseError(f"'{third.group(0)}(…)' would be a third derivative, which matcalc does not have "
+                         "(f′(x) and f″(x) are the derivatives of an elementwise f)", third.span(), text)
     try:
         lark_tree = _parser().parse(text)
         try:

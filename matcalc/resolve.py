@@ -67,7 +67,8 @@ CONSTANTS = {"I": "identity", "eye": "identity", "ones": "ones", "zeros": "zeros
 _SIZED = re.compile(r"(I|ones)_\{?([A-Za-z0-9·*]+)\}?")
 
 #: the lark trees that carry a name token first, and how the name is used there
-_NAME_TREES = ("name", "call", "primed_call", "grad_call", "jac_call", "compose", "apply_bare")
+_NAME_TREES = ("name", "call", "primed_call", "primed2_call", "grad_call", "hess_call", "jac_call", "compose",
+               "apply_bare")
 
 
 @dataclass(frozen=True)
@@ -246,6 +247,24 @@ class Names:
                                  f"derivative of a function {name}, declare it: --where \"{name}: elementwise\"")
         self._use(name, "variable", span)
         return Meaning("transposed_product", name)
+
+    def _primed2_call(self, tok: Token) -> Meaning:
+        text = str(tok)
+        name = text[:-1] if text.endswith("″") else text[:-2]
+        span = (tok.start_pos, tok.start_pos + len(name))
+        fn = F.lookup(name) if not self.declared(name) else None
+        if fn is not None:
+            return Meaning("derivative", name, fn)
+        decl = self.decls.functions.get(name)
+        if decl is not None and decl.kind == "elementwise":
+            self._use(name, "function", span)
+            return Meaning("abstract_derivative", name, decl=decl)
+        raise ParseError(f"'{text}(…)' is a second derivative: of an elementwise function only (declare "
+                         f"{name}: elementwise); ∇²{name}(…) is the Hessian of a scalar function", span)
+
+    def _hess_call(self, tok: Token) -> Meaning:
+        name = str(tok)
+        return Meaning("hess", name, decl=self._function(name, _span(tok)))
 
     def _grad_call(self, tok: Token) -> Meaning:
         name = str(tok)

@@ -126,7 +126,8 @@ def test_a_long_result_renders_with_its_named_subexpressions():
 def test_hessians_render():
     strings = []
     for text, wrt, wrt2 in (("x' A x", "x", None), ("tr(X' A X B)", "X", None), ("logdet(X)", "X", None),
-                            ("sum(log(1 + exp(X w)))", "w", None), ("sum(log(1 + exp(W x + b)))", "W", "b")):
+                            ("sum(log(1 + exp(X w)))", "w", None), ("sum(log(1 + exp(W x + b)))", "W", "b"),
+                            ("L(W x + b)", "W", None), ("L(σ(W x))", "W", None)):
         h = matcalc.hessian(text, wrt, wrt2)
         strings += [h.latex(check=CHECK_LINES[0]), h.steps.latex(), *latex_fields(h.to_dict())]
     assert_all_render(strings)

@@ -18,7 +18,7 @@ import numpy as np
 from ..errors import EvaluationError
 from ..evaluate import evaluate
 from ..limits import MAX_ENTRIES
-from ..nodes import Apply, Deriv, Expr, Grad, Jac, Var
+from ..nodes import Apply, Deriv, Expr, Grad, Hess, Jac, Var
 from .result import one_line
 from .sizes import entries, positive_variables, size_of, variables_of
 
@@ -78,10 +78,19 @@ def numpy_stand_ins(name: str, kind: str, out: int | None = None) -> dict[str, A
             y = np.asarray(y, dtype=float)
             return k * weights(y) * np.cos(k * y) + y
 
-        return {name: scalar_fn, f"grad_{name}": grad}
+        def hess(y: Any) -> Any:  # ∇²L of a vector y: diagonal
+            y = np.asarray(y, dtype=float)
+            return np.diag(np.ravel(-k * k * weights(y) * np.sin(k * y) + 1))
+
+        return {name: scalar_fn, f"grad_{name}": grad, f"hess_{name}": hess}
     if kind == "elementwise":
+        def second(y: Any) -> Any:
+            t = np.tanh(k * np.asarray(y, dtype=float))
+            return -2 * k * k * t * (1 - t**2)
+
         return {name: lambda y: np.tanh(k * np.asarray(y, dtype=float)),
-                f"{name}_prime": lambda y: k * (1 - np.tanh(k * np.asarray(y, dtype=float)) ** 2)}
+                f"{name}_prime": lambda y: k * (1 - np.tanh(k * np.asarray(y, dtype=float)) ** 2),
+                f"{name}_prime2": second}
     if kind != "vector" or out is None:
         raise ValueError(f"{name} is a {kind} function of no known output size")
     seed = sum(ord(ch) for ch in name)
@@ -108,7 +117,7 @@ def numpy_functions(sizes: dict[str, int], *trees: Expr) -> dict[str, Any]:
         for n in tree.walk():
             if isinstance(n, Apply):
                 kind, size = n.kind, n.out
-            elif isinstance(n, Grad):
+            elif isinstance(n, (Grad, Hess)):
                 kind, size = "scalar", None
             elif isinstance(n, Deriv):
                 kind, size = "elementwise", None

@@ -44,6 +44,7 @@ class Marks:
     prime: str  #: after an abstract function's name: f′(x)
     jac: str  #: before an abstract function's name: ∂f(x)
     ones_gap: str = " "  #: between 𝟏 and 𝟏ᵀ in the matrix of ones
+    hess: str = "∇²"  #: before an abstract function's name: ∇²L(y), its Hessian
 
 
 class Printer:
@@ -303,7 +304,11 @@ class Printer:
         return f"{self.marks.grad}{self._name(e.name)}{self._arguments(e.args)}", ATOM  # type: ignore[attr-defined]
 
     def _print_Deriv(self, e: Expr) -> Printed:
-        return f"{self._name(e.name)}{self.marks.prime}{self._arguments(e.args)}", ATOM  # type: ignore[attr-defined]
+        primes = self.marks.prime * e.order  # type: ignore[attr-defined]
+        return f"{self._name(e.name)}{primes}{self._arguments(e.args)}", ATOM  # type: ignore[attr-defined]
+
+    def _print_Hess(self, e: Expr) -> Printed:
+        return f"{self.marks.hess}{self._name(e.name)}{self._arguments(e.args)}", ATOM  # type: ignore[attr-defined]
 
     def _print_Jac(self, e: Expr) -> Printed:
         return f"{self.marks.jac}{self._name(e.name)}{self._arguments(e.args)}", ATOM  # type: ignore[attr-defined]

@@ -14,7 +14,7 @@ from .base import ATOM, PRODUCT, Marks, Printed, Printer, digits
 
 LATEX = Marks(minus="-", hadamard=r" \odot ", divide=r" \oslash ", kron=r" \otimes ", transpose=r"^{\top}",
               inverse_transpose=r"^{-\top}", differential=r"\mathrm{d}", grad=r"\nabla ", prime="'",
-              jac=r"\mathsf{D}", ones_gap="")
+              jac=r"\mathsf{D}", ones_gap="", hess=r"\nabla^{2} ")
 
 _SUBSCRIPTS = str.maketrans("₀₁₂₃₄₅₆₇₈₉", "0123456789")
 

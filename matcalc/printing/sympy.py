@@ -244,7 +244,14 @@ class SympyConverter:
 
     def _c_Deriv(self, e: Any) -> sp.Matrix:
         (y,) = self._kids(e)
-        return y.applyfunc(self.function(e.name, 1, (0,)))
+        return y.applyfunc(self.function(e.name, 1, (0,) * e.order))
+
+    def _c_Hess(self, e: Any) -> sp.Matrix:
+        """∇²L(y): entry (i, j) is ∂ᵢ∂ⱼL(y…), the function SymPy's chain rule gives twice."""
+        (y,) = self._kids(e)
+        args = _entries(y)
+        n = len(args)
+        return sp.Matrix(n, n, lambda i, j: self.function(e.name, n, tuple(sorted((i, j))))(*args))
 
     def _c_Jac(self, e: Any) -> sp.Matrix:
         (y,) = self._kids(e)

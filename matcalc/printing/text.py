@@ -19,7 +19,7 @@ from .sizes import unpinned
 UNICODE = Marks(minus="−", hadamard=" ⊙ ", divide=" ./ ", kron=" ⊗ ", transpose="ᵀ", inverse_transpose="⁻ᵀ",
                 differential="d", grad="∇", prime="′", jac="∂")
 ASCII = Marks(minus="-", hadamard=" .* ", divide=" ./ ", kron=" kron ", transpose="'", inverse_transpose="^-T",
-              differential="d", grad="grad ", prime="'", jac="jac ")
+              differential="d", grad="grad ", prime="'", jac="jac ", hess="hess ")
 
 _SUPERSCRIPT = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
 _TO_SUBSCRIPT_CHARS = "aeoxhklmnpst0123456789"

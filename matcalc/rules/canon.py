@@ -35,6 +35,7 @@ from ..nodes import (
     Expr,
     Grad,
     Hadamard,
+    Hess,
     Identity,
     Jac,
     Kron,
@@ -57,7 +58,7 @@ from .order import Key, Order
 
 _Q0, _Q1 = Fraction(0), Q_ONE  # (made once: Fractions are slow to make)
 EXPANSION_LIMIT = 64  # a product of sums is distributed only up to this many terms
-_FUNCTION_LIKE = (Call, Apply, Grad, Deriv, Jac)
+_FUNCTION_LIKE = (Call, Apply, Grad, Deriv, Hess, Jac)
 
 
 class Canon:
@@ -179,6 +180,8 @@ def n_transpose(c: Canon, e: Transpose) -> Expr:
         return a
     if isinstance(a, Var):
         return a if a.symmetric else e
+    if isinstance(a, Hess):  # a Hessian is symmetric
+        return a
     if isinstance(a, Diff):
         return a if isinstance(a.arg, Var) and a.arg.symmetric else e
     if isinstance(a, Transpose):

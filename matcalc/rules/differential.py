@@ -25,6 +25,7 @@ from ..nodes import (
     Expr,
     Grad,
     Hadamard,
+    Hess,
     Identity,
     Jac,
     Kron,
@@ -141,10 +142,26 @@ def d_unvec(e: Unvec, ds: tuple[Expr, ...]) -> Expr:
     return Unvec(ds[0], e.rows, e.cols)
 
 
+def d_grad(e: Grad, ds: tuple[Expr, ...]) -> Expr:
+    """d ∇L(y) = ∇²L(y) dy (y a vector or a scalar; ∇²L is symmetric)."""
+    (y,), (dy,) = e.args, ds
+    if not (y.shape[1] == 1):
+        raise DiffError(f"∇{e.name} of a matrix argument: its derivative ∇²{e.name} would be a 4th-order tensor, "
+                        "which matcalc does not have", node=e)
+    return mul(Hess(e.name, e.args), dy)
+
+
+def d_deriv(e: Deriv, ds: tuple[Expr, ...]) -> Expr:
+    """d f′(Y) = f″(Y) ⊙ dY."""
+    if e.order >= 2:
+        return _no_second_order(e, ds)
+    return had(Deriv(e.name, e.args, e.order + 1), ds[0])
+
+
 def _no_second_order(e: Expr, ds: tuple[Expr, ...]) -> Expr:
     raise DiffError(
         f"no differential rule for {type(e).__name__.lower()} {getattr(e, 'name', '')}: "
-        "derivatives of abstract functions are not differentiated again yet",
+        "matcalc differentiates abstract functions twice, not three times (∇²L, f″ are the last)",
         node=e,
     )
 
@@ -160,8 +177,9 @@ RULES: dict[type, Rule] = {
     Call: d_call,
     Apply: d_apply,
     Unvec: d_unvec,
-    Grad: _no_second_order,
-    Deriv: _no_second_order,
+    Grad: d_grad,
+    Deriv: d_deriv,
+    Hess: _no_second_order,
     Jac: _no_second_order,
 }
 
@@ -176,6 +194,8 @@ RULE_NAMES: dict[type, str] = {
     MatPow: "product rule for powers",
     Apply: "chain rule",
     Unvec: "linearity of vec⁻¹",
+    Grad: "d ∇L(y) = ∇²L(y) dy",
+    Deriv: "d f′(X) = f′′(X) ⊙ dX",
 }
 def rule_name(e: Expr) -> str:
     if isinstance(e, Call):

@@ -25,6 +25,7 @@ from ..nodes import (
     Expr,
     Grad,
     Hadamard,
+    Hess,
     Identity,
     Jac,
     Kron,
@@ -146,7 +147,7 @@ def _OVERHEAD(n: Expr) -> int:
         return (k - 1) + sum(2 for f in n.factors if isinstance(f, (Add, Hadamard, Kron, MatMul)))
     if isinstance(n, Call):
         return 1 if n.fn.postfix is not None else len(n.fn.name) + 2 * k
-    if isinstance(n, (Apply, Grad, Deriv, Jac)):
+    if isinstance(n, (Apply, Grad, Deriv, Hess, Jac)):
         return len(n.name) + 1 + 2 * k  # type: ignore[attr-defined]
     if isinstance(n, (Transpose, Diff)):
         return 1 + (2 if isinstance(n.children[0], (Add, MatMul, Hadamard, Kron)) else 0)
@@ -184,7 +185,8 @@ _TOKENS: dict[type, Callable[[Order, Expr], Tokens]] = {
     Call: lambda o, e: _call(o, e),  # type: ignore[arg-type]
     Apply: lambda o, e: _joined([(e.name, "("), *(o.tokens(a) for a in e.args), (")",)]),  # type: ignore[attr-defined]
     Grad: lambda o, e: _joined([("grad", e.name, "("), *(o.tokens(a) for a in e.args), (")",)]),  # type: ignore[attr-defined]
-    Deriv: lambda o, e: _joined([(e.name, "'", "("), *(o.tokens(a) for a in e.args), (")",)]),  # type: ignore[attr-defined]
+    Deriv: lambda o, e: _joined([(e.name, "'" * e.order, "("), *(o.tokens(a) for a in e.args), (")",)]),  # type: ignore[attr-defined]
+    Hess: lambda o, e: _joined([("hess", e.name, "("), *(o.tokens(a) for a in e.args), (")",)]),  # type: ignore[attr-defined]
     Jac: lambda o, e: _joined([("jac", e.name, "("), *(o.tokens(a) for a in e.args), (")",)]),  # type: ignore[attr-defined]
     Unvec: lambda o, e: _joined([("unvec", "("), o.tokens(e.arg), (")",)]),  # type: ignore[attr-defined]
     Diff: lambda o, e: _joined([("d",), o._wrapped(e.arg)]),  # type: ignore[attr-defined]
