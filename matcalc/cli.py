@@ -252,6 +252,19 @@ def _run_check(r: api.Derivative, clock: _Clock) -> tuple[dict[str, Any], Any]:
             "detail": detail}, None
 
 
+def _checked(result: Any, args: argparse.Namespace, clock: _Clock, what: str) -> tuple[dict[str, Any], str]:
+    """The check of a diff or hessian result (unless --no-check): its JSON and its line."""
+    ascii = args.format == "ascii"
+    if not args.check:
+        return ({"status": "not run", "ok": None, "method": "not run", "sizes": {}, "seconds": 0.0, "entries": 0,
+                 "detail": "--no-check was given"},
+                f"not checked: --no-check was given, so the {what} above has not been verified")
+    check, done = _run_check(result, clock)
+    if check["status"] == "unchecked":
+        return check, _unchecked_line(check["detail"] or "the check reached no verdict", ascii)
+    return check, ascii_words(str(done)) if ascii else str(done)
+
+
 def _cmd_diff(args: argparse.Namespace, clock: _Clock) -> int:
     ascii = args.format == "ascii"
     with limits.deadline(clock.seconds, "differentiating"):
@@ -263,16 +276,7 @@ def _cmd_diff(args: argparse.Namespace, clock: _Clock) -> int:
             answer = r.text(ascii=ascii, steps=args.steps)
     if args.format not in ("json", "latex", "markdown"):  # the answer first: it stands whatever the check finds
         print(answer, flush=True)
-    if not args.check:
-        check: dict[str, Any] = {"status": "not run", "ok": None, "method": "not run", "sizes": {}, "seconds": 0.0,
-                                 "entries": 0, "detail": "--no-check was given"}
-        line = "not checked: --no-check was given, so the answer above has not been verified"
-    else:
-        check, result = _run_check(r, clock)
-        if check["status"] == "unchecked":
-            line = _unchecked_line(check["detail"] or "the check reached no verdict", ascii)
-        else:
-            line = ascii_words(str(result)) if ascii else str(result)
+    check, line = _checked(r, args, clock, "answer")
     if args.format == "json":
         data["check"] = check
         print(json.dumps(data, ensure_ascii=False, indent=2))
@@ -331,16 +335,7 @@ def _cmd_hessian(args: argparse.Namespace, clock: _Clock) -> int:
         h = hessian(args.expr, args.wrt, args.wrt2, args.where)
         if args.format in ("text", "ascii"):
             print(h.text(ascii=ascii, steps=args.steps), flush=True)  # the answer first
-    if not args.check:
-        check: dict[str, Any] = {"status": "not run", "ok": None, "method": "not run", "sizes": {}, "seconds": 0.0,
-                                 "entries": 0, "detail": "--no-check was given"}
-        line = "not checked: --no-check was given, so the Hessian above has not been verified"
-    else:
-        check, result = _run_check(h, clock)
-        if check["status"] == "unchecked":
-            line = _unchecked_line(check["detail"] or "the check reached no verdict", ascii)
-        else:
-            line = ascii_words(str(result)) if ascii else str(result)
+    check, line = _checked(h, args, clock, "Hessian")
     if args.format == "json":
         print(json.dumps(h.to_dict(check=check), ensure_ascii=False, indent=2))
     elif args.format == "latex":
