@@ -53,6 +53,7 @@ def add(*terms: Expr) -> Expr:
 #: the number 1, made once (Fractions are slow to make); a coefficient that is this object
 #: was never multiplied
 Q_ONE = Fraction(1)
+Q_HALF = Fraction(1, 2)
 
 
 def flatten_product(

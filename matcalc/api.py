@@ -140,6 +140,7 @@ class Expression:
             return f"{{{text}}}" if ascii and "*" in text else text
 
         symmetric = {n.name for n in self.tree.walk() if isinstance(n, Var) and n.symmetric}
+        symmetric |= {name for name, vd in self.decls.variables.items() if vd.symmetric}
         for name, (r, c) in self._shapes.items():
             if (r, c) == (1, 1):
                 spec = "scalar"
@@ -356,7 +357,10 @@ class Derivative:
     :meth:`to_dict` print them.
     """
 
-    def __init__(self, expression: Expression, wrt: Var, layout: str, notes: tuple[str, ...] = ()):
+    def __init__(self, expression: Expression, wrt: Var, layout: str, notes: tuple[str, ...] = (),
+                 any_symmetric_jacobian: bool = False):
+        """``any_symmetric_jacobian``: for a symmetric X, accept one of the Jacobians (they
+        agree on symmetric dX), as the Hessian does before it symmetrises."""
         if layout not in LAYOUTS:
             raise MatcalcError(f"layout must be one of {', '.join(LAYOUTS)}, not {layout!r}")
         self.expression = expression
@@ -377,7 +381,7 @@ class Derivative:
             self._gradient: Expr | None = canonical(g, self._canon)
             answer = self._gradient
         else:
-            if wrt.symmetric and not wrt.is_scalar:
+            if wrt.symmetric and not wrt.is_scalar and not any_symmetric_jacobian:
                 raise DiffError(
                     f"the Jacobian with respect to the symmetric matrix {wrt.name} is not unique; "
                     f"declare {wrt.name} without 'symmetric' for the unconstrained Jacobian", node=wrt,
@@ -789,8 +793,10 @@ def _conditions(f: Expr, answer: Expr) -> list[str]:
 
 
 def check(expr: str | Expression, wrt: str, claim: str, where: str | Mapping[str, object] | None = None,
-          layout: str = "denominator", timeout: float = 10.0) -> Any:
+          layout: str = "denominator", timeout: float = 10.0, hessian: bool = False) -> Any:
     """Is ``claim`` the gradient (or derivative) of ``expr`` with respect to ``wrt``?
+    With ``hessian=True``: is it the Hessian (the matrix H, or H[V] applied to a direction
+    V of the claim's own, see :func:`matcalc.hessian.check_hessian`)?
 
     Returns a :class:`matcalc.checking.verdict.Verdict`: ``.correct``, ``.diagnosis`` (how a wrong
     claim is wrong), ``.answer``, ``.counterexample``, ``.text()``.  The verdict comes
@@ -799,6 +805,10 @@ def check(expr: str | Expression, wrt: str, claim: str, where: str | Mapping[str
     >>> check("x' A x", "x", "(A + A') x").correct
     True
     """
+    if hessian:
+        from .hessian import check_hessian
+
+        return check_hessian(expr, wrt, claim, where, timeout=timeout)
     from .checking.verdict import judge  # NumPy and SymPy: imported when a check is asked for
 
     r = diff(expr, wrt, where, layout=layout)

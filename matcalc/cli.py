@@ -39,6 +39,7 @@ EXAMPLES = """examples:
   matcalc hessian "tr(X' A X B)" X             (H in Kronecker form, and H[V] = A V B + Aᵀ V Bᵀ)
   matcalc parse "W x + b" --where "W: p×n"
   matcalc check "x' A x" x "2 A x"           (is this my gradient? exit 0 yes, 1 no)
+  matcalc check "tr(X' A X B)" X "A V B + A' V B'" --hessian     (my Hessian, applied to V)
   matcalc check --table notes.md             (every row of a Markdown identity table)
 
 exit codes: 0 success, 1 wrong, 2 bad input / no rule / a limit / the time limit,
@@ -125,19 +126,23 @@ def _parser() -> tuple[argparse.ArgumentParser, Options]:
     add("expr", metavar="EXPR")
     add("wrt", metavar="WRT", help="the variable")
     add("wrt2", metavar="WRT2", nargs="?", help="a second variable: the mixed derivative ∂²f/∂vec WRT ∂(vec WRT2)ᵀ")
+    add("--layout", "-l", choices=api.LAYOUTS, default=None,
+        help="not for a Hessian: it has no layout (one row per entry of vec WRT); swap WRT and WRT2 for the transpose")
     add("--steps", "-s", action="store_true", help="show the derivation step by step")
     add("--check", dest="check", action="store_true", default=True,
         help="check the Hessian with SymPy (the default)")
     add("--no-check", dest="check", action="store_false", help="skip the SymPy check")
     common(add, ("text", "ascii", "latex", "markdown", "json"))
 
-    add = command("check", "is CLAIM the gradient (or derivative) of EXPR with respect to WRT?")
+    add = command("check", "is CLAIM the gradient (or derivative, or with --hessian the Hessian) of EXPR with respect to WRT?")
     add("expr", metavar="EXPR", nargs="?")
     add("wrt", metavar="WRT", nargs="?")
     add("claim", metavar="CLAIM", nargs="?", help="your derivative, in the same notation")
     add("--table", metavar="FILE", help="check every row of the Markdown identity tables in FILE")
     add("--layout", "-l", choices=api.LAYOUTS, default="denominator",
         help="the layout the claim is written in (default: denominator)")
+    add("--hessian", action="store_true",
+        help="CLAIM is the Hessian: the matrix ∂²f/∂vec X ∂(vec X)ᵀ, or H[V] applied to a direction V of its own")
     common(add, ("text", "ascii", "markdown", "json"))
     return p, options
 
@@ -300,6 +305,8 @@ def _cmd_check(args: argparse.Namespace, clock: _Clock) -> int:
     if args.table:
         if args.expr or args.wrt or args.claim:
             raise MatcalcError("give either EXPR WRT CLAIM or --table FILE, not both")
+        if args.hessian:
+            raise MatcalcError("--hessian checks one claim (EXPR WRT CLAIM), not a --table of gradients")
         text = tables.read_table_file(args.table)
         rows = tables.check_table(text, args.layout, args.where, args.timeout)
         if not rows:
@@ -319,7 +326,7 @@ def _cmd_check(args: argparse.Namespace, clock: _Clock) -> int:
         raise MatcalcError("check needs EXPR WRT CLAIM (or --table FILE)")
     with limits.deadline(clock.seconds, "checking the claim"):
         v = api.check(args.expr, args.wrt, args.claim, args.where, layout=args.layout,
-                      timeout=clock.check_budget())
+                      timeout=clock.check_budget(), hessian=args.hessian)
         out = (json.dumps(v.to_dict(), ensure_ascii=False, indent=2) if args.format == "json"
                else v.markdown() if args.format == "markdown"
                else ascii_words(v.text(ascii)) if ascii else v.text())
@@ -331,6 +338,10 @@ def _cmd_hessian(args: argparse.Namespace, clock: _Clock) -> int:
     from .hessian import hessian
 
     ascii = args.format == "ascii"
+    if args.layout is not None:
+        raise MatcalcError(f"--layout {args.layout}: a Hessian has no layout. H = ∂²f/∂vec X ∂(vec Y)ᵀ has one row "
+                           "per entry of vec X and one column per entry of vec Y (symmetric when Y is X); for "
+                           "the transpose of a mixed Hessian, swap the two variables")
     with limits.deadline(clock.seconds, "differentiating twice"):
         h = hessian(args.expr, args.wrt, args.wrt2, args.where)
         if args.format in ("text", "ascii"):

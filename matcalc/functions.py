@@ -428,6 +428,12 @@ def _trace_of_kron(c: Call) -> Expr | None:
     return mul(TRACE(a.left), TRACE(a.right)) if isinstance(a, Kron) else None
 
 
+def _sum_of_kron(c: Call) -> Expr | None:
+    """sum(A ⊗ B) = sum(A) sum(B)."""
+    a = c.args[0]
+    return mul(SUM(a.left), SUM(a.right)) if isinstance(a, Kron) else None
+
+
 def _inverse_identities(c: Call) -> Expr | None:
     """s⁻¹ for a scalar, (Xᵀ)⁻¹ = (X⁻¹)ᵀ, (X⁻¹)⁻¹ = X, I⁻¹ = I."""
     a = c.args[0]
@@ -544,7 +550,7 @@ SUM = linear(
     adjoint=lambda e, c: mul(c, Ones(e.args[0].shape)),
     vec_matrix=lambda e: transpose(Ones((dim_mul(e.args[0].shape[0], e.args[0].shape[1]), 1))),
     rule="d sum(A) = sum(dA)", transpose_invariant=True, latex_names=(r"\sum",),
-    identities=(_sum_of_diagonal_product, _sum_of_hadamard),
+    identities=(_sum_of_diagonal_product, _sum_of_hadamard, _sum_of_kron),
 )
 NORM = matrix_function(
     "norm", _to_scalar, "one argument",

@@ -18,7 +18,7 @@ import functools
 from typing import Any
 
 from . import functions as F
-from .algebra import mul, transpose
+from .algebra import Q_HALF, add, mul, transpose
 from .api import (
     SCHEMA_VERSION,
     Derivation,
@@ -30,14 +30,14 @@ from .api import (
     diff,
     parse,
 )
-from .errors import DiffError, MatcalcError
-from .nodes import Diff, Expr, Var, map_bottom_up
+from .errors import DiffError, MatcalcError, ParseError
+from .nodes import Commutation, Diff, Expr, Identity, Num, Var, Zeros, map_bottom_up
 from .printing.latex import latex_name, to_latex
 from .printing.prose import latex_text
 from .printing.shared import forms
 from .printing.text import ascii_words, to_text
 from .rules.canon import canonical
-from .shapes import shape_str
+from .shapes import dim_mul, dim_str, shape_str
 
 
 class Hessian:
@@ -51,24 +51,25 @@ class Hessian:
         self.wrt = first.wrt
         self.wrt2 = wrt2
         x, y = self.wrt, wrt2 or first.wrt
-        if y.symmetric and not y.is_scalar:
-            raise DiffError(f"the Hessian with respect to the symmetric matrix {y.name} is not supported yet; "
-                            f"declare {y.name} without 'symmetric' for the unconstrained Hessian", None)
         g = first._gradient
         assert g is not None
         e = self.expression
         # the gradient as an expression of its own, differentiated once more
         inner = Expression(g, None, e.decls, e._shapes, e.functions, e.assumptions)
         try:
-            self._second = Derivative(inner, y, "numerator")
+            self._second = Derivative(inner, y, "numerator", any_symmetric_jacobian=True)
         except DiffError as err:
             raise err.located(e.source, e.spans) from None
-        self._h = self._second._jacobian
+        self._j = self._second._jacobian
+        self._h = _symmetrised(self._j, x, y)
         #: the direction H is applied to: V (a matrix), v (a vector or a scalar), a name f does not use
         self.direction = _fresh("V" if not y.is_scalar and y.shape[1] != 1 else "v", e._names() | {x.name, y.name})
-        v = Var(self.direction, y.shape)
+        v = Var(self.direction, y.shape, symmetric=y.symmetric and not y.is_scalar)  # a symmetric X moves symmetrically
         dy = Diff(y)
-        self._hvp = canonical(map_bottom_up(self._second._differential, lambda n: v if n == dy else n))
+        hvp = map_bottom_up(self._second._differential, lambda n: v if n == dy else n)
+        if x.symmetric and not x.is_scalar:  # H[V] = sym(dG) (G = sym(G) already: this is a no-op for most f)
+            hvp = mul(Num(Q_HALF), add(hvp, transpose(hvp)))
+        self._hvp = canonical(hvp)
 
     # -- results, as expressions -----------------------------------------------------------
     def _wrap(self, tree: Expr, extra: dict[str, tuple] | None = None) -> Expression:
@@ -124,11 +125,14 @@ class Hessian:
             Step("first identification table: df = tr(Gᵀ dX)", self.first._differential, "d f"),
             Step("dX is constant (d²X = 0): d²f = tr(dGᵀ dX)", second, "d²f"),
             Step("the differential of the gradient", self._second._differential, "dG"),
-            Step("vec dG = H vec dX (the Jacobian of the gradient)", mul(self._h, vec_dy), "vec dG"),
-            Step("second identification: d²f = (vec dX)ᵀ H (vec dX)", self._h, "H"),
+            Step("vec dG = H vec dX (the Jacobian of the gradient)", mul(self._j, vec_dy), "vec dG"),
+            Step("second identification: d²f = (vec dX)ᵀ H (vec dX)", self._j, "H"),
             Step(f"H applied to {self.direction}: dG with d{y.name} = {self.direction}", self._hvp,
                  f"H[{self.direction}]"),
         ]
+        if self._h is not self._j:  # a symmetric variable: the Frobenius convention of sym(G)
+            out.insert(5, Step("symmetric variable: H = N H N with N = (I + K)/2 (f restricted to symmetric "
+                               "matrices, as the gradient sym(G))", self._h, "H"))
         return Derivation(out)
 
     # -- printing ------------------------------------------------------------------------------
@@ -153,7 +157,14 @@ class Hessian:
 
     @property
     def notes(self) -> list[str]:
-        return self.first.notes + [n for n in self._second._conditions if n not in self.first.notes]
+        y = (self.wrt2 or self.wrt).name
+        second = [f"the gradient does not depend on {y}: the Hessian is zero"
+                  if n == f"f does not depend on {y}: its derivative is zero" else n for n in self._second._conditions]
+        return self.first.notes + [n for n in second if n not in self.first.notes]
+
+    def notes_text(self, ascii: bool = False) -> list[str]:
+        """The notes, as :class:`Derivative`'s (a verdict on a claimed Hessian shows them)."""
+        return [ascii_words(n) if ascii else n for n in self.notes]
 
     def __str__(self) -> str:
         return self.text()
@@ -220,6 +231,25 @@ class Hessian:
         return result
 
 
+def _symmetrised(j: Expr, x: Var, y: Var) -> Expr:
+    """H = N J N with N = (I + K)/2 on each side whose variable is a symmetric matrix: the
+    Hessian of f restricted to symmetric matrices, in the Frobenius sense of the gradient
+    sym(G) (it is the Hessian of X ↦ f(sym X)): d²f = (vec V)ᵀ H vec V for symmetric V,
+    and H vec V = vec H[V] is symmetric."""
+    def n_of(v: Var) -> Expr:
+        size = v.shape[0]
+        return mul(Num(Q_HALF), add(Identity(dim_mul(size, size)), Commutation(size, size)))
+
+    sx, sy = x.symmetric and not x.is_scalar, y.symmetric and not y.is_scalar
+    if not (sx or sy):
+        return j
+    if sx and sy and x == y:
+        k = Commutation(x.shape[0], x.shape[0])
+        if canonical(mul(k, j, k)) == j:  # K J K = J (as for A ⊗ A, I ⊗ X + X ⊗ I): N J N = J N
+            return canonical(mul(j, n_of(x)))
+    return canonical(mul(*([n_of(x)] if sx else []), j, *([n_of(y)] if sy else [])))
+
+
 def _fresh(name: str, taken: set[str]) -> str:
     k = 1
     out = name
@@ -256,4 +286,55 @@ def hessian(expr: str | Expression, wrt: str, wrt2: str | None = None,
         raise err.located(e.source, e.spans) from None
 
 
-__all__ = ["Hessian", "hessian"]
+def check_hessian(expr: str | Expression, wrt: str, claim: str, where: str | dict | None = None,
+                  wrt2: str | None = None, timeout: float = 10.0) -> Any:
+    """Is ``claim`` the Hessian of ``expr`` with respect to ``wrt`` (and ``wrt2``)?  The claim is
+    either the matrix H = ∂²f/∂vec X ∂(vec X)ᵀ (n×n for a vector x; ``kron``, ``K_{n,n}``
+    for a matrix), or H[V], the Hessian applied to a direction: a name the expression does
+    not use, shaped like X (``A V B + A' V B'``).  Returns a :class:`Verdict`, from SymPy's
+    own second partials of f.
+
+    >>> check_hessian("x' A x", "x", "A + A'").correct
+    True
+    >>> check_hessian("tr(X' A X B)", "X", "A V B + A' V B'").correct
+    True
+    """
+    from .checking.verdict import judge_hessian  # NumPy and SymPy: imported when a check is asked for
+
+    h = hessian(expr, wrt, wrt2, where)
+    c, direction = _parse_claim(claim, h)
+    return judge_hessian(h, c, direction, hessian, timeout=timeout)
+
+
+def _parse_claim(claim: str, h: Hessian) -> tuple[Expression, Var | None]:
+    """The claimed H, or H[V] when the claim has one name the expression does not (V,
+    declared shaped like the variable, symmetric with it)."""
+    e = h.expression
+    where = e.where()
+
+    def read(text_where: str, expect: tuple | None) -> Expression:
+        try:
+            return parse(claim, text_where, expect=expect)
+        except MatcalcError as err:
+            raise type(err)(f"in the claim: {err.message}", err.span, claim) from None
+
+    y = h.wrt2 or h.wrt
+    first = read(where, None)
+    extra = sorted(set(first.shapes) - set(e.shapes))
+    if not extra:
+        c = read(where, h._h.shape)
+        if isinstance(c.tree, Num) and c.tree.value == 0 and h._h.shape != (1, 1):  # "0": the zero matrix
+            c = Expression(Zeros(h._h.shape), claim, c.decls, c._shapes, c.functions)
+        return c, None
+    if len(extra) > 1:
+        raise ParseError(f"the claim uses {', '.join(extra)}, which are not in the expression {e} (a claimed "
+                         f"Hessian applied to a direction has one name of its own, such as {h.direction})", None, claim)
+    name = extra[0]
+    r, k = y.shape
+    spec = "scalar" if y.is_scalar else dim_str(r) if k == 1 else f"{dim_str(r)}×{dim_str(k)}"
+    symmetric = " symmetric" if y.symmetric and not y.is_scalar else ""
+    c = read(f"{where}, {name}: {spec}{symmetric}" if where else f"{name}: {spec}{symmetric}", y.shape)
+    return c, c.variable(name)
+
+
+__all__ = ["Hessian", "check_hessian", "hessian"]

@@ -17,7 +17,8 @@ summed over its uses before it is passed on, so the cost is linear in the DAG's 
 
 **Jacobian**: for F of any shape, ``vec dF = J vec dX  ⇔  DF = J``, built with
 ``vec(A L B) = (Bᵀ ⊗ A) vec L``, ``vec(Lᵀ) = K vec L`` (commutation matrix) and
-``vec(A ⊙ L) = diag(vec A) vec L``.
+``vec(A ⊙ L) = diag(vec A) vec L`` and ``vec(A ⊗ L) = P (vec A ⊗ I) vec L``: one rule per
+node type in :data:`JACOBIANS`, as the gradient's are in :data:`ADJOINTS`.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from .nodes import (
     Var,
     depends_on,
 )
-from .shapes import dim_mul
+from .shapes import Dim, dim_mul
 
 
 def _linear_error(e: Expr, what: str) -> DiffError:
@@ -114,10 +115,44 @@ def adj_unvec(e: Unvec, c: Expr, mask: list[bool]) -> list[tuple[int, Expr]]:
     return [(0, F.VEC(c))]
 
 
+def kron_shuffle(p: Dim, q: Dim, m: Dim, n: Dim) -> Expr:
+    """P = I_q ⊗ K₍ₙ,ₚ₎ ⊗ I_m, with vec(A ⊗ B) = P (vec A ⊗ vec B) for A p×q and B m×n
+    (Magnus–Neudecker, Theorem 3.10); trivial factors are left out."""
+    parts: list[Expr] = [Identity(q)] if q != 1 else []
+    if n != 1 and p != 1:
+        parts.append(Commutation(n, p))
+    if m != 1:
+        parts.append(Identity(m))
+    if not parts:
+        return Identity(1)
+    out = parts[-1]
+    for f in reversed(parts[:-1]):
+        out = Kron(f, out)
+    return out
+
+
+def _kron_factor(e: Kron, i: int) -> tuple[Expr, Expr]:
+    """For A ⊗ L (i = 1) or L ⊗ B (i = 0): P and the matrix M with vec(e) = P M vec L."""
+    (p, q), (m, n) = e.left.shape, e.right.shape
+    shuffle = kron_shuffle(p, q, m, n)
+    if i == 1:
+        return shuffle, Kron(F.vec_of(e.left), Identity(dim_mul(m, n)))
+    return shuffle, Kron(Identity(dim_mul(p, q)), F.vec_of(e.right))
+
+
 def adj_kron(e: Kron, c: Expr, mask: list[bool]) -> list[tuple[int, Expr]]:
-    raise DiffError(
-        "no gradient rule through a Kronecker product of the variable yet", node=e
-    )
+    """tr(Cᵀ (A ⊗ L)) = vec(C)ᵀ P (vec A ⊗ I) vec L, so L's cotangent is
+    vec⁻¹((vec A ⊗ I)ᵀ Pᵀ vec C); alike for L ⊗ B."""
+    i = _one_dependent(e, mask, "gradient")
+    shuffle, m = _kron_factor(e, i)
+    lin = e.children[i]
+    r, k = lin.shape
+    flat = mul(transpose(m), transpose(shuffle), F.vec_of(c))
+    if k == 1:
+        return [(i, flat)]
+    if r == 1:
+        return [(i, transpose(flat))]
+    return [(i, Unvec(flat, r, k))]
 
 
 ADJOINTS: dict[type, Adjoint] = {
@@ -176,73 +211,112 @@ def gradient(df: Expr, x: Var) -> Expr:
 
 
 
+Jacobian = Callable[[Expr, Callable[[Expr], Expr], Callable[[Expr], bool]], Expr]
+
+
+def jac_add(e: Add, J: Callable[[Expr], Expr], dep: Callable[[Expr], bool]) -> Expr:
+    """vec(L₁ + L₂) = vec L₁ + vec L₂."""
+    return add(*(J(t) for t in e.terms if dep(t)))
+
+
+def jac_matmul(e: MatMul, J: Callable[[Expr], Expr], dep: Callable[[Expr], bool]) -> Expr:
+    """vec(A L B) = (Bᵀ ⊗ A) vec L;  vec(s(L) M) = vec(M) s(L) for a scalar s(L)."""
+    f = e.factors
+    i = _one_dependent(e, [dep(g) for g in f], "Jacobian")
+    lin = f[i]
+    scalars = [g for k, g in enumerate(f) if k != i and g.is_scalar]
+    if lin.is_scalar:
+        rest = [g for k, g in enumerate(f) if k != i and not g.is_scalar]
+        if not rest:
+            return mul(*scalars, J(lin))
+        return mul(*scalars, F.vec_of(mul(*rest)), J(lin))
+    left = [g for g in f[:i] if not g.is_scalar]
+    right = [g for g in f[i + 1:] if not g.is_scalar]
+    r, c = lin.shape
+    a = mul(*left) if left else None
+    b = mul(*right) if right else None
+    if a is None and b is None:
+        return mul(*scalars, J(lin))
+    if b is None:
+        kron: Expr = a if c == 1 else Kron(Identity(c), a)  # type: ignore[assignment]
+    elif a is None:
+        kron = transpose(b) if r == 1 else Kron(transpose(b), Identity(r))
+    else:
+        kron = Kron(transpose(b), a)
+    return mul(*scalars, kron, J(lin))
+
+
+def jac_hadamard(e: Hadamard, J: Callable[[Expr], Expr], dep: Callable[[Expr], bool]) -> Expr:
+    """vec(A ⊙ L) = diag(vec A) vec L."""
+    i = _one_dependent(e, [dep(f) for f in e.factors], "Jacobian")
+    others = e.factors[:i] + e.factors[i + 1:]
+    return mul(F.DIAG(F.vec_of(had(*others))), J(e.factors[i]))
+
+
+def jac_transpose(e: Transpose, J: Callable[[Expr], Expr], dep: Callable[[Expr], bool]) -> Expr:
+    """vec(Lᵀ) = K vec L (the commutation matrix; vec of a vector's transpose is itself)."""
+    r, c = e.arg.shape
+    return J(e.arg) if 1 in (r, c) else mul(Commutation(r, c), J(e.arg))
+
+
+def jac_call(e: Call, J: Callable[[Expr], Expr], dep: Callable[[Expr], bool]) -> Expr:
+    """Linear functions, by their row's vec matrix: vec f(L) = M vec L (vec tr(L) = vec(I)ᵀ vec L, …)."""
+    if e.fn.vec_matrix is None:
+        raise DiffError(f"no Jacobian rule for {e.fn.name} of the variable yet", node=e)
+    m = e.fn.vec_matrix(e)
+    return J(e.args[0]) if m is None else mul(m, J(e.args[0]))
+
+
+def jac_unvec(e: Unvec, J: Callable[[Expr], Expr], dep: Callable[[Expr], bool]) -> Expr:
+    """vec(vec⁻¹ l) = l."""
+    return J(e.arg)
+
+
+def jac_kron(e: Kron, J: Callable[[Expr], Expr], dep: Callable[[Expr], bool]) -> Expr:
+    """vec(A ⊗ L) = P (vec A ⊗ I) vec L and vec(L ⊗ B) = P (I ⊗ vec B) vec L, with
+    P = I_q ⊗ K₍ₙ,ₚ₎ ⊗ I_m (Magnus–Neudecker, Theorem 3.10)."""
+    i = _one_dependent(e, [dep(f) for f in e.children], "Jacobian")
+    shuffle, m = _kron_factor(e, i)
+    return mul(shuffle, m, J(e.children[i]))
+
+
+#: the Jacobian rules, one per node type: vec of the node from vec of its dependent child
+JACOBIANS: dict[type, Jacobian] = {
+    Add: jac_add,  # type: ignore[dict-item]
+    MatMul: jac_matmul,  # type: ignore[dict-item]
+    Hadamard: jac_hadamard,  # type: ignore[dict-item]
+    Transpose: jac_transpose,  # type: ignore[dict-item]
+    Call: jac_call,  # type: ignore[dict-item]
+    Unvec: jac_unvec,  # type: ignore[dict-item]
+    Kron: jac_kron,  # type: ignore[dict-item]
+}
+
+
 def jacobian(dF: Expr, x: Var) -> Expr:
-    """J with vec dF = J vec dX (uncanonicalised)."""
+    """J with vec dF = J vec dX (uncanonicalised): forward accumulation over the DAG,
+    children before parents, each node by its rule in :data:`JACOBIANS`."""
     dx = Diff(x)
-    dep: dict[Expr, bool] = {}
+    deps: dict[Expr, bool] = {}
     size = dim_mul(x.shape[0], x.shape[1])
     rows = dim_mul(dF.shape[0], dF.shape[1])
-    if not depends_on(dF, dx, dep):
+    if not depends_on(dF, dx, deps):
         return zero((rows, size))
     memo: dict[Expr, Expr] = {}
 
-    def J(n: Expr) -> Expr:
-        if n in memo:
-            return memo[n]
-        if n == dx:
-            out: Expr = Identity(size)
-        elif isinstance(n, Add):
-            out = add(*(J(t) for t in n.terms if dep.get(t, False)))
-        elif isinstance(n, MatMul):
-            out = _jac_matmul(n)
-        elif isinstance(n, Hadamard):
-            i = _one_dependent(n, [dep.get(f, False) for f in n.factors], "Jacobian")
-            others = n.factors[:i] + n.factors[i + 1:]
-            out = mul(F.DIAG(F.vec_of(had(*others))), J(n.factors[i]))
-        elif isinstance(n, Transpose):
-            r, c = n.arg.shape
-            out = J(n.arg) if 1 in (r, c) else mul(Commutation(r, c), J(n.arg))
-        elif isinstance(n, Call) and n.fn.vec_matrix is not None:  # vec f(L) = M vec L
-            m = n.fn.vec_matrix(n)
-            out = J(n.args[0]) if m is None else mul(m, J(n.args[0]))
-        elif isinstance(n, Unvec):
-            out = J(n.arg)
-        elif isinstance(n, Kron):
-            raise DiffError("no Jacobian rule for a Kronecker product of the variable yet", node=n)
-        else:
-            raise DiffError(f"no Jacobian rule for {getattr(getattr(n, 'fn', None), 'name', type(n).__name__)} of the variable yet", node=n)
-        memo[n] = out
-        return out
+    def dep(n: Expr) -> bool:
+        return deps.get(n, False)
 
-    def _jac_matmul(n: MatMul) -> Expr:
-        """vec(A L B) = (Bᵀ ⊗ A) vec L;  vec(s(L) M) = vec(M) s(L) for a scalar s(L)."""
-        f = n.factors
-        i = _one_dependent(n, [dep.get(g, False) for g in f], "Jacobian")
-        lin = f[i]
-        scalars = [g for k, g in enumerate(f) if k != i and g.is_scalar]
-        if lin.is_scalar:
-            rest = [g for k, g in enumerate(f) if k != i and not g.is_scalar]
-            if not rest:
-                return mul(*scalars, J(lin))
-            return mul(*scalars, F.vec_of(mul(*rest)), J(lin))
-        left = [g for g in f[:i] if not g.is_scalar]
-        right = [g for g in f[i + 1:] if not g.is_scalar]
-        r, c = lin.shape
-        a = mul(*left) if left else None
-        b = mul(*right) if right else None
-        if a is None and b is None:
-            return mul(*scalars, J(lin))
-        if b is None:
-            kron: Expr = a if c == 1 else Kron(Identity(c), a)  # type: ignore[assignment]
-        elif a is None:
-            kron = transpose(b) if r == 1 else Kron(transpose(b), Identity(r))
-        else:
-            kron = Kron(transpose(b), a)
-        return mul(*scalars, kron, J(lin))
-
-    # children before parents, so that J only looks its arguments up in the memo: no
+    # children before parents, so that a rule only looks its arguments up in the memo: no
     # recursion, however deep dF is (a node without a rule is reported innermost first)
     for n in dF.postorder():
-        if dep.get(n, False):
-            J(n)
+        if not dep(n) or n in memo:
+            continue
+        if n == dx:
+            memo[n] = Identity(size)
+            continue
+        rule = JACOBIANS.get(type(n))
+        if rule is None:
+            raise DiffError(f"no Jacobian rule for {getattr(getattr(n, 'fn', None), 'name', type(n).__name__)} "
+                            "of the variable yet", node=n)
+        memo[n] = rule(n, memo.__getitem__, dep)
     return memo[dF]

@@ -161,6 +161,9 @@ class Inference(Strict):
         self.parent: dict[DimVar, Dim] = {}
         self.count = 0
         self.ground = ground  # names a dimension that must become known now
+        #: names given to unknown sizes early (a factor of a product: kron(I, A)), by the
+        #: unknown they name, which may still be re-pointed (:meth:`_solve_product`)
+        self.grounded: dict[str, DimVar] = {}
 
     def fresh(self) -> DimVar:
         self.count += 1
@@ -187,8 +190,33 @@ class Inference(Strict):
             self.parent[a] = b
         elif isinstance(b, DimVar):
             self.parent[b] = a
-        else:
+        elif not (self._solve_product(a, b) or self._solve_product(b, a)):
             raise Mismatch(a, b)
+
+    def _solve_product(self, a: Dim, b: Dim) -> bool:
+        """a = b where ``a`` has, beyond their common factors, one size named early (gᵏ) and
+        b's other factors are a k-th power: g becomes their root (m·m = n·n with n named for
+        tr(X ⊗ X): n = m; q·m = m·n for kron(I, A): q = n).  Nodes built so far keep the
+        early name in their shapes; the parse rebuilds every node from its leaves."""
+        ca, fa = _factors(a)
+        cb, fb = _factors(b)
+        if ca != cb:
+            return False
+        ra = {k: v - fb.get(k, 0) for k, v in fa.items() if v > fb.get(k, 0)}
+        rb = {k: v - fa.get(k, 0) for k, v in fb.items() if v > fa.get(k, 0)}
+        if len(ra) != 1 or not rb:
+            return False
+        (g, k), = ra.items()
+        var = self.grounded.get(g)
+        if var is None or self.resolve(var) != g or any(v % k for v in rb.values()):
+            return False
+        target: Dim = 1
+        for name, v in sorted(rb.items()):
+            for _ in range(v // k):
+                target = dim_mul(target, name)
+        del self.grounded[g]
+        self.parent[var] = target
+        return True
 
     def mul(self, a: Dim, b: Dim) -> Dim:
         """Products of dimensions are only formed from known ones: an unknown factor
@@ -200,8 +228,21 @@ class Inference(Strict):
         if isinstance(d, DimVar):
             name = self.ground()
             self.parent[d] = name
+            self.grounded[name] = d
             return name
         return d
+
+
+def _factors(d: Dim) -> tuple[int, dict[str, int]]:
+    """A known dimension as its number and its size names with their powers."""
+    if isinstance(d, int):
+        return d, {}
+    if isinstance(d, str):
+        return 1, {d: 1}
+    out: dict[str, int] = {}
+    for s in d.syms:  # type: ignore[union-attr]
+        out[s] = out.get(s, 0) + 1
+    return d.coeff, out  # type: ignore[union-attr]
 
 
 _current: contextvars.ContextVar[Strict] = contextvars.ContextVar("matcalc_unifier", default=STRICT)

@@ -20,7 +20,7 @@ from ..evaluate import evaluate
 from ..limits import MAX_ENTRIES
 from ..nodes import Apply, Deriv, Expr, Grad, Hess, Jac, Var
 from .result import one_line
-from .sizes import entries, positive_variables, size_of, variables_of
+from .sizes import entries, positive_variables, size_of, sparse_constant, variables_of
 
 #: random points tried per assignment of sizes, and per comparison point, to find a defined one
 MAX_POINT_TRIES = 8
@@ -168,7 +168,8 @@ def finite_differences(expr: Expr, wrt: Var, claimed: Expr, sizes: dict[str, int
                 continue
             directions.append(((min(i, j), max(i, j)) if wrt.symmetric else (i, j), (i, j),
                                f"entry ({i + 1}, {j + 1})" if scalar else f"column {j * rows + i + 1} of the Jacobian"))
-    cost = sum(entries(n.shape, sizes) for tree in (expr, claimed) for n in tree.walk())
+    cost = sum(size_of(n.shape[0], sizes) if sparse_constant(n) else entries(n.shape, sizes)
+               for tree in (expr, claimed) for n in tree.walk())
     if 4 * len(directions) * cost > MAX_ENTRIES:
         return FiniteDifferences("cannot", f"too much work for finite differences ({len(directions)} directions "
                                            f"× {cost} entries)")

@@ -18,13 +18,13 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..limits import MAX_CHECK_ENTRIES
-from ..nodes import Call, Expr, MatPow, Num, Power, Var
+from ..nodes import Call, Commutation, Expr, Identity, Kron, MatPow, Num, Power, Var, Zeros
 from ..shapes import DimProd, size_of
 
 #: assignments of the sizes to the size symbols tried when the expression is undefined
 MAX_ASSIGNMENTS = 6
 #: entries compared, and entries of any intermediate matrix, in one check
-MAX_CHECK_PAIRS = 25 * MAX_CHECK_ENTRIES
+MAX_CHECK_PAIRS = 100 * MAX_CHECK_ENTRIES
 
 
 def _size_names(*trees: Expr) -> list[str]:
@@ -149,13 +149,22 @@ def too_large(expr: Expr, wrt: Var, claimed: Expr, sizes: dict[str, int]) -> str
             r, c = size_of(v.shape[0], sizes), size_of(v.shape[1], sizes)
             return (f"the declared sizes are too large to check entry by entry ({v.name} is {r}×{c}: {k} entries, "
                     f"at most {MAX_CHECK_ENTRIES} per variable); check at symbolic sizes instead")
-    biggest = max(entries(n.shape, sizes) for tree in (expr, claimed) for n in tree.walk())
+    # a constant permutation-like matrix (I, K and their Kronecker products) costs its rows
+    biggest = max(size_of(n.shape[0], sizes) if sparse_constant(n) else entries(n.shape, sizes)
+                  for tree in (expr, claimed) for n in tree.walk())
     pairs = entries(wrt.shape, sizes) * (1 if expr.is_scalar else entries(expr.shape, sizes))
     if max(biggest, pairs) > MAX_CHECK_PAIRS:
-        return (f"the declared sizes are too large to check entry by entry (a matrix of {max(biggest, pairs)} "
-                f"entries, at most {MAX_CHECK_PAIRS}); check at symbolic sizes instead")
+        return (f"the sizes are too large to check entry by entry (a matrix of {max(biggest, pairs)} "
+                f"entries, at most {MAX_CHECK_PAIRS})")
     return None
 
 
+def sparse_constant(n: Expr) -> bool:
+    """I, K, 0 and Kronecker products of them: one non-zero per row at most."""
+    if isinstance(n, (Identity, Commutation, Zeros)):
+        return True
+    return isinstance(n, Kron) and all(sparse_constant(k) for k in n.children)
+
+
 __all__ = ["MAX_ASSIGNMENTS", "MAX_CHECK_PAIRS", "declared_numbers", "entries", "instantiate_sizes", "larger_sizes",
-           "positive_variables", "size_assignments", "size_of", "too_large", "variables_of"]
+           "positive_variables", "size_assignments", "sparse_constant", "size_of", "too_large", "variables_of"]

@@ -38,11 +38,12 @@ For a symmetric variable S the claim is sym(G): ∂f/∂s_ii = G_ii and ∂f/∂
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import random
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
@@ -79,13 +80,14 @@ EXACT_SLICE = 0.25
 
 def check_derivative(
     expr: Expr, wrt: Var, claimed: Expr, *, timeout: float = 10.0, points: int = 3, seed: int = 1,
-    name: str = "the claim", order: int = 1, wrt2: Var | None = None,
+    name: str = "the claim", order: int = 1, wrt2: Var | None = None, direction: Var | None = None,
 ) -> CheckResult:
     """Compare ``claimed`` — the gradient (shape of wrt) for a scalar ``expr``, otherwise
     the Jacobian DF — with SymPy's derivative of ``expr``, entry by entry.  ``order=2``:
     ``claimed`` is the Hessian ∂²f/∂vec X ∂(vec X)ᵀ of a scalar ``expr``, compared with
     SymPy's second partial derivatives of ``expr`` itself (never of matcalc's gradient);
-    with ``wrt2`` Y, the mixed ∂²f/∂vec X ∂(vec Y)ᵀ.
+    with ``wrt2`` Y, the mixed ∂²f/∂vec X ∂(vec Y)ᵀ.  With ``direction`` V, the claim is the
+    Hessian applied to V, H[V] (linear in V): its matrix is SymPy's Jacobian of vec H[V] in vec V.
 
     The check runs in a child process that is stopped at ``timeout`` seconds, so that no
     SymPy computation can outlive its budget (where the platform cannot fork, it runs
@@ -98,7 +100,7 @@ def check_derivative(
     reason = too_large(expr, wrt, claimed, sizes)
     if reason:
         return CheckResult(None, "too large", sizes, 0.0, reason)
-    args = (expr, wrt, claimed, timeout, points, seed, name, order, wrt2)
+    args = (expr, wrt, claimed, timeout, points, seed, name, order, wrt2, direction)
     if "fork" not in multiprocessing.get_all_start_methods():  # pragma: no cover - not Linux/macOS
         return _run(*args)
     start = time.perf_counter()
@@ -158,23 +160,23 @@ def _child(send: Any, *args: Any) -> None:
 
 
 def _run(expr: Expr, wrt: Var, claimed: Expr, timeout: float, points: int, seed: int, name: str,
-         order: int = 1, wrt2: Var | None = None) -> CheckResult:
+         order: int = 1, wrt2: Var | None = None, direction: Var | None = None) -> CheckResult:
     """The check at the first sizes, then (when it says ✓) at the second sizes; an
     exception in SymPy is reported as what it was, never raised."""
     start = time.perf_counter()
-    first = _sympy_check(expr, wrt, claimed, timeout, points, seed, name, order=order, wrt2=wrt2)
+    first = _sympy_check(expr, wrt, claimed, timeout, points, seed, name, order=order, wrt2=wrt2, direction=direction)
     if first.ok is not True or not first.sizes:
         return first
-    return _second_sizes(first, expr, wrt, claimed, start, start + timeout, points, seed, name, order, wrt2)
+    return _second_sizes(first, expr, wrt, claimed, start, start + timeout, points, seed, name, order, wrt2, direction)
 
 
 def _sympy_check(expr: Expr, wrt: Var, claimed: Expr, timeout: float, points: int, seed: int, name: str,
                  assignments: list[dict[str, int]] | None = None, order: int = 1,
-                 wrt2: Var | None = None) -> CheckResult:
+                 wrt2: Var | None = None, direction: Var | None = None) -> CheckResult:
     progress: dict[str, Any] = {"sizes": assignments[0] if assignments else instantiate_sizes(expr, claimed, wrt)}
     start = time.perf_counter()
     try:
-        return _check(expr, wrt, claimed, timeout, points, seed, name, progress, assignments, order, wrt2)
+        return _check(expr, wrt, claimed, timeout, points, seed, name, progress, assignments, order, wrt2, direction)
     except Exception as exc:  # reported, never raised across the process boundary
         return CheckResult(None, "error", progress["sizes"], time.perf_counter() - start,
                            f"the SymPy check failed ({type(exc).__name__}: {one_line(str(exc))})")
@@ -184,7 +186,8 @@ def _sympy_check(expr: Expr, wrt: Var, claimed: Expr, timeout: float, points: in
 
 
 def _second_sizes(first: CheckResult, expr: Expr, wrt: Var, claimed: Expr, start: float, deadline: float,
-                  points: int, seed: int, name: str, order: int = 1, wrt2: Var | None = None) -> CheckResult:
+                  points: int, seed: int, name: str, order: int = 1, wrt2: Var | None = None,
+                  direction: Var | None = None) -> CheckResult:
     """SymPy said ✓ at ``first.sizes``; compare again with every symbolic size one larger
     (an identity true only at one size — Cayley–Hamilton at n=3 — must not pass).  First
     by finite differences of the expression (cheap, and independent of matcalc's answer);
@@ -210,8 +213,11 @@ def _second_sizes(first: CheckResult, expr: Expr, wrt: Var, claimed: Expr, start
         second = CheckResult(None, "too large", sizes, 0.0, reason)
     elif remaining < 0.05:
         second = timed_out(sizes, elapsed(), "before the SymPy check at the second sizes")
+    elif order == 2:  # entry by entry is n⁴ conversions: along random directions instead
+        second = _guarded(functools.partial(_projected_check, expr, wrt, claimed, remaining, points, seed + 1, name,
+                                            sizes, wrt2, direction), sizes)
     else:
-        second = _sympy_check(expr, wrt, claimed, remaining, points, seed + 1, name, [sizes], order, wrt2)
+        second = _sympy_check(expr, wrt, claimed, remaining, points, seed + 1, name, [sizes], order, wrt2, direction)
     if second.ok is False:
         return replace(second, seconds=elapsed(),
                        detail=f"{second.detail} (at {first.sizes_text()} {name} agrees with the derivative: "
@@ -229,6 +235,84 @@ def _second_sizes(first: CheckResult, expr: Expr, wrt: Var, claimed: Expr, start
                        f"SymPy verified {name} at {first.sizes_text()} ({first.method}), but finite differences at "
                        f"{at} disagree with it ({fd.detail}), and the SymPy check at {at} reached no verdict "
                        f"({second.detail})", first.entries)
+
+
+def _guarded(run: Callable[[], CheckResult], sizes: dict[str, int]) -> CheckResult:
+    start = time.perf_counter()
+    try:
+        return run()
+    except Exception as exc:  # reported, never raised across the process boundary
+        return CheckResult(None, "error", sizes, time.perf_counter() - start,
+                           f"the SymPy check failed ({type(exc).__name__}: {one_line(str(exc))})")
+
+
+def _projected_check(expr: Expr, wrt: Var, claimed: Expr, timeout: float, points: int, seed: int, name: str,
+                     sizes: dict[str, int], wrt2: Var | None, direction: Var | None) -> CheckResult:
+    """A Hessian at ``sizes`` along random directions: at each random rational point, U and
+    W random rational (symmetric for a symmetric variable), ∂²/∂s∂t f(X + s U, Y + t W) at
+    s = t = 0 — SymPy differentiating f itself — against vec(U)ᵀ H vec(W) from the claim
+    (⟨U, H[W]⟩ for a claimed H[V]).  Exact where the values are rational: a claim that
+    differs from the Hessian differs along random directions except on a set of measure zero."""
+    start = time.perf_counter()
+    deadline = start + timeout
+    rng = random.Random(seed)
+    y_var = wrt2 or wrt
+    variables = variables_of(expr, claimed, wrt, y_var)
+    env = {n: symbol_matrix(v, sizes) for n, v in variables.items()}
+    positive = positive_variables(expr, claimed)
+    s_, t_ = sp.Dummy("s", real=True), sp.Dummy("t", real=True)
+
+    def elapsed() -> float:
+        return time.perf_counter() - start
+
+    def direction_matrix(v: Var) -> sp.Matrix:
+        m = env[v.name]
+        d = sp.Matrix(m.rows, m.cols, lambda i, j: sp.Rational(rng.randint(-9, 9), rng.randint(1, 5)))
+        return (d + d.T) / 2 if v.symmetric and not v.is_scalar else d
+
+    for k in range(points):
+        for _ in range(MAX_POINT_TRIES):
+            if time.perf_counter() > deadline:
+                return timed_out(sizes, elapsed(), f"comparing along random directions, point {k + 1} of {points}")
+            point = _random_point(env, positive, rng)
+            if _undefined_at(expr, sizes, env, point) is not None:
+                continue
+            u, w = direction_matrix(wrt), direction_matrix(y_var)
+            at = _at(env, point)
+            moved = dict(at)
+            moved[wrt.name] = at[wrt.name] + s_ * u
+            moved[y_var.name] = moved[y_var.name] + t_ * w
+            f = concrete(SympyConverter(sizes, moved).convert(expr)[0, 0])
+            true = _value(sp.diff(f, s_, t_).xreplace({s_: 0, t_: 0}))
+            if not _finite(true):
+                continue
+            try:
+                if direction is not None:
+                    at[direction.name] = w
+                    c = SympyConverter(sizes, at).convert(claimed)
+                    claimed_value = sum(a * b for a, b in zip(vec(u), vec(c), strict=True))
+                else:
+                    c = SympyConverter(sizes, at).convert(claimed)
+                    claimed_value = (sp.Matrix(vec(u)).T * c * sp.Matrix(vec(w)))[0, 0]
+            except UndefinedValue:
+                continue
+            cv = _value(concrete(claimed_value))
+            if not _finite(cv):
+                continue
+            if not _equal(cv, true):
+                where = _describe_point({n: m for n, m in env.items() if direction is None or n != direction.name},
+                                        point)
+                detail = (f"along the directions U = {u.tolist()}, W = {w.tolist()}, vec(U)ᵀ H vec(W) differs: "
+                          f"{name} gives {_short(cv)} but ∂²f/∂s∂t is {_short(true)}, at {where}")
+                return CheckResult(False, "along random directions", sizes, elapsed(), detail, 1,
+                                   {"entry": "vec(U)ᵀ H vec(W)", "claimed": cv, "true": true, "point": where})
+            break
+        else:
+            return CheckResult(None, "undefined", sizes, elapsed(),
+                               f"no random point was found where the expression and the claim are defined "
+                               f"(at {sizes_text(sizes)}, {MAX_POINT_TRIES} points tried)")
+    return CheckResult(True, f"exact, along random directions at {points} random rational points", sizes, elapsed(),
+                       entries=points)
 
 
 def _random_point(env: dict[str, sp.Matrix], positive: set[str], rng: random.Random) -> dict[Any, Any]:
@@ -256,7 +340,7 @@ def _undefined_at(tree: Expr, sizes: dict[str, int], env: dict[str, sp.Matrix], 
 
 def _check(expr: Expr, wrt: Var, claimed: Expr, timeout: float, points: int, seed: int, name: str,
            progress: dict[str, Any], assignments: list[dict[str, int]] | None = None, order: int = 1,
-           wrt2: Var | None = None) -> CheckResult:
+           wrt2: Var | None = None, direction: Var | None = None) -> CheckResult:
     start = time.perf_counter()
     deadline = start + timeout
     rng = random.Random(seed)
@@ -289,8 +373,20 @@ def _check(expr: Expr, wrt: Var, claimed: Expr, timeout: float, points: int, see
 
     conv = SympyConverter(sizes, env)
     f = conv.convert(expr)
+    kept = set(env[direction.name].free_symbols) if direction is not None else set()
+
+    def claim_at(values: dict[Any, Any]) -> sp.Matrix:
+        """The claim with ``values`` put in (never for H[V]'s V): H[V] becomes its matrix."""
+        # (the expression's own converter where nothing is put in: its abstract functions are f's)
+        out = (conv if not values else SympyConverter(sizes, _at(env, {k: v for k, v in values.items()
+                                                                       if k not in kept}))).convert(claimed)
+        if direction is None:
+            return out
+        dirs, _ = _independent(env[direction.name], direction)
+        return sp.Matrix(vec(out)).jacobian(sp.Matrix(dirs))
+
     try:
-        c = conv.convert(claimed)
+        c = claim_at({})
     except UndefinedValue as exc:  # undefined for every value of the variables
         return CheckResult(False, "undefined", sizes, elapsed(),
                            f"{name} is undefined at {sizes_text(sizes)} for every value of the variables, where "
@@ -298,10 +394,31 @@ def _check(expr: Expr, wrt: Var, claimed: Expr, timeout: float, points: int, see
     x = env[wrt.name]
     scalar = expr.is_scalar
     y = env[wrt2.name] if wrt2 is not None else x
+    project: Callable[[sp.Matrix], sp.Matrix] = lambda m: m  # noqa: E731
+    along_entries = False  # a symmetric Hessian is compared along the independent entries
     if order == 2:  # the Hessian is the Jacobian of SymPy's own gradient of f (vec X order)
-        f = sp.Matrix([sp.diff(f[0, 0], xb) for xb in vec(x)])
-        scalar = False
         want = (x.rows * x.cols, y.rows * y.cols)
+        if c.shape != want and not (direction is not None and c.rows == want[0]):
+            return CheckResult(False, "shape", sizes, elapsed(),
+                               f"{name} is {c.rows}×{c.cols} but should be {want[0]}×{want[1]}")
+        xs, ex = _independent(x, wrt)
+        ys, ey = _independent(y, wrt2 or wrt)
+        if direction is not None and (ex is not None or ey is not None):  # H[V]: its columns are V's directions already
+            project = functools.partial(_project, ex, None)
+            c = project(c)
+            along_entries = True
+        elif ex is not None or ey is not None:
+            outside = _symmetric_convention(c, ex, ey, deadline)
+            if outside is not None:
+                return CheckResult(False, "convention", sizes, elapsed(),
+                                   f"{name} does not follow the symmetric convention H = N H N, N = (I + K)/2 "
+                                   f"(it must map symmetric directions to symmetric matrices): {outside}")
+            project = functools.partial(_project, ex, ey)
+            c = project(c)
+            along_entries = True
+        f = sp.Matrix([sp.diff(f[0, 0], xb) for xb in xs])
+        scalar = False
+        want = c.shape
     elif scalar:
         want = (x.rows, x.cols)
     else:
@@ -324,10 +441,11 @@ def _check(expr: Expr, wrt: Var, claimed: Expr, timeout: float, points: int, see
                     label += f" (∂f/∂{x[i, j]} = 2 × entry ({i + 1}, {j + 1}) of sym(G))"
                 pairs.append(_Pair(label, (i, j), factor, (0, 0), x[i, j]))
     elif order == 2:
-        for a, xa in enumerate(vec(x)):
-            for b, yb in enumerate(vec(y)):
-                pairs.append(_Pair(f"Hessian entry ({a + 1}, {b + 1}) = ∂²f/∂(vec {wrt.name})_{a + 1}"
-                                   f"∂(vec {(wrt2 or wrt).name})_{b + 1}", (a, b), 1, (a, 0), yb, xa))
+        for a, xa in enumerate(xs):
+            for b, yb in enumerate(ys):
+                label = (f"Hessian entry ({a + 1}, {b + 1}) = ∂²f/∂(vec {wrt.name})_{a + 1}∂(vec {(wrt2 or wrt).name})_{b + 1}"
+                         if not along_entries else f"∂²f/∂{xa}∂{yb} = eᵀ H e' (e, e' the directions of {xa}, {yb})")
+                pairs.append(_Pair(label, (a, b), 1, (a, 0), yb, xa))
     else:
         for a in range(f.rows * f.cols):
             for b, xb in enumerate(vec(x)):
@@ -387,7 +505,7 @@ def _check(expr: Expr, wrt: Var, claimed: Expr, timeout: float, points: int, see
             if true is None:  # the derivative is not defined here: another point
                 continue
             try:
-                claimed_at: sp.Matrix | UndefinedValue = SympyConverter(sizes, _at(env, point)).convert(claimed)
+                claimed_at: sp.Matrix | UndefinedValue = project(claim_at(point))
             except UndefinedValue as exc:
                 claimed_at = exc
             found = (point, claimed_at, true)
@@ -416,6 +534,51 @@ def _check(expr: Expr, wrt: Var, claimed: Expr, timeout: float, points: int, see
                 return CheckResult(False, method, sizes, elapsed(), detail, len(pairs),
                                    {"entry": pair.label, "claimed": cv, "true": tv, "point": where})
     return CheckResult(True, f"exact where SymPy simplified, else {method}", sizes, elapsed(), entries=len(pairs))
+
+
+def _independent(m: sp.Matrix, var: Var) -> tuple[list[Any], sp.Matrix | None]:
+    """The independent entry symbols of ``var`` (in vec order) and, for a symmetric matrix,
+    E with the column of s_ab = vec(E_ab + E_ba) (vec E_aa on the diagonal): f restricted
+    to symmetric matrices varies along those directions."""
+    if not var.symmetric or var.is_scalar:
+        return vec(m), None
+    n = m.rows
+    cols = [(a, b) for b in range(n) for a in range(b + 1)]
+    e = sp.zeros(n * n, len(cols))
+    for k, (a, b) in enumerate(cols):
+        e[b * n + a, k] = 1
+        e[a * n + b, k] = 1
+    return [m[a, b] for a, b in cols], e
+
+
+def _project(ex: sp.Matrix | None, ey: sp.Matrix | None, h: sp.Matrix) -> sp.Matrix:
+    """Eₓᵀ H E_y: the second partials along the independent entries."""
+    if ex is not None:
+        h = ex.T * h
+    return h * ey if ey is not None else h
+
+
+def _symmetric_convention(h: sp.Matrix, ex: sp.Matrix | None, ey: sp.Matrix | None, deadline: float) -> str | None:
+    """Where H ≠ N H N (N = (I + K)/2 on each symmetric side), or None.  Exact: each
+    difference must cancel; one that cannot be shown to in time is not reported."""
+    def sym_rows(m: sp.Matrix, n2: int) -> sp.Matrix:
+        n = int(round(n2 ** 0.5))
+        perm = [(i % n) * n + i // n for i in range(n2)]  # K: row (a, b) ↔ row (b, a)
+        return (m + m.extract(perm, list(range(m.cols)))) / 2
+
+    target = h
+    if ex is not None:
+        target = sym_rows(target, h.rows)
+    if ey is not None:
+        target = sym_rows(target.T, h.cols).T
+    for i in range(h.rows):
+        for j in range(h.cols):
+            if time.perf_counter() > deadline:
+                return None
+            d = h[i, j] - target[i, j]
+            if d != 0 and sp.count_ops(d) <= EXACT_OPS_LIMIT and sp.cancel(d) != 0:
+                return f"entry ({i + 1}, {j + 1}) is {h[i, j]}, N H N has {target[i, j]}"
+    return None
 
 
 @dataclass(frozen=True)

@@ -27,10 +27,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..algebra import Q_HALF, add, mul
 from ..errors import EXIT_CODES, EvaluationError, MatcalcError
 from ..evaluate import evaluate
 from ..limits import MAX_ENTRIES
-from ..nodes import Expr, Transpose, Var
+from ..nodes import Expr, Num, Transpose, Var, map_bottom_up
 from ..printing.latex import latex_name
 from ..rules.canon import canonical
 from ..schema import SCHEMA_VERSION
@@ -42,6 +43,7 @@ from .sympy_oracle import check_derivative
 
 if TYPE_CHECKING:  # the types only: the API depends on this module, not the reverse
     from ..api import Derivative, Expression
+    from ..hessian import Hessian
 
 #: diff(expr, wrt, where, layout=…) of :mod:`matcalc.api`, for the diagnosis
 Diff = Callable[..., "Derivative"]
@@ -67,7 +69,9 @@ class Verdict:
     counterexample: str | None = None
     #: the derivation behind ``answer``: its notes (abstract functions, assumptions,
     #: conditions such as "holds where X is invertible") are shown with the verdict
-    derivation: Derivative | None = field(default=None, repr=False)
+    derivation: Derivative | Hessian | None = field(default=None, repr=False)
+    #: what was claimed: "gradient", "derivative", "Hessian" or "Hessian applied to V" (None: by f's shape)
+    what: str | None = None
 
     @property
     def notes(self) -> list[str]:
@@ -98,12 +102,14 @@ class Verdict:
             "wrt": self.wrt, "claim": self.claim.forms(), "answer": self.answer.forms(), "layout": self.layout,
             "variables": self.expression.variables(), "functions": self.expression.function_list(),
             "diagnosis": list(self.diagnosis), "counterexample": self.counterexample, "notes": self.notes,
+            "claimed": self.what or ("gradient" if self.expression.is_scalar else "derivative"),
             "check": self.check.to_dict() if self.check is not None else None,
         }
 
     def text(self, ascii: bool = False) -> str:
-        what = "gradient" if self.expression.is_scalar else "derivative"
-        head = f"of {self.expression.text(ascii)} with respect to {self.wrt} ({self.layout} layout)"
+        what = self.what or ("gradient" if self.expression.is_scalar else "derivative")
+        layout = "" if self.what and self.what.startswith("Hessian") else f" ({self.layout} layout)"
+        head = f"of {self.expression.text(ascii)} with respect to {self.wrt}{layout}"
         lines = []
         notes = [f"  {n}" for n in self.notes_text(ascii)]
         if self.correct:
@@ -138,7 +144,12 @@ class Verdict:
         cell = {"verified": "✓ verified", "wrong": f"✗ wrong: matcalc gives ${self.answer.latex()}$",
                 "unchecked": "? unchecked"}[self.status]
         row = [f"${self.expression.latex()}$", f"${self.claim.latex()}$", cell]
-        lines = [rf"| ${f}$ | $\frac{{\partial {f}}}{{\partial {x}}}$ ({self.layout} layout) | check |",
+        head = rf"$\frac{{\partial {f}}}{{\partial {x}}}$ ({self.layout} layout)"
+        if self.what == "Hessian":
+            head = r"$H$, the Hessian"
+        elif self.what:
+            head = rf"$H[{latex_name(self.what.split()[-1])}]$, the Hessian applied to ${latex_name(self.what.split()[-1])}$"
+        lines = [rf"| ${f}$ | {head} | check |",
                  "|---|---|---|", "| " + " | ".join(c.replace("|", "\\|") for c in row) + " |", ""]
         lines += [f"- {line.strip()}" for line in self.text().splitlines()[1:] if line.strip()]
         return "\n".join(lines)
@@ -197,10 +208,18 @@ def judge(r: Derivative, c: Expression, diff: Diff, timeout: float = 10.0) -> Ve
         return verdict
 
     result = check_derivative(e.tree, x, as_gradient(c.tree), timeout=timeout)
+    return _settle(verdict, result, lambda: _numeric_note(e, x, c.tree, answer.tree, result.sizes),
+                   lambda: _diagnose(diff, e, x, c.tree, answer.tree, layout, scalar, wrt, result.sizes))
+
+
+def _settle(verdict: Verdict, result: CheckResult, note: Callable[[], list[str]],
+            diagnose: Callable[[], list[str]]) -> Verdict:
+    """The oracle's result into the verdict: unchecked (with NumPy's ``note``: matcalc's own
+    answer is not an oracle), verified, or wrong (with how, from ``diagnose``)."""
     verdict.check = result
-    if result.ok is None:  # no verdict: say so; matcalc's own answer is not an oracle
+    if result.ok is None:
         verdict.correct = None
-        verdict.diagnosis.extend(_numeric_note(e, x, c.tree, answer.tree, result.sizes))
+        verdict.diagnosis.extend(note())
         return verdict
     if result.ok:
         verdict.correct = True
@@ -208,15 +227,118 @@ def judge(r: Derivative, c: Expression, diff: Diff, timeout: float = 10.0) -> Ve
     if result.method == "undefined":
         verdict.diagnosis.append(result.detail[:1].upper() + result.detail[1:] + ".")
         return verdict
-    verdict.diagnosis.extend(_diagnose(diff, e, x, c.tree, answer.tree, layout, scalar, wrt, result.sizes))
+    verdict.diagnosis.extend(diagnose())
     verdict.counterexample = f"at {result.sizes_text()}, {result.detail} (SymPy, {result.method})"
     return verdict
 
 
-def _numeric_note(e: Expression, x: Var, claim: Expr, answer: Expr, sizes: dict[str, int]) -> list[str]:
+def judge_hessian(h: Hessian, c: Expression, direction: Var | None, hessian: Callable[..., Hessian],
+                  timeout: float = 10.0) -> Verdict:
+    """Is the claim ``c`` the Hessian H of ``h`` (or, with ``direction`` V, H[V], the Hessian
+    applied to V)?  The verdict is the SymPy oracle's, against its own second partials of f;
+    ``hessian`` (:func:`matcalc.hessian`) serves the diagnosis of a wrong claim."""
+    e = h.expression
+    x, y = h.wrt, h.wrt2 or h.wrt
+    answer = h.hvp if direction is not None else h.hessian
+    if direction is not None and direction.name != h.direction:  # the claim's own name for the direction
+        answer = type(answer)(canonical(_renamed(answer.tree, h.direction, direction)), None, answer.decls,
+                              {**e._shapes, direction.name: direction.shape}, answer.functions, answer.assumptions)
+    what = f"Hessian applied to {direction.name}" if direction is not None else "Hessian"
+    verdict = Verdict(False, e, x.name if not h.wrt2 else f"{x.name} and {y.name}", c, answer, "denominator",
+                      derivation=h, what=what)
+    if c.shape != answer.shape and h.wrt2 is not None and direction is None \
+            and (c.shape[1], c.shape[0]) == answer.shape and _same_at_points(e, x, Transpose(c.tree), answer.tree):
+        verdict.diagnosis.append(f"The claim is the transpose of the mixed Hessian: it is ∂²f/∂vec {y.name} "
+                                 f"∂(vec {x.name})ᵀ; {h.name} has one row per entry of vec {x.name}.")
+        verdict.counterexample = _counterexample_shapes(e, c.tree, answer.tree)
+        return verdict
+    if c.shape != answer.shape:
+        verdict.diagnosis.append(
+            f"The claim has the wrong shape: it is {shape_str(c.shape)}, but the {what} is {shape_str(answer.shape)} "
+            + (f"(shaped like {y.name})." if direction is not None else
+               f"({h.name}: one row per entry of vec {x.name}, one column per entry of vec {y.name}; "
+               f"or write the Hessian applied to a direction, such as {h.direction}, shaped like {y.name})."))
+        verdict.counterexample = _counterexample_shapes(e, c.tree, answer.tree)
+        return verdict
+    result = check_derivative(e.tree, x, c.tree, timeout=timeout, order=2, wrt2=h.wrt2, direction=direction)
+    extra = (direction,) if direction is not None else ()
+
+    def diagnose() -> list[str]:
+        try:
+            return _hessian_diagnosis(h, hessian, c.tree, answer.tree, direction, result.sizes)
+        except (MatcalcError, ValueError, FloatingPointError, ZeroDivisionError):  # cannot evaluate at points
+            return ["The claim differs from the answer."]
+
+    return _settle(verdict, result, lambda: _numeric_note(e, x, c.tree, answer.tree, result.sizes, extra), diagnose)
+
+
+def _renamed(t: Expr, old: str, new: str) -> Expr:
+    return map_bottom_up(t, lambda n: Var(new, n.dims, n.symmetric) if isinstance(n, Var) and n.name == old else n)
+
+
+def _hessian_diagnosis(h: Hessian, hessian: Callable[..., Hessian], claim: Expr, answer: Expr,
+                       direction: Var | None, sizes: dict[str, int]) -> list[str]:
+    """How a wrong Hessian is wrong: a factor, the sign, a transpose (the mixed derivative
+    the other way round), the missing symmetrisation (B for d²f = (vec dX)ᵀ B vec dX, where H
+    = (B + Bᵀ)/2), or right only for symmetric matrices."""
+    e, x = h.expression, h.wrt
+    extra = (direction,) if direction is not None else ()
+    ev = _evaluator(e, x, sizes=sizes, extra=extra)
+    ratio = _constant_ratio(ev, claim, answer)
+    if ratio is not None:
+        if ratio == -1:
+            return ["The claim has the wrong sign: it is minus the Hessian."]
+        if abs(ratio) < 1e-12:
+            return ["The claim is zero, but the Hessian is not."]
+        return [f"The claim differs by a constant factor: it is {_fmt(ratio)} times the Hessian."]
+    if direction is None and claim.shape[0] == claim.shape[1]:
+        if h.wrt2 is not None and _same(ev, Transpose(claim), answer):
+            return [f"The claim is the transpose of the mixed Hessian: it is ∂²f/∂vec {h.wrt2.name} ∂(vec {x.name})ᵀ; "
+                    f"{h.name} has one row per entry of vec {x.name}."]
+        if h.wrt2 is None and _same(ev, _symmetric_part(claim), answer):
+            return ["The claim is not symmetric: it gives d²f = (vec dX)ᵀ B (vec dX) with the right B, but the "
+                    "Hessian is the symmetric (B + Bᵀ)/2 (the second identification table)."]
+    if direction is not None and h.wrt2 is None and _same_quadratic(ev, claim, answer, direction):
+        return [f"The claim gives the right d²f = ⟨{direction.name}, H[{direction.name}]⟩ but is not the symmetric "
+                f"map: the Hessian applied to {direction.name} is the symmetric part of the claim's map."]
+    square = [v for v in variables_of(e.tree).values() if v.name not in (x.name, getattr(h.wrt2, "name", None))
+              and v.shape[0] == v.shape[1] and v.shape != (1, 1) and not v.symmetric]
+    if square:
+        names = ", ".join(v.name for v in square)
+        are = "is" if len(square) == 1 else "are"
+        sym_ev = _evaluator(e, x, symmetric=True, sizes=sizes, extra=extra)
+        if _same(sym_ev, claim, answer):
+            sym = hessian(e.text(), x.name, getattr(h.wrt2, "name", None), _symmetric_where(e, square))
+            shown = sym.hvp if direction is not None else sym.hessian
+            return [f"The claim is right only when {names} {are} symmetric: it is missing the symmetric part. "
+                    f"For symmetric {names} the {'Hessian applied to ' + sym.direction if direction is not None else 'Hessian'}"
+                    f" is {shown}; in general it is not."]
+    return ["The claim differs from the Hessian (not by a constant factor, a transpose, a symmetric part or the "
+            "symmetrisation)."]
+
+
+def _symmetric_part(claim: Expr) -> Expr:
+    """(B + Bᵀ)/2."""
+    return mul(Num(Q_HALF), add(claim, Transpose(claim)))
+
+
+def _same_quadratic(ev: Evaluator, claim: Expr, answer: Expr, v: Var) -> bool:
+    """⟨V, claim⟩ = ⟨V, answer⟩ at random points (the same quadratic form d²f)."""
+    try:
+        for s in (1, 2, 3):
+            vv, a, b = ev(v, s), ev(claim, s), ev(answer, s)
+            if a.shape != b.shape or not np.isclose(float(np.sum(vv * a)), float(np.sum(vv * b)), rtol=1e-7, atol=1e-9):
+                return False
+        return True
+    except (MatcalcError, ValueError, FloatingPointError):
+        return False
+
+
+def _numeric_note(e: Expression, x: Var, claim: Expr, answer: Expr, sizes: dict[str, int],
+                  extra: tuple[Var, ...] = ()) -> list[str]:
     """What NumPy says about the claim against matcalc's answer: a note, not a verdict."""
     try:
-        ev = _evaluator(e, x, sizes=sizes)
+        ev = _evaluator(e, x, sizes=sizes, extra=extra)
         same = _same(ev, claim, answer, strict=True)
     except (MatcalcError, ValueError, FloatingPointError, ZeroDivisionError):
         return []
@@ -288,7 +410,8 @@ def _fmt(v: float) -> str:
 Evaluator = Callable[[Expr, int], np.ndarray]
 
 
-def _evaluator(e: Expression, x: Var, symmetric: bool = False, sizes: dict[str, int] | None = None) -> Evaluator:
+def _evaluator(e: Expression, x: Var, symmetric: bool = False, sizes: dict[str, int] | None = None,
+               extra: tuple[Var, ...] = ()) -> Evaluator:
     """Evaluate trees at random points (the same point for the same seed), at ``sizes``
     (by default the oracle's).  Refuses (EvaluationError) when the variables would have
     more than MAX_ENTRIES entries in all."""
@@ -303,7 +426,7 @@ def _evaluator(e: Expression, x: Var, symmetric: bool = False, sizes: dict[str, 
         return v.symmetric or (symmetric and v.shape[0] == v.shape[1] and v.name != x.name)
 
     def values(seed: int) -> dict[str, Any]:
-        out = numpy_point(variables_of(e.tree).values(), sizes, positive, np.random.default_rng(seed),
+        out = numpy_point([*variables_of(e.tree).values(), *extra], sizes, positive, np.random.default_rng(seed),
                           symmetric=symmetrised)
         return {**out, **numpy_functions(sizes, e.tree)}
 

@@ -99,11 +99,11 @@ def commutation(m: int, n: int) -> sp.Matrix:
 
 
 def kron(a: sp.Matrix, b: sp.Matrix) -> sp.Matrix:
-    out = sp.zeros(a.rows * b.rows, a.cols * b.cols)
-    for i in range(a.rows):
-        for j in range(a.cols):
-            out[i * b.rows:(i + 1) * b.rows, j * b.cols:(j + 1) * b.cols] = a[i, j] * b
-    return out
+    """A ⊗ B from the non-zero entries (K, I and their Kronecker products are mostly zeros)."""
+    br, bc = b.rows, b.cols
+    db = b.todok()
+    out = {(i * br + k, j * bc + m): x * y for (i, j), x in a.todok().items() for (k, m), y in db.items()}
+    return sp.Matrix(sp.SparseMatrix(a.rows * br, a.cols * bc, out))
 
 
 class SympyConverter:

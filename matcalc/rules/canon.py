@@ -283,6 +283,10 @@ def _simplify_chain(c: Canon, chain: list[Expr]) -> tuple[Fraction, list[Expr], 
                 del chain[i:i + 2]
                 changed = True
                 break
+            if (kp := _kron_pair(c, a, b)) is not None:  # K K = I, K (A ⊗ B) = (B ⊗ A) K, mixed products
+                chain[i:i + 2] = kp
+                changed = True
+                break
             if isinstance(a, Ones) and isinstance(b, Ones) and a.shape[0] != 1 and b.shape[1] != 1 \
                     and a.shape[1] != 1:  # (𝟏ₘ 𝟏ₙᵀ)(𝟏ₙ 𝟏ₚᵀ) = n 𝟏ₘ 𝟏ₚᵀ
                 n = a.shape[1]
@@ -633,14 +637,49 @@ def n_call(c: Canon, e: Call) -> Expr:
 
 
 def n_kron(c: Canon, e: Kron) -> Expr:
-    """s ⊗ A = s A for scalar s; numbers come out of either side."""
+    """s ⊗ A = s A for scalar s; numbers come out of either side; I_m ⊗ I_n = I_mn."""
     if e.left.is_scalar or e.right.is_scalar:
         return c.mul(e.left, e.right)
+    if isinstance(e.left, Identity) and isinstance(e.right, Identity):
+        return Identity(e.shape[0])
     k1, left = _split_coeff(e.left)
     k2, right = _split_coeff(e.right)
     if k1 * k2 != 1:
         return c.mul(Num(k1 * k2), c.norm(Kron(left, right)))
     return e
+
+
+def n_commutation(c: Canon, e: Commutation) -> Expr:
+    """K₍ₘ,₁₎ = K₍₁,ₙ₎ = I (vec of a vector's transpose is the vector)."""
+    return Identity(e.shape[0]) if 1 in (e.m, e.n) else e
+
+
+def _kron_pair(c: Canon, a: Expr, b: Expr) -> list[Expr] | None:
+    """K K = I, K₍ₚ,ₘ₎ (A ⊗ B) = (B ⊗ A) K₍q,ₙ₎ (Magnus–Neudecker, Theorem 3.9: the commutation
+    matrix moves to the right, where pairs cancel), K vec A = vec Aᵀ, (B ⊗ C) vec A =
+    vec(C A Bᵀ) (and their transposes), and the mixed product (A ⊗ B)(C ⊗ D) = A C ⊗ B D
+    (when A C and B D are defined)."""
+    if isinstance(a, Commutation) and isinstance(b, Commutation) and (a.m, a.n) == (b.n, b.m):
+        return []
+    if isinstance(a, Commutation) and isinstance(b, Kron):  # K₍ₚ,ₘ₎ (A ⊗ B) = (B ⊗ A) K₍q,ₙ₎: K moves right
+        (m, n), (p, q) = b.left.shape, b.right.shape
+        if (a.m, a.n) == (p, m):
+            return [c.norm(Kron(b.right, b.left)), c.norm(Commutation(q, n))]
+    if isinstance(a, Kron) and (m := F.vec_arg(b)) is not None \
+            and m.shape == (a.right.shape[1], a.left.shape[1]):  # (B ⊗ C) vec A = vec(C A Bᵀ)
+        return [c.norm(F.VEC(c.mul(a.right, m, c.T(a.left))))]
+    if isinstance(a, Transpose) and (m := F.vec_arg(a.arg)) is not None and isinstance(b, Kron) \
+            and m.shape == (b.right.shape[0], b.left.shape[0]):  # vec(A)ᵀ (B ⊗ C) = vec(Cᵀ A B)ᵀ
+        return [c.T(c.norm(F.VEC(c.mul(c.T(b.right), m, b.left))))]
+    if isinstance(a, Commutation) and (m := F.vec_arg(b)) is not None and m.shape == (a.m, a.n):
+        return [c.norm(F.VEC(c.T(m)))]  # K vec A = vec Aᵀ
+    if isinstance(a, Transpose) and (m := F.vec_arg(a.arg)) is not None and isinstance(b, Commutation) \
+            and m.shape == (b.n, b.m):  # vec(A)ᵀ K = vec(Aᵀ)ᵀ
+        return [c.T(c.norm(F.VEC(c.T(m))))]
+    if isinstance(a, Kron) and isinstance(b, Kron) and a.left.shape[1] == b.left.shape[0] \
+            and a.right.shape[1] == b.right.shape[0]:
+        return [c.norm(Kron(c.mul(a.left, b.left), c.mul(a.right, b.right)))]
+    return None
 
 
 def n_matpow(c: Canon, e: MatPow) -> Expr:
@@ -688,6 +727,7 @@ NORMALISERS: dict[type, Callable[[Canon, Expr], Expr]] = {
     Power: n_power,  # type: ignore[dict-item]
     Call: n_call,  # type: ignore[dict-item]
     Kron: n_kron,  # type: ignore[dict-item]
+    Commutation: n_commutation,  # type: ignore[dict-item]
 }
 
 #: the rules that keep a sum's structure (function arguments, the identification form)
