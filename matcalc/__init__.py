@@ -4,11 +4,13 @@
 >>> print(matcalc.diff("L(W x + b)", "W").gradient)
 ∇L(W x + b) xᵀ
 
-The public API: :func:`parse`, :func:`diff`, :func:`check`, and the errors they raise.  SymPy is only
+The public API: :func:`parse`, :func:`diff`, :func:`check`, :func:`hessian`, :func:`codegen`, and
+the errors they raise.  SymPy is only
 imported by checks and conversions.
 """
 
 from .api import LAYOUTS, Derivative, Expression, Step, check, diff, parse
+from .codegen import codegen
 from .errors import (
     DeclarationError,
     DiffError,
@@ -23,6 +25,6 @@ from .hessian import Hessian, hessian
 __version__ = "0.1.0"
 
 __all__ = [
-    "parse", "diff", "check", "hessian", "Expression", "Derivative", "Hessian", "Step", "LAYOUTS",
+    "parse", "diff", "check", "hessian", "codegen", "Expression", "Derivative", "Hessian", "Step", "LAYOUTS",
     "MatcalcError", "ParseError", "ShapeError", "DeclarationError", "DiffError", "EvaluationError", "TimeLimitError",
 ]

@@ -41,6 +41,8 @@ EXAMPLES = """examples:
   matcalc check "x' A x" x "2 A x"           (is this my gradient? exit 0 yes, 1 no)
   matcalc check "tr(X' A X B)" X "A V B + A' V B'" --hessian     (my Hessian, applied to V)
   matcalc check --table notes.md             (every row of a Markdown identity table)
+  matcalc codegen "L(σ(W x + b))" W b --target jax     (a module: value_and_grad(**arrays))
+  matcalc numcheck "‖A X B − C‖²" X --size m=300 --size n=200   (the generated code at real sizes)
 
 exit codes: 0 success, 1 wrong, 2 bad input / no rule / a limit / the time limit,
             3 an answer that could not be checked (unchecked)
@@ -110,9 +112,9 @@ def _parser() -> tuple[argparse.ArgumentParser, Options]:
     add("expr", metavar="EXPR")
     common(add, ("text", "ascii", "latex", "json"))
 
-    add = command("diff", "differential, gradient or Jacobian of EXPR with respect to WRT")
+    add = command("diff", "differential, gradient or Jacobian of EXPR with respect to WRT (each of several)")
     add("expr", metavar="EXPR")
-    add("wrt", metavar="WRT", help="the variable to differentiate with respect to")
+    add("wrt", metavar="WRT", nargs="+", help="the variable to differentiate with respect to (several: each one)")
     add("--layout", "-l", choices=api.LAYOUTS, default="denominator",
         help="denominator (default): gradients have the shape of WRT; numerator: the transpose, "
              "and Jacobians as DF")
@@ -139,11 +141,31 @@ def _parser() -> tuple[argparse.ArgumentParser, Options]:
     add("wrt", metavar="WRT", nargs="?")
     add("claim", metavar="CLAIM", nargs="?", help="your derivative, in the same notation")
     add("--table", metavar="FILE", help="check every row of the Markdown identity tables in FILE")
-    add("--layout", "-l", choices=api.LAYOUTS, default="denominator",
-        help="the layout the claim is written in (default: denominator)")
+    add("--layout", "-l", choices=api.LAYOUTS, default=None,
+        help="the layout the claim is written in (default: denominator; a Hessian has none)")
     add("--hessian", action="store_true",
         help="CLAIM is the Hessian: the matrix ∂²f/∂vec X ∂(vec X)ᵀ, or H[V] applied to a direction V of its own")
+    add("--wrt2", metavar="Y", default=None, help="with --hessian: the mixed Hessian ∂²f/∂vec WRT ∂(vec Y)ᵀ")
     common(add, ("text", "ascii", "markdown", "json"))
+
+    add = command("codegen", "a Python module computing the scalar EXPR and its gradients (NumPy, JAX or PyTorch)")
+    add("expr", metavar="EXPR")
+    add("wrt", metavar="WRT", nargs="+", help="the variables to differentiate with respect to")
+    add("--target", "-t", choices=("numpy", "jax", "torch"), default="numpy", help="the array library (default numpy)")
+    add("--hessian", action="store_true", help="also hessian(**arrays) and hvp(v, **arrays) (one WRT)")
+    add("--where", "-w", default=None, metavar="DECLS", help="declarations, as for diff")
+    add("--timeout", type=_seconds, default=limits.DEFAULT_TIMEOUT, metavar="SECONDS",
+        help=f"time limit (default {limits.DEFAULT_TIMEOUT:g})")
+
+    add = command("numcheck", "run the generated NumPy code at random inputs of real sizes: finite differences "
+                              "(and JAX's autodiff when installed) against its gradients")
+    add("expr", metavar="EXPR")
+    add("wrt", metavar="WRT", nargs="+", help="the variables to differentiate with respect to")
+    add("--size", action="append", default=[], metavar="NAME=N", help="a size, e.g. --size n=500 (repeatable)")
+    add("--where", "-w", default=None, metavar="DECLS", help="declarations, as for diff")
+    add("--seed", type=int, default=0, help="the random inputs' seed (default 0)")
+    add("--format", "-f", choices=("text", "json"), default="text", help="output format (default: text)")
+    add("--timeout", type=_seconds, default=60.0, metavar="SECONDS", help="time limit (default 60)")
     return p, options
 
 
@@ -193,6 +215,8 @@ def _stdin() -> str:
 
 
 def _unmark(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_unmark(v) for v in value]
     return value[len(_MARK):] if isinstance(value, str) and value.startswith(_MARK) else value
 
 
@@ -271,9 +295,37 @@ def _checked(result: Any, args: argparse.Namespace, clock: _Clock, what: str) ->
 
 
 def _cmd_diff(args: argparse.Namespace, clock: _Clock) -> int:
+    wrts = args.wrt
+    if len(set(wrts)) != len(wrts):
+        raise MatcalcError(f"a variable is given twice: {' '.join(wrts)}")
+    if len(wrts) == 1:
+        return _diff_one(args, clock, wrts[0])
+    # several variables: each derivative in turn (JSON: one object with the list)
+    if args.format == "json":
+        results = []
+        worst = 0
+        for w in wrts:
+            with limits.deadline(clock.seconds, "differentiating"):
+                r = api.diff(args.expr, w, args.where, layout=args.layout)
+                data = r.to_dict()
+            data["check"], _ = _checked(r, args, clock, "answer")
+            results.append(data)
+            worst = max(worst, EXIT_CODES.get(data["check"]["status"], 0))
+        print(json.dumps({"version": api.SCHEMA_VERSION, "kind": "derivatives", "results": results},
+                         ensure_ascii=False, indent=2))
+        return worst
+    codes = []
+    for k, w in enumerate(wrts):
+        if k:
+            print()
+        codes.append(_diff_one(args, clock, w))
+    return max(codes)
+
+
+def _diff_one(args: argparse.Namespace, clock: _Clock, wrt: str) -> int:
     ascii = args.format == "ascii"
     with limits.deadline(clock.seconds, "differentiating"):
-        r = api.diff(args.expr, args.wrt, args.where, layout=args.layout)
+        r = api.diff(args.expr, wrt, args.where, layout=args.layout)
         typeset = args.format in ("latex", "markdown")  # printed whole, with the check's verdict in it
         if args.format == "json":
             data = r.to_dict()
@@ -302,31 +354,43 @@ def _cmd_check(args: argparse.Namespace, clock: _Clock) -> int:
     from . import tables  # it imports SymPy, which `import matcalc` must not
 
     ascii = args.format == "ascii"
+    layout = args.layout or "denominator"
     if args.table:
         if args.expr or args.wrt or args.claim:
             raise MatcalcError("give either EXPR WRT CLAIM or --table FILE, not both")
         if args.hessian:
             raise MatcalcError("--hessian checks one claim (EXPR WRT CLAIM), not a --table of gradients")
         text = tables.read_table_file(args.table)
-        rows = tables.check_table(text, args.layout, args.where, args.timeout)
+        rows = tables.check_table(text, layout, args.where, args.timeout)
         if not rows:
             raise MatcalcError(f"no derivative table found in {args.table} (a header like "
                                "| $f(x)$ | $\\frac{\\partial f}{\\partial x}$ | followed by |---|---|)")
         if args.format == "json":
-            print(json.dumps(tables.to_dict(rows, args.layout, args.table), ensure_ascii=False, indent=2))
+            print(json.dumps(tables.to_dict(rows, layout, args.table), ensure_ascii=False, indent=2))
         elif args.format == "markdown":  # the file written back, with a verdict column
-            print(tables.markdown(text, rows, args.layout), end="")
+            print(tables.markdown(text, rows, layout), end="")
         else:
             for r in rows:
                 print(ascii_words(r.text(ascii)) if ascii else r.text())
                 print()
-            print(tables.summary(rows, args.layout))
+            print(tables.summary(rows, layout))
         return tables.exit_code(rows)
     if args.expr is None or args.wrt is None or args.claim is None:
         raise MatcalcError("check needs EXPR WRT CLAIM (or --table FILE)")
+    if args.wrt2 is not None and not args.hessian:
+        raise MatcalcError("--wrt2 names the second variable of a mixed Hessian: give it with --hessian")
+    if args.hessian and args.layout is not None:
+        raise MatcalcError(f"--layout {args.layout}: a Hessian has no layout (one row per entry of vec WRT, one "
+                           "column per entry of vec WRT2); for the transpose of a mixed Hessian, swap the variables")
     with limits.deadline(clock.seconds, "checking the claim"):
-        v = api.check(args.expr, args.wrt, args.claim, args.where, layout=args.layout,
-                      timeout=clock.check_budget(), hessian=args.hessian)
+        if args.hessian:
+            from .hessian import check_hessian
+
+            v = check_hessian(args.expr, args.wrt, args.claim, args.where, wrt2=args.wrt2,
+                              timeout=clock.check_budget())
+        else:
+            v = api.check(args.expr, args.wrt, args.claim, args.where, layout=args.layout or "denominator",
+                          timeout=clock.check_budget())
         out = (json.dumps(v.to_dict(), ensure_ascii=False, indent=2) if args.format == "json"
                else v.markdown() if args.format == "markdown"
                else ascii_words(v.text(ascii)) if ascii else v.text())
@@ -363,8 +427,32 @@ def _cmd_hessian(args: argparse.Namespace, clock: _Clock) -> int:
     return EXIT_CODES.get(check["status"], 0)
 
 
+def _cmd_codegen(args: argparse.Namespace, clock: _Clock) -> int:
+    from .codegen import codegen
+
+    with limits.deadline(clock.seconds, "generating code"):
+        print(codegen(args.expr, args.wrt, args.where, target=args.target, hessian=args.hessian), end="")
+    return 0
+
+
+def _cmd_numcheck(args: argparse.Namespace, clock: _Clock) -> int:
+    from .numcheck import numcheck
+
+    sizes: dict[str, int] = {}
+    for item in args.size:
+        name, eq, value = item.partition("=")
+        if not eq or not name.strip() or not value.strip().isdigit() or int(value) < 1:
+            raise MatcalcError(f"--size {item}: write a size as NAME=N with N a whole number ≥ 1, e.g. --size n=500")
+        sizes[name.strip()] = int(value)
+    with limits.deadline(clock.seconds, "the numerical check"):
+        report = numcheck(args.expr, args.wrt, args.where, sizes=sizes, seed=args.seed)
+    print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2) if args.format == "json" else report.text())
+    return report.exit_code
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace, _Clock], int]] = {
     "parse": _cmd_parse, "diff": _cmd_diff, "hessian": _cmd_hessian, "check": _cmd_check,
+    "codegen": _cmd_codegen, "numcheck": _cmd_numcheck,
 }
 
 
@@ -385,7 +473,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     try:
-        if getattr(args, "wrt", None) == "-":
+        if getattr(args, "wrt", None) == "-" or "-" in (getattr(args, "wrt", None) or []):
             raise MatcalcError("'-' reads EXPR or CLAIM from standard input; WRT is the name of a variable")
         for name in ("expr", "claim"):  # -: read from standard input (a long expression)
             if getattr(args, name, None) == "-":

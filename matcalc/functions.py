@@ -94,6 +94,18 @@ class Function:
     invertible: Callable[[Call, Callable[[Expr], bool]], bool] | None = None
     #: canonical identities of a call of this row, each ``call → expression | None``
     identities: tuple[Callable[[Call], Expr | None], ...] = field(default=())
+    #: generated code (:mod:`matcalc.codegen`): a template with ``{0}`` the argument, ``xp``
+    #: the array library and ``_name`` the target's helpers (stable σ, logsumexp, …)
+    code: str | None = None
+    #: a stabler form for some arguments: ``call → (template, arguments) | None``
+    #: (log(1 + exp(z)) → ``_softplus({0})`` of z, log(σ(z)) → ``-_softplus(-{0})``)
+    code_stable: Callable[[Call], tuple[str, tuple[Expr, ...]] | None] | None = None
+    #: applied to the rest of a product, ``{0}`` the argument and ``{1}`` the rest: inv(A) M as
+    #: ``solve`` (never inverted), diag(v) M as ``v * M`` (never built); ``code_apply_right``: M f(a)
+    code_apply: str | None = None
+    code_apply_right: str | None = None
+    #: f(a)² written without the square root (‖a‖² as a sum of squares)
+    code_squared: str | None = None
     #: what the parse must say about a call of this row, if anything (``call → words | None``):
     #: norm2 of a matrix is read as the Frobenius norm
     reading: Callable[[Call], str | None] | None = None
@@ -238,6 +250,31 @@ def _log_of_exp(c: Call) -> Expr | None:
     return a.args[0] if isinstance(a, Call) and a.fn is EXP else None
 
 
+def _log_stable(c: Call) -> tuple[str, tuple[Expr, ...]] | None:
+    """Generated code for log without overflow: log(1 + exp(z)) = softplus(z), log(σ(z)) =
+    −softplus(−z), log(1 − σ(z)) = −softplus(z), log(sum(exp(z))) = logsumexp(z)."""
+    a = c.args[0]
+
+    def is_one(e: Expr) -> bool:
+        return (isinstance(e, Num) and e.value == 1) or isinstance(e, Ones)
+
+    if isinstance(a, Call) and a.fn is SIGMOID:
+        return "-_softplus(-{0})", a.args
+    if isinstance(a, Call) and a.fn is SUM and isinstance(a.args[0], Call) and a.args[0].fn is EXP:
+        return "_logsumexp({0})", a.args[0].args
+    if isinstance(a, Add) and len(a.terms) == 2:
+        one, other = a.terms if is_one(a.terms[0]) else a.terms[::-1]
+        if not is_one(one):
+            return None
+        if isinstance(other, Call) and other.fn is EXP:
+            return "_softplus({0})", other.args
+        if isinstance(other, MatMul) and len(other.factors) == 2 and isinstance(other.factors[0], Num) \
+                and other.factors[0].value == -1 and isinstance(other.factors[1], Call) \
+                and other.factors[1].fn is SIGMOID:
+            return "-_softplus({0})", other.factors[1].args
+    return None
+
+
 def _log_of_softmax(c: Call) -> Expr | None:
     """log(softmax(z)) = z − 𝟏 logsumexp(z) for a vector z."""
     a = c.args[0]
@@ -249,75 +286,76 @@ def _log_of_softmax(c: Call) -> Expr | None:
 
 # f′ is written with existing functions where a textbook would (exp′ = exp, log′(x) = 1 ./ x,
 # abs′ = sign); otherwise with a derivative row of its own (σ′, tanh′, relu′, erf′)
-EXP = elementwise("exp", lambda x: EXP(x), lambda np, x: np.exp(x), lambda sp, x: sp.exp(x), r"\exp")
+EXP = elementwise("exp", lambda x: EXP(x), lambda np, x: np.exp(x), lambda sp, x: sp.exp(x), r"\exp", code='xp.exp({0})')
 LOG = elementwise(
     "log", lambda x: power(x, -1), lambda np, x: np.log(x), lambda sp, x: sp.log(x), r"\log",
     aliases=("ln",), latex_names=(r"\ln",), domain="positive", identities=(_log_of_exp, _log_of_softmax),
+    code_stable=_log_stable, code='xp.log({0})',
 )
-SIN = elementwise("sin", lambda x: COS(x), lambda np, x: np.sin(x), lambda sp, x: sp.sin(x), r"\sin")
-COS = elementwise("cos", lambda x: neg(SIN(x)), lambda np, x: np.cos(x), lambda sp, x: sp.cos(x), r"\cos")
+SIN = elementwise("sin", lambda x: COS(x), lambda np, x: np.sin(x), lambda sp, x: sp.sin(x), r"\sin", code='xp.sin({0})')
+COS = elementwise("cos", lambda x: neg(SIN(x)), lambda np, x: np.cos(x), lambda sp, x: sp.cos(x), r"\cos", code='xp.cos({0})')
 ARCTAN = elementwise(
     "arctan", lambda x: power(_one_plus(x, power(x, 2)), -1), lambda np, x: np.arctan(x),
-    lambda sp, x: sp.atan(x), r"\arctan", aliases=("atan",),
+    lambda sp, x: sp.atan(x), r"\arctan", aliases=("atan",), code='xp.arctan({0})',
 )
 TAN = elementwise(
-    "tan", lambda x: _one_plus(x, power(TAN(x), 2)), lambda np, x: np.tan(x), lambda sp, x: sp.tan(x), r"\tan",
+    "tan", lambda x: _one_plus(x, power(TAN(x), 2)), lambda np, x: np.tan(x), lambda sp, x: sp.tan(x), r"\tan", code='xp.tan({0})',
 )
-SINH = elementwise("sinh", lambda x: COSH(x), lambda np, x: np.sinh(x), lambda sp, x: sp.sinh(x), r"\sinh")
-COSH = elementwise("cosh", lambda x: SINH(x), lambda np, x: np.cosh(x), lambda sp, x: sp.cosh(x), r"\cosh")
-TANH = elementwise("tanh", lambda x: TANH_PRIME(x), lambda np, x: np.tanh(x), lambda sp, x: sp.tanh(x), r"\tanh")
+SINH = elementwise("sinh", lambda x: COSH(x), lambda np, x: np.sinh(x), lambda sp, x: sp.sinh(x), r"\sinh", code='xp.sinh({0})')
+COSH = elementwise("cosh", lambda x: SINH(x), lambda np, x: np.cosh(x), lambda sp, x: sp.cosh(x), r"\cosh", code='xp.cosh({0})')
+TANH = elementwise("tanh", lambda x: TANH_PRIME(x), lambda np, x: np.tanh(x), lambda sp, x: sp.tanh(x), r"\tanh", code='xp.tanh({0})')
 LOG1P = elementwise(
     "log1p", lambda x: power(_one_plus(x, x), -1), lambda np, x: np.log1p(x), lambda sp, x: sp.log(1 + x),
-    r"\operatorname{log1p}", domain="positive",
+    r"\operatorname{log1p}", domain="positive", code='xp.log1p({0})',
 )
 EXPM1 = elementwise(
-    "expm1", lambda x: EXP(x), lambda np, x: np.expm1(x), lambda sp, x: sp.exp(x) - 1, r"\operatorname{expm1}",
+    "expm1", lambda x: EXP(x), lambda np, x: np.expm1(x), lambda sp, x: sp.exp(x) - 1, r"\operatorname{expm1}", code='xp.expm1({0})',
 )
 SIGMOID = elementwise(
     "sigmoid", lambda x: SIGMOID_PRIME(x), _sigmoid_np, lambda sp, x: 1 / (1 + sp.exp(-x)),
-    r"\sigma", unicode="σ",
+    r"\sigma", unicode="σ", code='_sigmoid({0})',
 )
 RELU = elementwise(
     "relu", lambda x: RELU_PRIME(x), lambda np, x: np.maximum(x, 0.0),
-    lambda sp, x: sp.Max(x, 0), r"\operatorname{relu}", kink=True, latex_names=(r"\operatorname{ReLU}", r"\mathrm{ReLU}"),
+    lambda sp, x: sp.Max(x, 0), r"\operatorname{relu}", kink=True, latex_names=(r"\operatorname{ReLU}", r"\mathrm{ReLU}"), code='_relu({0})',
 )
 SOFTPLUS = elementwise(
     "softplus", lambda x: SIGMOID(x), _softplus_np, lambda sp, x: sp.log(1 + sp.exp(x)),
-    r"\operatorname{softplus}",
+    r"\operatorname{softplus}", code='_softplus({0})',
 )
 SQRT = elementwise(
     "sqrt", lambda x: mul(num(Fraction(1, 2)), power(SQRT(x), -1)),
-    lambda np, x: np.sqrt(x), lambda sp, x: sp.sqrt(x), r"\sqrt", domain="positive", latex_braced=True,
+    lambda np, x: np.sqrt(x), lambda sp, x: sp.sqrt(x), r"\sqrt", domain="positive", latex_braced=True, code='xp.sqrt({0})',
 )
 ABS = elementwise(
-    "abs", lambda x: SIGN(x), lambda np, x: np.abs(x), lambda sp, x: sp.Abs(x), r"\operatorname{abs}", kink=True,
+    "abs", lambda x: SIGN(x), lambda np, x: np.abs(x), lambda sp, x: sp.Abs(x), r"\operatorname{abs}", kink=True, code='xp.abs({0})',
 )
 SIGN = elementwise(
     "sign", lambda x: zero(x.shape), lambda np, x: np.sign(x), lambda sp, x: sp.sign(x), r"\operatorname{sign}",
-    aliases=("sgn",), latex_names=(r"\operatorname{sgn}",), kink=True, rule="d sign(X) = 𝟎 (where no entry of X is 0)",
+    aliases=("sgn",), latex_names=(r"\operatorname{sgn}",), kink=True, rule="d sign(X) = 𝟎 (where no entry of X is 0)", code='xp.sign({0})',
 )
 ERF = elementwise(
-    "erf", lambda x: ERF_PRIME(x), _erf_np, lambda sp, x: sp.erf(x), r"\operatorname{erf}",
+    "erf", lambda x: ERF_PRIME(x), _erf_np, lambda sp, x: sp.erf(x), r"\operatorname{erf}", code='_erf({0})',
 )
 
 # derivative rows
 SIGMOID_PRIME = elementwise(
     "sigmoid'", lambda x: had(SIGMOID_PRIME(x), _one_plus(x, mul(num(-2), SIGMOID(x)))),
     lambda np, x: _sigmoid_np(np, x) * (1.0 - _sigmoid_np(np, x)),
-    lambda sp, x: sp.exp(-x) / (1 + sp.exp(-x)) ** 2, r"\sigma'", unicode="σ′",
+    lambda sp, x: sp.exp(-x) / (1 + sp.exp(-x)) ** 2, r"\sigma'", unicode="σ′", code='_sigmoid_prime({0})',
 )
 TANH_PRIME = elementwise(
     "tanh'", lambda x: had(num(-2), TANH(x), TANH_PRIME(x)),
-    lambda np, x: 1.0 - np.tanh(x) ** 2, lambda sp, x: 1 - sp.tanh(x) ** 2, r"\tanh'", unicode="tanh′",
+    lambda np, x: 1.0 - np.tanh(x) ** 2, lambda sp, x: 1 - sp.tanh(x) ** 2, r"\tanh'", unicode="tanh′", code='_tanh_prime({0})',
 )
 RELU_PRIME = elementwise(
     "relu'", None, lambda np, x: (x > 0).astype(float), lambda sp, x: sp.Heaviside(x, 0),
-    r"\operatorname{relu}'", unicode="relu′", kink=True,
+    r"\operatorname{relu}'", unicode="relu′", kink=True, code='_relu_prime({0})',
 )
 ERF_PRIME = elementwise(  # erf′(x) = 2 exp(−x²) / √π
     "erf'", lambda x: mul(num(-2), had(x, ERF_PRIME(x))),
     lambda np, x: 2.0 / np.sqrt(np.pi) * np.exp(-x * x), lambda sp, x: 2 * sp.exp(-x**2) / sp.sqrt(sp.pi),
-    r"\operatorname{erf}'", unicode="erf′",
+    r"\operatorname{erf}'", unicode="erf′", code='_erf_prime({0})',
 )
 
 
@@ -484,32 +522,33 @@ TRACE = linear(
     adjoint=lambda e, c: mul(c, Identity(e.args[0].shape[0])),
     vec_matrix=lambda e: transpose(VEC(Identity(e.args[0].shape[0]))),
     rule="d tr(A) = tr(dA)", aliases=("trace",), latex_names=(r"\mathrm{tr}", r"\operatorname{Tr}", r"\mathrm{Tr}"),
-    transpose_invariant=True, cyclic=True, identities=(_trace_of_kron,),
+    transpose_invariant=True, cyclic=True, identities=(_trace_of_kron,), code='xp.trace({0})',
 )
 DET = matrix_function(
     "det", _square_to_scalar, "the argument must be a square matrix", _d_det,
     numpy=lambda np, a: np.linalg.det(a), sympy=lambda sp, a: a.det(), latex=r"\det",
-    rule="d det(X) = det(X) tr(X⁻¹ dX)", transpose_invariant=True,
+    rule="d det(X) = det(X) tr(X⁻¹ dX)", transpose_invariant=True, code='xp.linalg.det({0})',
 )
 LOGDET = matrix_function(
     "logdet", _square_to_scalar, "the argument must be a square matrix",
     lambda c, d: TRACE(mul(INV(c.args[0]), d[0])),  # d log|det X| = tr(X⁻¹ dX)
     numpy=_np_logdet, sympy=lambda sp, a: sp.log(a.det()), latex=r"\log\det",
-    rule="d log det(X) = tr(X⁻¹ dX)", domain="positive", transpose_invariant=True,
+    rule="d log det(X) = tr(X⁻¹ dX)", domain="positive", transpose_invariant=True, code='_logdet({0})',
 )
 INV = matrix_function(
     "inv", _square_to_square, "only a square matrix has an inverse",
     lambda c, d: neg(mul(c, d[0], c)),  # d(X⁻¹) = −X⁻¹ dX X⁻¹
     numpy=lambda np, a: np.linalg.inv(a), sympy=lambda sp, a: a.inv(), latex="",
     rule="d(X⁻¹) = −X⁻¹ dX X⁻¹", domain="invertible", postfix=("⁻¹", "^-1", "^{-1}"),
-    symmetric="preserves", invertible=_same_invertibility, identities=(_inverse_identities,),
+    symmetric="preserves", invertible=_same_invertibility, identities=(_inverse_identities,), code='xp.linalg.inv({0})',
+    code_apply='xp.linalg.solve({0}, {1})',
 )
 ADJ = matrix_function(
     # the adjugate (classical adjoint): adj(X) X = det(X) I; its differential is not in the table
     "adj", _square_to_square, "only a square matrix has an adjugate", None,
     numpy=_np_adj, sympy=lambda sp, a: a.adjugate() if a.rows > 1 else sp.Matrix([[1]]),
     latex=r"\operatorname{adj}", rule=None, aliases=("adjugate",), symmetric="preserves",
-    invertible=_same_invertibility, identities=(_adjugate_of_scalar,),
+    invertible=_same_invertibility, identities=(_adjugate_of_scalar,), code='_adj({0})',
 )
 VEC = linear(
     "vec", _vec, "one matrix argument",
@@ -518,6 +557,7 @@ VEC = linear(
     vec_matrix=lambda e: None, rule="d vec(A) = vec(dA)",
     identities=(lambda c: c.args[0] if c.args[0].shape[1] == 1 else None,  # vec(x) = x
                 lambda c: c.args[0].arg if isinstance(c.args[0], Unvec) else None),  # vec(vec⁻¹(a)) = a
+    code="_vec({0})",
 )
 
 
@@ -534,7 +574,7 @@ DIAG = linear(
     vec_matrix=lambda e: mul(_diag_selection(e.shape[0]), Kron(Ones((e.shape[0], 1)), Identity(e.shape[0]))),
     rule="d diag(a) = diag(da)", symmetric="always",
     invertible=lambda c, invertible: isinstance(c.args[0], Var),
-    latex_names=(r"\operatorname{Diag}", r"\mathrm{diag}", r"\mathrm{Diag}"),
+    latex_names=(r"\operatorname{Diag}", r"\mathrm{diag}", r"\mathrm{Diag}"), code='_diag({0})', code_apply='{0} * {1}', code_apply_right='{1} * {0}.T',
 )
 DIAGV = linear(
     "diagv", _diagonal_of_square, "the argument must be a square matrix", name="diag",
@@ -542,7 +582,7 @@ DIAGV = linear(
     latex=r"\operatorname{diag}", adjoint=lambda e, c: DIAG(c),
     # diag(L) = (𝟏ᵀ ⊗ I) diag(vec I) vec L: the diagonal entries of L
     vec_matrix=lambda e: mul(Kron(transpose(Ones((e.shape[0], 1))), Identity(e.shape[0])), _diag_selection(e.shape[0])),
-    rule="d diag(A) = diag(dA)", transpose_invariant=True,
+    rule="d diag(A) = diag(dA)", transpose_invariant=True, code='_diagv({0})',
 )
 SUM = linear(
     "sum", _to_scalar, "one argument",
@@ -550,7 +590,7 @@ SUM = linear(
     adjoint=lambda e, c: mul(c, Ones(e.args[0].shape)),
     vec_matrix=lambda e: transpose(Ones((dim_mul(e.args[0].shape[0], e.args[0].shape[1]), 1))),
     rule="d sum(A) = sum(dA)", transpose_invariant=True, latex_names=(r"\sum",),
-    identities=(_sum_of_diagonal_product, _sum_of_hadamard, _sum_of_kron),
+    identities=(_sum_of_diagonal_product, _sum_of_hadamard, _sum_of_kron), code='xp.sum({0})',
 )
 NORM = matrix_function(
     "norm", _to_scalar, "one argument",
@@ -558,7 +598,7 @@ NORM = matrix_function(
     lambda c, d: mul(power(c, -1), _inner(c.args[0], d[0])),
     numpy=lambda np, a: np.sqrt(np.sum(a * a)), sympy=lambda sp, a: sp.sqrt(sum(x**2 for x in a)),
     latex=r"\operatorname{norm}", rule="d‖X‖ = tr(Xᵀ dX) / ‖X‖",
-    bars=("", ""), transpose_invariant=True,
+    bars=("", ""), transpose_invariant=True, code='_norm({0})', code_squared='xp.sum({0} * {0})',
 )
 
 
@@ -574,24 +614,25 @@ NORM2 = matrix_function(
     reading=lambda c: None if 1 in c.args[0].shape else (
         "norm2 of a matrix is its Frobenius norm ‖X‖_F, as on MatrixCalculus.org (not the spectral norm, "
         "which matcalc does not have)"),
+    code="_norm({0})", code_squared="xp.sum({0} * {0})",
 )
 NORM1 = matrix_function(
     "norm1", _to_scalar, "one argument",
     lambda c, d: _inner(SIGN(c.args[0]), d[0]),  # d‖x‖₁ = sign(x)ᵀ dx (where no entry is 0)
     numpy=lambda np, a: np.sum(np.abs(a)), sympy=lambda sp, a: sum(sp.Abs(x) for x in a),
     latex=r"\operatorname{norm1}", rule="d‖x‖₁ = sign(x)ᵀ dx", bars=("₁", "_1"), transpose_invariant=True,
-    kink=True,
+    kink=True, code='xp.sum(xp.abs({0}))',
 )
 SOFTMAX = matrix_function(
     "softmax", _same, "one argument (a vector, or a matrix column by column)", _d_softmax,
     numpy=_np_softmax, sympy=_sp_softmax, latex=r"\operatorname{softmax}",
-    rule="d softmax(z) = (diag(p) − p pᵀ) dz",
+    rule="d softmax(z) = (diag(p) − p pᵀ) dz", code='_softmax({0})',
 )
 LOGSUMEXP = matrix_function(
     "logsumexp", _column_to_scalar, "the argument must be a column vector",
     lambda c, d: mul(transpose(SOFTMAX(c.args[0])), d[0]),  # d logsumexp(z) = softmax(z)ᵀ dz
     numpy=_np_logsumexp, sympy=lambda sp, z: sp.log(sum(sp.exp(v) for v in z)),
-    latex=r"\operatorname{logsumexp}", rule="d logsumexp(z) = softmax(z)ᵀ dz", aliases=("lse",),
+    latex=r"\operatorname{logsumexp}", rule="d logsumexp(z) = softmax(z)ᵀ dz", aliases=("lse",), code='_logsumexp({0})',
 )
 
 

@@ -448,7 +448,26 @@ class Builder(Transformer_NonRecursive):
             return self._hadamard(a, b, span)
         if op == "elemdiv":
             return self._elemdiv(a, b, span)
+        return self._kron(a, b, span)
+
+    def _kron(self, a: Expr, b: Expr, span: Span | None) -> Expr:
+        """A ⊗ B; of two identities of unknown sizes, kron(I, I) = I (with its numbers: kron(I, 2 I)
+        = 2 I), whose one size the rest decides (a product of two unknown sizes could not be split)."""
+        ka, ia = self._scaled_identity(a)
+        kb, ib = self._scaled_identity(b)
+        if ia and ib:
+            eye = _at(Identity(self.u.fresh()), span)
+            k = ka * kb
+            return eye if k == 1 else self._make(MatMul, ((Num(k), eye),), span)
         return self._make(Kron, (a, b), span)
+
+    def _scaled_identity(self, e: Expr) -> tuple[Any, bool]:
+        """(k, True) for I or k I of a size not known yet."""
+        if isinstance(e, MatMul) and len(e.factors) == 2 and isinstance(e.factors[0], Num):
+            k, e = e.factors[0].value, e.factors[1]
+        else:
+            k = 1
+        return k, isinstance(e, Identity) and isinstance(self.u.resolve(e.n), DimVar)
 
     def _div(self, a: Expr, b: Expr, span: Span) -> Expr:
         if isinstance(b, Num):
@@ -597,6 +616,8 @@ class Builder(Transformer_NonRecursive):
         """kron(A, B): a node of its own."""
         if len(args) != 2:
             raise ParseError(f"{m.name} takes two arguments, not {len(args)}", span)
+        if NODE_CALLS[m.name] is Kron:
+            return self._kron(args[0], args[1], span)
         return self._make(NODE_CALLS[m.name], (args[0], args[1]), span)
 
     def _call_builtin(self, m: Meaning, args: list[Expr], span: Span | None, name_span: Span) -> Expr:

@@ -164,6 +164,8 @@ class Inference(Strict):
         #: names given to unknown sizes early (a factor of a product: kron(I, A)), by the
         #: unknown they name, which may still be re-pointed (:meth:`_solve_product`)
         self.grounded: dict[str, DimVar] = {}
+        #: early names re-pointed by :meth:`_solve_product`, as nodes built before still show them
+        self.renamed: dict[str, Dim] = {}
 
     def fresh(self) -> DimVar:
         self.count += 1
@@ -180,7 +182,7 @@ class Inference(Strict):
             if isinstance(up, DimVar) and up in parent:  # path halving
                 up = parent[d] = parent[up]
             d = up
-        return d
+        return self._current(d) if self.renamed else d
 
     def unify(self, a: Dim, b: Dim) -> None:
         a, b = self.resolve(a), self.resolve(b)
@@ -216,7 +218,21 @@ class Inference(Strict):
                 target = dim_mul(target, name)
         del self.grounded[g]
         self.parent[var] = target
+        self.renamed[g] = target
         return True
+
+    def _current(self, d: Dim) -> Dim:
+        """``d`` with the early names re-pointed since (m·n, built before m became p, is p·n)."""
+        if not self.renamed or isinstance(d, (int, DimVar)):
+            return d
+        if isinstance(d, str):
+            while d in self.renamed:
+                d = self.renamed[d]  # type: ignore[assignment]
+            return d
+        out: Dim = d.coeff  # type: ignore[union-attr]
+        for sym in d.syms:  # type: ignore[union-attr]
+            out = dim_mul(out, self._current(sym))
+        return out
 
     def mul(self, a: Dim, b: Dim) -> Dim:
         """Products of dimensions are only formed from known ones: an unknown factor

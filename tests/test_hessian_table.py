@@ -163,3 +163,34 @@ def test_a_hessian_has_no_layout(capsys):
 
     assert main(["hessian", "x' A y", "x", "y", "--layout", "numerator"]) == 2
     assert "swap the two variables" in capsys.readouterr().err
+
+
+def test_review_found_wrong_verdicts_stay_fixed():
+    """A wrong claim is never called right, a right one never wrong (found by a review)."""
+    # H[V] of a symmetric S must be symmetric: a skew part is not invisible
+    v = check_hessian("logdet(S)", "S", "-S^-1 V S^-1 + 5 (V S - S V)", "S: n×n symmetric")
+    assert v.correct is False and "symmetric convention" in v.diagnosis[0]
+    # a term without the direction, at sizes given as numbers
+    v = check_hessian("sum(log(1 + exp(X w))) - y' X w", "w", "X' (σ′(X w) ⊙ (X v)) + X' y", "X: 5×3")
+    assert v.correct is False and "term without the direction" in v.diagnosis[0]
+    v = check_hessian("x' x", "x", "(v' v) v")
+    assert v.correct is False and "not linear" in v.diagnosis[0]
+    # identities of unknown sizes in a Kronecker product
+    assert check_hessian("tr(X' X)", "X", "2 kron(I, I)").correct is True
+    assert check_hessian("tr(X' X)", "X", "kron(I, 2 I)").correct is True
+    # any name for the direction
+    for claim in ("2 u", "2 U"):
+        v = check_hessian("x' x" if claim == "2 u" else "tr(X' X)", "x" if claim == "2 u" else "X", claim)
+        assert v.correct is True and v.text() and v.to_dict()["claimed"].startswith("Hessian applied to")
+    # the transpose of H[V]: the gradient taken in numerator layout
+    v = check_hessian("logdet(X)", "X", "-inv(X) V inv(X)")
+    assert v.correct is False and "transpose of the Hessian applied to V" in v.diagnosis[0]
+
+
+def test_a_mixed_hessian_is_checked_from_the_command_line(capsys):
+    from matcalc.cli import main
+
+    assert main(["check", "L(W x + b)", "W", "x ⊗ ∇²L(W x + b)", "--hessian", "--wrt2", "b"]) == 0
+    assert "with respect to W and b" in capsys.readouterr().out
+    assert main(["check", "x' A x", "x", "A + A'", "--hessian", "--layout", "numerator"]) == 2
+    assert main(["check", "x' A x", "x", "A + A'", "--wrt2", "x"]) == 2

@@ -385,6 +385,11 @@ def _check(expr: Expr, wrt: Var, claimed: Expr, timeout: float, points: int, see
         dirs, _ = _independent(env[direction.name], direction)
         return sp.Matrix(vec(out)).jacobian(sp.Matrix(dirs))
 
+    if direction is not None:  # H[V] is linear in V, and symmetric for a symmetric X: said before anything else
+        bad = _not_a_linear_map(conv.convert(claimed), kept, wrt, [_random_point(env, positive, rng) for _ in range(3)])
+        if bad is not None:
+            return CheckResult(False, "not linear" if "symmetric" not in bad else "convention", sizes, elapsed(),
+                               f"{name} {bad}")
     try:
         c = claim_at({})
     except UndefinedValue as exc:  # undefined for every value of the variables
@@ -408,7 +413,7 @@ def _check(expr: Expr, wrt: Var, claimed: Expr, timeout: float, points: int, see
             c = project(c)
             along_entries = True
         elif ex is not None or ey is not None:
-            outside = _symmetric_convention(c, ex, ey, deadline)
+            outside = _symmetric_convention(c, ex, ey, [_random_point(env, positive, rng) for _ in range(3)])
             if outside is not None:
                 return CheckResult(False, "convention", sizes, elapsed(),
                                    f"{name} does not follow the symmetric convention H = N H N, N = (I + K)/2 "
@@ -536,6 +541,40 @@ def _check(expr: Expr, wrt: Var, claimed: Expr, timeout: float, points: int, see
     return CheckResult(True, f"exact where SymPy simplified, else {method}", sizes, elapsed(), entries=len(pairs))
 
 
+def _not_a_linear_map(claim: sp.Matrix, kept: set[Any], wrt: Var, points: list[dict[Any, Any]]) -> str | None:
+    """Why a claimed H[V] is not the Hessian applied to V whatever the rest, or None: a term
+    without V (H[0] ≠ 0), a term not linear in V (H[2V] ≠ 2 H[V]), or, for a symmetric X,
+    H[V] not symmetric for a symmetric V (the convention H = N H N).  Each is shown by an
+    exact value at a random rational point (a non-zero value proves it); where the claim is
+    zero there, nothing is reported."""
+    def value(e: Any, point: dict[Any, Any]) -> Any:
+        v = _value(concrete(e.xreplace(point)))
+        return v if _finite(v) else None
+
+    def differ(a: Any, b: Any) -> bool:
+        return a is not None and b is not None and not _equal(sp.sympify(a), sp.sympify(b))
+
+    for point in points:
+        at = {k: v for k, v in point.items() if k not in kept}
+        zero = {**at, **{s: 0 for s in kept}}
+        for entry in claim:
+            if differ(value(entry, zero), 0):
+                return "has a term without the direction: applied to 0 it is not 0"
+        double = {**at, **{s: 2 * point[s] for s in kept}}
+        for entry in claim:
+            once = value(entry, point)
+            if differ(value(entry, double), None if once is None else 2 * once):
+                return "is not linear in the direction (a Hessian applied to V is linear in V)"
+        if wrt.symmetric and not wrt.is_scalar and claim.rows == claim.cols:
+            for i in range(claim.rows):
+                for j in range(i + 1, claim.cols):
+                    if differ(value(claim[i, j], point), value(claim[j, i], point)):
+                        return ("does not follow the symmetric convention: for a symmetric variable the Hessian "
+                                "applied to a symmetric V is symmetric (H = N H N, N = (I + K)/2); entries "
+                                f"({i + 1}, {j + 1}) and ({j + 1}, {i + 1}) differ")
+    return None
+
+
 def _independent(m: sp.Matrix, var: Var) -> tuple[list[Any], sp.Matrix | None]:
     """The independent entry symbols of ``var`` (in vec order) and, for a symmetric matrix,
     E with the column of s_ab = vec(E_ab + E_ba) (vec E_aa on the diagonal): f restricted
@@ -558,9 +597,10 @@ def _project(ex: sp.Matrix | None, ey: sp.Matrix | None, h: sp.Matrix) -> sp.Mat
     return h * ey if ey is not None else h
 
 
-def _symmetric_convention(h: sp.Matrix, ex: sp.Matrix | None, ey: sp.Matrix | None, deadline: float) -> str | None:
-    """Where H ≠ N H N (N = (I + K)/2 on each symmetric side), or None.  Exact: each
-    difference must cancel; one that cannot be shown to in time is not reported."""
+def _symmetric_convention(h: sp.Matrix, ex: sp.Matrix | None, ey: sp.Matrix | None,
+                          points: list[dict[Any, Any]]) -> str | None:
+    """Where H ≠ N H N (N = (I + K)/2 on each symmetric side), or None: shown by an exact
+    value at a random rational point (a difference there proves it)."""
     def sym_rows(m: sp.Matrix, n2: int) -> sp.Matrix:
         n = int(round(n2 ** 0.5))
         perm = [(i % n) * n + i // n for i in range(n2)]  # K: row (a, b) ↔ row (b, a)
@@ -571,13 +611,14 @@ def _symmetric_convention(h: sp.Matrix, ex: sp.Matrix | None, ey: sp.Matrix | No
         target = sym_rows(target, h.rows)
     if ey is not None:
         target = sym_rows(target.T, h.cols).T
-    for i in range(h.rows):
-        for j in range(h.cols):
-            if time.perf_counter() > deadline:
-                return None
-            d = h[i, j] - target[i, j]
-            if d != 0 and sp.count_ops(d) <= EXACT_OPS_LIMIT and sp.cancel(d) != 0:
-                return f"entry ({i + 1}, {j + 1}) is {h[i, j]}, N H N has {target[i, j]}"
+    for point in points:
+        for i in range(h.rows):
+            for j in range(h.cols):
+                if h[i, j] == target[i, j]:
+                    continue
+                a, b = _value(concrete(h[i, j].xreplace(point))), _value(concrete(target[i, j].xreplace(point)))
+                if _finite(a) and _finite(b) and not _equal(a, b):
+                    return f"entry ({i + 1}, {j + 1}) is {_short(a)} where N H N has {_short(b)}"
     return None
 
 

@@ -224,8 +224,9 @@ def _settle(verdict: Verdict, result: CheckResult, note: Callable[[], list[str]]
     if result.ok:
         verdict.correct = True
         return verdict
-    if result.method == "undefined":
-        verdict.diagnosis.append(result.detail[:1].upper() + result.detail[1:] + ".")
+    if result.method in ("undefined", "not linear", "convention"):  # the check's own reason is the diagnosis
+        detail = result.detail.removeprefix("the claim ").removeprefix("matcalc's Hessian ")
+        verdict.diagnosis.append(f"The claim {detail}.")
         return verdict
     verdict.diagnosis.extend(diagnose())
     verdict.counterexample = f"at {result.sizes_text()}, {result.detail} (SymPy, {result.method})"
@@ -241,7 +242,7 @@ def judge_hessian(h: Hessian, c: Expression, direction: Var | None, hessian: Cal
     x, y = h.wrt, h.wrt2 or h.wrt
     answer = h.hvp if direction is not None else h.hessian
     if direction is not None and direction.name != h.direction:  # the claim's own name for the direction
-        answer = type(answer)(canonical(_renamed(answer.tree, h.direction, direction)), None, answer.decls,
+        answer = type(answer)(canonical(_renamed(answer.tree, h.direction, direction.name)), None, answer.decls,
                               {**e._shapes, direction.name: direction.shape}, answer.functions, answer.assumptions)
     what = f"Hessian applied to {direction.name}" if direction is not None else "Hessian"
     verdict = Verdict(False, e, x.name if not h.wrt2 else f"{x.name} and {y.name}", c, answer, "denominator",
@@ -296,8 +297,14 @@ def _hessian_diagnosis(h: Hessian, hessian: Callable[..., Hessian], claim: Expr,
             return [f"The claim is the transpose of the mixed Hessian: it is ∂²f/∂vec {h.wrt2.name} ∂(vec {x.name})ᵀ; "
                     f"{h.name} has one row per entry of vec {x.name}."]
         if h.wrt2 is None and _same(ev, _symmetric_part(claim), answer):
-            return ["The claim is not symmetric: it gives d²f = (vec dX)ᵀ B (vec dX) with the right B, but the "
-                    "Hessian is the symmetric (B + Bᵀ)/2 (the second identification table)."]
+            return ["The claim is not symmetric: with M the claim, d²f = (vec dX)ᵀ M (vec dX) is right, but the "
+                    "Hessian is the symmetric (M + Mᵀ)/2 (the second identification table)."]
+    if direction is not None and h.wrt2 is None and direction.shape[0] == direction.shape[1] and not direction.is_scalar:
+        flipped = Transpose(map_bottom_up(claim, lambda n: Transpose(n) if n == direction else n))
+        if _same(ev, Transpose(claim), answer) or _same(ev, flipped, answer):  # dGᵀ: the other layout's gradient
+            return [f"The claim is the transpose of the Hessian applied to {direction.name}: it differentiates "
+                    f"∂f/∂{x.name} written in numerator layout (Gᵀ, shaped like {x.name}ᵀ); the Hessian applied to "
+                    f"{direction.name} is dG with d{x.name} = {direction.name}, G shaped like {x.name}."]
     if direction is not None and h.wrt2 is None and _same_quadratic(ev, claim, answer, direction):
         return [f"The claim gives the right d²f = ⟨{direction.name}, H[{direction.name}]⟩ but is not the symmetric "
                 f"map: the Hessian applied to {direction.name} is the symmetric part of the claim's map."]
