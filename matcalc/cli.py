@@ -43,6 +43,7 @@ EXAMPLES = """examples:
   matcalc check --table notes.md             (every row of a Markdown identity table)
   matcalc codegen "L(σ(W x + b))" W b --target jax     (a module: value_and_grad(**arrays))
   matcalc numcheck "‖A X B − C‖²" X --size m=300 --size n=200   (the generated code at real sizes)
+  matcalc serve                               (the local web page, at http://127.0.0.1:8000/)
 
 exit codes: 0 success, 1 wrong, 2 bad input / no rule / a limit / the time limit,
             3 an answer that could not be checked (unchecked)
@@ -166,6 +167,10 @@ def _parser() -> tuple[argparse.ArgumentParser, Options]:
     add("--seed", type=int, default=0, help="the random inputs' seed (default 0)")
     add("--format", "-f", choices=("text", "json"), default="text", help="output format (default: text)")
     add("--timeout", type=_seconds, default=60.0, metavar="SECONDS", help="time limit (default 60)")
+
+    add = command("serve", "the local web page: derivatives typeset, explained and checked, offline")
+    add("--port", type=int, default=8000, help="the port (default 8000; 0: any free one)")
+    add("--host", default="127.0.0.1", help="the address to bind (default 127.0.0.1, this machine only)")
     return p, options
 
 
@@ -450,9 +455,21 @@ def _cmd_numcheck(args: argparse.Namespace, clock: _Clock) -> int:
     return report.exit_code
 
 
+def _cmd_serve(args: argparse.Namespace, clock: _Clock) -> int:
+    from .web import serve
+
+    if not 0 <= args.port <= 65535:
+        raise MatcalcError(f"--port {args.port}: a port is a number from 0 to 65535")
+    try:
+        serve(args.host, args.port)
+    except OSError as err:
+        raise MatcalcError(f"cannot serve on {args.host}:{args.port}: {err.strerror or err}") from None
+    return 0
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace, _Clock], int]] = {
     "parse": _cmd_parse, "diff": _cmd_diff, "hessian": _cmd_hessian, "check": _cmd_check,
-    "codegen": _cmd_codegen, "numcheck": _cmd_numcheck,
+    "codegen": _cmd_codegen, "numcheck": _cmd_numcheck, "serve": _cmd_serve,
 }
 
 
@@ -479,7 +496,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if getattr(args, name, None) == "-":
                 setattr(args, name, _stdin())
                 break
-        return COMMANDS[args.command](args, _Clock(args.timeout))
+        return COMMANDS[args.command](args, _Clock(getattr(args, "timeout", limits.DEFAULT_TIMEOUT)))
     except MatcalcError as err:
         print(err.pretty(), file=sys.stderr)
         return 2

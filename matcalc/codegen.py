@@ -25,6 +25,7 @@ as logsumexp, ‖x‖² as a sum of squares.
 from __future__ import annotations
 
 import keyword
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -116,6 +117,15 @@ _COMMON = {
     """Column by column, shifted by the column's maximum."""
     e = {xp}.exp(z - {colmax})
     return e / {xp}.sum(e, {axis}=0, keepdims=True)''',
+    "_log_softmax": '''def _log_softmax(z):
+    """log(softmax(z)), column by column, without underflow: z − logsumexp(z)."""
+    s = z - {colmax}
+    return s - {xp}.log({xp}.sum({xp}.exp(s), {axis}=0, keepdims=True))''',
+    "_need": '''def _need(name, fn):
+    """An abstract function of f must be passed, as a Python callable."""
+    if not callable(fn):
+        raise TypeError(f"f needs the function {{name}}=… (a Python callable): see the module's docstring")
+    return fn''',
     "_logsumexp": '''def _logsumexp(z):
     m = {xp}.max(z)
     return m + {xp}.log({xp}.sum({xp}.exp(z - m)))''',
@@ -196,7 +206,8 @@ def _target(name: str) -> Target:
     own = {"numpy": _NUMPY, "jax": _JAX, "torch": _TORCH}[name]
     helpers = {k: v.format(**fill) for k, v in _COMMON.items()}
     if name == "torch":
-        helpers["_softmax"] = helpers["_softmax"].replace("keepdims=True", "keepdim=True")
+        for h in ("_softmax", "_log_softmax"):
+            helpers[h] = helpers[h].replace("keepdims=True", "keepdim=True")
     helpers.update(own)
     imports = {"numpy": "import numpy as np", "jax": "import jax.numpy as jnp", "torch": "import torch"}[name]
     return Target(name, imports, fill["xp"], helpers)
@@ -629,7 +640,18 @@ def codegen(expr: Any, wrt: str | list[str] | tuple[str, ...], where: Any = None
         used_helpers |= w2.used_helpers | w3.used_helpers
 
     helpers = dict(t.helpers)
-    order = [k for k in helpers if k in used_helpers]
+    # the helpers the functions call, and the helpers those call (from the final text)
+    text = "\n".join(sections)
+    order: list[str] = []
+    changed = True
+    while changed:
+        changed = False
+        for k in helpers:
+            if k not in order and re.search(rf"\b{k}\(", text + "\n".join(helpers[h] for h in order)):
+                order.append(k)
+                changed = True
+    order = [k for k in helpers if k in order]
+    used_helpers = set(order)
     doc = _docstring(e, derivs, h, names, variables, functions, target)
     extra = sorted({imp for (tn, h), imp in _HELPER_IMPORTS.items() if tn == t.name and h in used_helpers})
     out = [f'"""{doc}"""', "", "\n".join([t.imports, *extra]), "", ""]
@@ -649,6 +671,7 @@ def _function(name: str, extra: list[str], names: dict[str, str], variables: lis
     shape = {"numpy": "np.shape({0})", "jax": "jnp.shape({0})", "torch": "tuple(torch.as_tensor({0}).shape)"}[t.name]
     body += [f"shape_{names[v]} = {shape.format(names[v])}" for v in kept]
     body += [f"{names[v]} = _col({names[v]})" for v in variables]
+    body += [f"{f} = _need({f!r}, {f})" for f in sorted(functions) if re.search(rf"\b{f}\(", "\n".join(lines))]
     body += lines + [ret]
     return head + "\n" + "\n".join("    " + ln for ln in body)
 

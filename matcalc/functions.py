@@ -252,7 +252,8 @@ def _log_of_exp(c: Call) -> Expr | None:
 
 def _log_stable(c: Call) -> tuple[str, tuple[Expr, ...]] | None:
     """Generated code for log without overflow: log(1 + exp(z)) = softplus(z), log(σ(z)) =
-    −softplus(−z), log(1 − σ(z)) = −softplus(z), log(sum(exp(z))) = logsumexp(z)."""
+    −softplus(−z), log(1 − σ(z)) = −softplus(z), log(sum(exp(z))) = logsumexp(z),
+    log(softmax(z)) = z − logsumexp(z)."""
     a = c.args[0]
 
     def is_one(e: Expr) -> bool:
@@ -260,6 +261,8 @@ def _log_stable(c: Call) -> tuple[str, tuple[Expr, ...]] | None:
 
     if isinstance(a, Call) and a.fn is SIGMOID:
         return "-_softplus(-{0})", a.args
+    if isinstance(a, Call) and a.fn is SOFTMAX:  # log(softmax(z)) = z − logsumexp(z), column by column
+        return "_log_softmax({0})", a.args
     if isinstance(a, Call) and a.fn is SUM and isinstance(a.args[0], Call) and a.args[0].fn is EXP:
         return "_logsumexp({0})", a.args[0].args
     if isinstance(a, Add) and len(a.terms) == 2:

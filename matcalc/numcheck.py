@@ -134,6 +134,8 @@ def numcheck(expr: Any, wrt: str | list[str], where: Any = None, sizes: dict[str
         auto = None
         if jax_grads is not None:
             j = np.asarray(jax_grads[w], dtype=float).reshape(x.shape)
+            if e.variable(w).symmetric and j.ndim == 2:  # matcalc's gradient is sym(G); jax.grad's is G
+                j = (j + j.T) / 2
             auto = float(np.max(np.abs(j - g)) / max(float(np.max(np.abs(g))), 1e-300))
         report.comparisons.append(Comparison(w, tuple(np.shape(values[w])), worst, auto))
     return report

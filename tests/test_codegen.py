@@ -289,3 +289,18 @@ def test_the_command_line(capsys, tmp_path):
     assert main(["diff", "W x + b", "W", "b", "--no-check", "--format", "json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["kind"] == "derivatives" and [r["wrt"] for r in data["results"]] == ["W", "b"]
+
+
+def test_review_fixes_stay_fixed():
+    """Found by a review: stable log-softmax, a missing abstract function said, numcheck with a
+    symmetric variable, only the helpers used."""
+    ns = _module(codegen("-y' log(softmax(W x))", "W"))
+    value, grads = ns["value_and_grad"](W=np.array([[60.0], [-60.0]]), x=np.array([1.0]), y=np.array([0.0, 1.0]))
+    assert value == pytest.approx(120.0) and np.all(np.isfinite(grads["W"]))
+    ns = _module(codegen("L(σ(W x + b))", ["W", "b"]))
+    with pytest.raises(TypeError, match="needs the function L="):
+        ns["value_and_grad"](W=np.eye(2), b=np.ones(2), x=np.ones(2))
+    assert "_multi_dot" not in codegen("sum(log(1 + exp(X w))) - y' X w", "w")
+    from matcalc.numcheck import numcheck
+
+    assert numcheck("logdet(S) - tr(S A)", "S", "S: n×n symmetric", sizes={"n": 20}).ok
