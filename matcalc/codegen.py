@@ -242,7 +242,6 @@ class _Writer:
         self.names = names  # variable name -> Python name
         self.sizes = sizes  # size symbol -> Python expression
         self.functions = functions  # abstract-function keyword arguments used
-        self.used_helpers: set[str] = set()
         self.lines: list[str] = []
         self.assigned: dict[Expr, str] = {}
         self.count = 0
@@ -281,12 +280,6 @@ class _Writer:
         name = f"t{self.count}"
         self.lines.append(f"{name} = {code}    # {_short(to_text(n))}")
         self.assigned[n] = name
-        return name
-
-    def helper(self, name: str) -> str:
-        self.used_helpers.add(name)
-        if name == "_sigmoid_prime":
-            self.used_helpers.add("_sigmoid")
         return name
 
     def dim(self, d: Any) -> str:
@@ -349,7 +342,7 @@ class _Writer:
         return f"{self.xp}.zeros(({self.dim(e.dims[0])}, {self.dim(e.dims[1])}){self._dtype()})"
 
     def _c_Commutation(self, e: Commutation) -> str:
-        k = f"{self.helper('_commutation')}({self.dim(e.m)}, {self.dim(e.n)})"
+        k = f"_commutation({self.dim(e.m)}, {self.dim(e.n)})"
         return f"{k}.to({next(iter(self.names.values()))}.dtype)" if self._dtype() else k
 
     def _c_Add(self, e: Add) -> str:
@@ -367,7 +360,7 @@ class _Writer:
         return " * ".join(self._arg(f) for f in e.factors)
 
     def _c_Kron(self, e: Kron) -> str:
-        return f"{self.helper('_kron')}({self._code(e.left)}, {self._code(e.right)})"
+        return f"_kron({self._code(e.left)}, {self._code(e.right)})"
 
     def _c_Transpose(self, e: Transpose) -> str:
         if e.arg.is_scalar:
@@ -390,7 +383,7 @@ class _Writer:
         return f"{self.xp}.linalg.matrix_power({self._code(e.base)}, {e.k})"
 
     def _c_Unvec(self, e: Unvec) -> str:
-        return f"{self.helper('_unvec')}({self._code(e.arg)}, {self.dim(e.rows)}, {self.dim(e.cols)})"
+        return f"_unvec({self._code(e.arg)}, {self.dim(e.rows)}, {self.dim(e.cols)})"
 
     def _c_Call(self, e: Call) -> str:
         """The row's template, or its stabler form for this argument (log(1 + exp(z)) as a
@@ -404,8 +397,6 @@ class _Writer:
         return self._template(fn.code, [self._code(a) for a in e.args])
 
     def _template(self, template: str, args: list[str]) -> str:
-        for h in _helpers_in(template):
-            self.helper(h)
         return template.replace("xp.", f"{self.xp}.").format(*args)
 
     def _c_MatMul(self, e: MatMul) -> str:
@@ -454,7 +445,7 @@ class _Writer:
             return codes[0]
         if len(codes) == 2:
             return f"{codes[0]} @ {codes[1]}"
-        return f"{self.helper('_multi_dot')}({', '.join(codes)})"
+        return f"_multi_dot({', '.join(codes)})"
 
     @staticmethod
     def _paren(code: str) -> str:
@@ -464,10 +455,9 @@ class _Writer:
     def _callable(self, key: str, e: Any, vector_out: bool) -> str:
         self.functions.add(key)
         codes = [self._code(a) for a in e.args]
-        flat = self.helper("_flat")
-        call = f"{key}({', '.join(f'{flat}({c})' for c in codes)})"
+        call = f"{key}({', '.join(f'_flat({c})' for c in codes)})"
         like = f", {codes[0]}" if self.t.name == "torch" else ""
-        return f"{self.helper('_col')}({call}{like})"
+        return f"_col({call}{like})"
 
     def _c_Apply(self, e: Apply) -> str:
         return self._callable(py_name(e.name), e, e.out is not None)
@@ -540,12 +530,6 @@ def _negated(t: Expr) -> Expr | None:
     return None
 
 
-def _helpers_in(template: str) -> list[str]:
-    import re
-
-    return re.findall(r"\b(_[a-z_0-9]+)\(", template)
-
-
 def _short(text: str, width: int = 70) -> str:
     return text if len(text) <= width else text[:width - 1] + "…"
 
@@ -600,7 +584,6 @@ def codegen(expr: Any, wrt: str | list[str] | tuple[str, ...], where: Any = None
             if isinstance(d, str) and d not in sizes:
                 sizes[d] = f"{names[v]}.shape[{axis}]"
     functions: set[str] = set()
-    body_lines: list[str] = []
 
     def function_body(roots: list[tuple[str, Expr]], w: _Writer) -> list[str]:
         w.count_uses([r for _, r in roots])
@@ -608,14 +591,12 @@ def codegen(expr: Any, wrt: str | list[str] | tuple[str, ...], where: Any = None
             w.emit(r, name)
         return w.lines
 
-    used_helpers: set[str] = {"_col", "_only_functions"}
     sections: list[str] = []
 
     # value_and_grad
     w = _Writer(t, names, {k: v for k, v in sizes.items()}, functions)
     roots = [("value", e.tree)] + [(f"grad_{py_name(d.wrt.name)}", d.gradient.tree) for d in derivs]  # type: ignore[union-attr]
     lines = function_body(roots, w)
-    used_helpers |= w.used_helpers
     value_out = {"numpy": "float(np.reshape(value, ()))", "jax": "jnp.reshape(value, ())",
                  "torch": "torch.as_tensor(value).reshape(())"}[t.name]
     grads = ", ".join(f"{d.wrt.name!r}: grad_{py_name(d.wrt.name)}.reshape(shape_{names[d.wrt.name]})"
@@ -640,7 +621,6 @@ def codegen(expr: Any, wrt: str | list[str] | tuple[str, ...], where: Any = None
                                   f"return HV.reshape(shape_{names[x.name]})",
                                   f"H[{h.direction}]: the Hessian applied to v (shaped like {x.name}), as dG with "
                                   f"d{x.name} = v; no Kronecker product is formed.", [x.name], t))
-        used_helpers |= w2.used_helpers | w3.used_helpers
 
     helpers = dict(t.helpers)
     # the helpers the functions call, and the helpers those call (from the final text)
@@ -654,13 +634,11 @@ def codegen(expr: Any, wrt: str | list[str] | tuple[str, ...], where: Any = None
                 order.append(k)
                 changed = True
     order = [k for k in helpers if k in order]
-    used_helpers = set(order)
     doc = _docstring(e, derivs, h, names, variables, functions, target)
-    extra = sorted({imp for (tn, h), imp in _HELPER_IMPORTS.items() if tn == t.name and h in used_helpers})
+    extra = sorted({imp for (tn, h), imp in _HELPER_IMPORTS.items() if tn == t.name and h in order})
     out = [f'"""{doc}"""', "", "\n".join([t.imports, *extra]), "", ""]
     out += [helpers[k] + "\n\n" for k in order]
     out += [s + "\n\n" for s in sections]
-    del body_lines
     return "\n".join(out).rstrip() + "\n"
 
 
