@@ -216,6 +216,8 @@ class Inference(Strict):
         for name, v in sorted(rb.items()):
             for _ in range(v // k):
                 target = dim_mul(target, name)
+        if g in _factors(self._current(target))[1]:  # g = g·n has no solution (and would loop)
+            return False
         del self.grounded[g]
         self.parent[var] = target
         self.renamed[g] = target
@@ -226,8 +228,14 @@ class Inference(Strict):
         if not self.renamed or isinstance(d, (int, DimVar)):
             return d
         if isinstance(d, str):
+            seen = {d}
             while d in self.renamed:
                 d = self.renamed[d]  # type: ignore[assignment]
+                if not isinstance(d, str):  # renamed to a product: its factors may be renamed too
+                    return self._current(d)
+                if d in seen:  # pragma: no cover - _solve_product never makes a cycle
+                    raise Mismatch(d, d)
+                seen.add(d)
             return d
         out: Dim = d.coeff  # type: ignore[union-attr]
         for sym in d.syms:  # type: ignore[union-attr]
