@@ -272,56 +272,24 @@ def _adjugate_over_det(c: Canon, scalars: list[Expr], chain: list[Expr]) -> tupl
 
 
 def _simplify_chain(c: Canon, chain: list[Expr]) -> tuple[Fraction, list[Expr], list[Expr]]:
+    """The matrix chain of a product with its pair identities applied (X X⁻¹ = I, K K = I,
+    Xᵃ Xᵇ = Xᵃ⁺ᵇ, products of ones, diag(a) M v = a ⊙ (M v), …), its 1×1 runs hoisted as
+    scalars.  Pairs are rewritten left to right, stepping back one place after a change
+    (only that pair and its neighbours can change), so that a chain of k factors takes
+    O(k) rewrites, not O(k²) restarts."""
     chain = list(chain)
     sizes: list[Expr] = []
-    changed = True
-    while changed:
-        changed = False
-        for i in range(len(chain) - 1):
-            a, b = chain[i], chain[i + 1]
-            if _inverse_pair(a, b):  # X X⁻¹ = X⁻¹ X = I
-                del chain[i:i + 2]
-                changed = True
-                break
-            if (kp := _kron_pair(c, a, b)) is not None:  # K K = I, K (A ⊗ B) = (B ⊗ A) K, mixed products
-                chain[i:i + 2] = kp
-                changed = True
-                break
-            if isinstance(a, Ones) and isinstance(b, Ones) and a.shape[0] != 1 and b.shape[1] != 1 \
-                    and a.shape[1] != 1:  # (𝟏ₘ 𝟏ₙᵀ)(𝟏ₙ 𝟏ₚᵀ) = n 𝟏ₘ 𝟏ₚᵀ
-                n = a.shape[1]
-                chain[i:i + 2] = [Ones((a.shape[0], b.shape[1]))]
-                sizes.append(Num(Fraction(n)) if isinstance(n, int) else Size(n))
-                changed = True
-                break
-            if isinstance(a, Transpose) and _ones_column(a.arg) and _ones_column(b):  # 𝟏ₙᵀ 𝟏ₙ = n
-                del chain[i:i + 2]
-                n = b.shape[0]
-                sizes.append(Num(Fraction(n)) if isinstance(n, int) else Size(n))
-                changed = True
-                break
-            if _ones_column(a) and isinstance(b, Transpose) and _ones_column(b.arg):  # 𝟏ₘ 𝟏ₙᵀ: all ones
-                chain[i:i + 2] = [Ones((a.shape[0], b.shape[1]))]
-                changed = True
-                break
-            (ba, ka), (bb, kb) = _matpow_parts(a), _matpow_parts(b)
-            if ba == bb and ba.shape[0] == ba.shape[1]:  # Xᵃ Xᵇ = Xᵃ⁺ᵇ
-                chain[i:i + 2] = [MatPow(ba, ka + kb)]
-                changed = True
-                break
-            j = next((j for j in range(i + 1, len(chain)) if chain[j].shape[1] == 1), None)
-            if _is_diag(a) and j is not None:  # diag(a) M v = a ⊙ (M v)
-                rest = chain[i + 1:j + 1]
-                chain[i:j + 1] = [c.had(a.args[0], rest[0] if len(rest) == 1 else c.mul(*rest))]  # type: ignore[attr-defined]
-                changed = True
-                break
-            k = next((k for k in range(i, -1, -1) if chain[k].shape[0] == 1), None)
-            if _is_diag(b) and k is not None:  # uᵀ M diag(b) = (b ⊙ (uᵀ M)ᵀ)ᵀ
-                head = chain[k:i + 1]
-                row = head[0] if len(head) == 1 else c.mul(*head)
-                chain[k:i + 2] = [c.T(c.had(b.args[0], c.T(row)))]  # type: ignore[attr-defined]
-                changed = True
-                break
+    while True:
+        i = 0
+        while i < len(chain) - 1:
+            out = _pair_identity(c, chain[i], chain[i + 1], sizes)
+            if out is None:
+                i += 1
+                continue
+            chain[i:i + 2] = out
+            i = max(i - 1, 0)
+        if not _diagonal_identity(c, chain):  # (each application removes a diag: bounded)
+            break
     coeff = _Q1
     hoisted: list[Expr] = list(sizes)
     # a row factor … column factor inside a longer chain is a scalar: (xᵀ a) B
@@ -344,6 +312,51 @@ def _simplify_chain(c: Canon, chain: list[Expr]) -> tuple[Fraction, list[Expr], 
             hoisted.append(unit)
             chain = []
     return coeff, hoisted, chain
+
+
+def _pair_identity(c: Canon, a: Expr, b: Expr, sizes: list[Expr]) -> list[Expr] | None:
+    """The factors that the adjacent pair ``a b`` of a chain is, when an identity applies
+    (a number it produces, such as 𝟏ᵀ 𝟏 = n, is appended to ``sizes``), else None."""
+    if _inverse_pair(a, b):  # X X⁻¹ = X⁻¹ X = I
+        return []
+    if (kp := _kron_pair(c, a, b)) is not None:  # K K = I, K (A ⊗ B) = (B ⊗ A) K, mixed products
+        return kp
+    if isinstance(a, Ones) and isinstance(b, Ones) and a.shape[0] != 1 and b.shape[1] != 1 \
+            and a.shape[1] != 1:  # (𝟏ₘ 𝟏ₙᵀ)(𝟏ₙ 𝟏ₚᵀ) = n 𝟏ₘ 𝟏ₚᵀ
+        n = a.shape[1]
+        sizes.append(Num(Fraction(n)) if isinstance(n, int) else Size(n))
+        return [Ones((a.shape[0], b.shape[1]))]
+    if isinstance(a, Transpose) and _ones_column(a.arg) and _ones_column(b):  # 𝟏ₙᵀ 𝟏ₙ = n
+        n = b.shape[0]
+        sizes.append(Num(Fraction(n)) if isinstance(n, int) else Size(n))
+        return []
+    if _ones_column(a) and isinstance(b, Transpose) and _ones_column(b.arg):  # 𝟏ₘ 𝟏ₙᵀ: all ones
+        return [Ones((a.shape[0], b.shape[1]))]
+    (ba, ka), (bb, kb) = _matpow_parts(a), _matpow_parts(b)
+    if ba == bb and ba.shape[0] == ba.shape[1]:  # Xᵃ Xᵇ = Xᵃ⁺ᵇ
+        return [MatPow(ba, ka + kb)]
+    return None
+
+
+def _diagonal_identity(c: Canon, chain: list[Expr]) -> bool:
+    """diag(a) M v = a ⊙ (M v) and uᵀ M diag(b) = (b ⊙ (uᵀ M)ᵀ)ᵀ, the first that applies,
+    in place; False when none does."""
+    for i, a in enumerate(chain):
+        if _is_diag(a):
+            j = next((j for j in range(i + 1, len(chain)) if chain[j].shape[1] == 1), None)
+            if j is not None:  # diag(a) M v = a ⊙ (M v)
+                rest = chain[i + 1:j + 1]
+                chain[i:j + 1] = [c.had(a.args[0], rest[0] if len(rest) == 1 else c.mul(*rest))]  # type: ignore[attr-defined]
+                return True
+        if i + 1 < len(chain) and _is_diag(chain[i + 1]):
+            b = chain[i + 1]
+            k = next((k for k in range(i, -1, -1) if chain[k].shape[0] == 1), None)
+            if k is not None:  # uᵀ M diag(b) = (b ⊙ (uᵀ M)ᵀ)ᵀ
+                head = chain[k:i + 1]
+                row = head[0] if len(head) == 1 else c.mul(*head)
+                chain[k:i + 2] = [c.T(c.had(b.args[0], c.T(row)))]  # type: ignore[attr-defined]
+                return True
+    return False
 
 
 def _scalar_run(chain: list[Expr]) -> tuple[int, int] | None:
@@ -1009,10 +1022,13 @@ def _diff_in_sum(c: Canon, e: Expr) -> bool:
 
 def function_identities(e: Expr) -> Expr:
     """``e`` with every call rewritten by its row's identities, bottom-up (log(exp(x)) = x,
-    log(softmax(z)) = z − 𝟏 logsumexp(z), (X⁻¹)⁻¹ = X): what is differentiated, so that
-    the derivative comes out as simple as the identity makes it."""
+    log(softmax(z)) = z − 𝟏 logsumexp(z), (X⁻¹)⁻¹ = X), and runs of one factor written as
+    its power (X X X = X³): what is differentiated, so that the derivative comes out as
+    simple as the identity makes it."""
 
     def rewrite(n: Expr) -> Expr:
+        if isinstance(n, MatMul):
+            return _runs_as_powers(n)
         for _ in range(8):  # each identity makes the call simpler; a bound all the same
             if not isinstance(n, Call):
                 return n
@@ -1023,6 +1039,23 @@ def function_identities(e: Expr) -> Expr:
         return n
 
     return map_bottom_up(e, rewrite)
+
+
+def _runs_as_powers(e: MatMul) -> Expr:
+    """X X ⋯ X = Xᵏ: a run of one square factor is its power, so that the product rule
+    gives k terms of three factors (d(Xᵏ) = Σⱼ Xʲ dX Xᵏ⁻¹⁻ʲ) rather than k terms of k."""
+    out: list[Expr] = []
+    runs: list[int] = []
+    for f in e.factors:
+        if out and f == out[-1] and not f.is_scalar and f.shape[0] == f.shape[1]:
+            runs[-1] += 1
+            continue
+        out.append(f)
+        runs.append(1)
+    if len(out) == len(e.factors):
+        return e
+    factors = [f if k == 1 else MatPow(f, k) for f, k in zip(out, runs, strict=True)]
+    return factors[0] if len(factors) == 1 else MatMul(tuple(factors))
 
 
 def simplified(e: Expr, canon: Canon | None = None) -> Expr:
