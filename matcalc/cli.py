@@ -213,6 +213,9 @@ def _stdin() -> str:
         text = sys.stdin.read(limits.MAX_INPUT_CHARS + 1)
     except (OSError, UnicodeDecodeError, ValueError) as err:
         raise MatcalcError(f"cannot read the expression from standard input ('-'): {err}") from None
+    if len(text) > limits.MAX_INPUT_CHARS:
+        raise MatcalcError(f"the expression on standard input ('-') is longer than {limits.MAX_INPUT_CHARS:,} "
+                           "characters, the most matcalc reads")
     text = text.rstrip("\r\n")
     if not text.strip():
         raise MatcalcError("the expression is '-', read from standard input, which is empty")
@@ -365,7 +368,8 @@ def _cmd_check(args: argparse.Namespace, clock: _Clock) -> int:
             raise MatcalcError("give either EXPR WRT CLAIM or --table FILE, not both")
         if args.hessian:
             raise MatcalcError("--hessian checks one claim (EXPR WRT CLAIM), not a --table of gradients")
-        text = tables.read_table_file(args.table)
+        with limits.deadline(args.timeout, f"reading {'standard input' if args.table == '-' else args.table}"):
+            text = tables.read_table_file(args.table)  # a FIFO may never be written to: bounded
         rows = tables.check_table(text, layout, args.where, args.timeout)
         if not rows:
             raise MatcalcError(f"no derivative table found in {args.table} (a header like "
@@ -446,7 +450,7 @@ def _cmd_numcheck(args: argparse.Namespace, clock: _Clock) -> int:
     sizes: dict[str, int] = {}
     for item in args.size:
         name, eq, value = item.partition("=")
-        if not eq or not name.strip() or not value.strip().isdigit() or int(value) < 1:
+        if not eq or not name.strip() or not value.strip().isascii() or not value.strip().isdigit() or int(value) < 1:
             raise MatcalcError(f"--size {item}: write a size as NAME=N with N a whole number ≥ 1, e.g. --size n=500")
         sizes[name.strip()] = int(value)
     with limits.deadline(clock.seconds, "the numerical check"):
@@ -494,7 +498,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise MatcalcError("'-' reads EXPR or CLAIM from standard input; WRT is the name of a variable")
         for name in ("expr", "claim"):  # -: read from standard input (a long expression)
             if getattr(args, name, None) == "-":
-                setattr(args, name, _stdin())
+                with limits.deadline(getattr(args, "timeout", limits.DEFAULT_TIMEOUT), "reading standard input"):
+                    setattr(args, name, _stdin())
                 break
         return COMMANDS[args.command](args, _Clock(getattr(args, "timeout", limits.DEFAULT_TIMEOUT)))
     except MatcalcError as err:

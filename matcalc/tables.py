@@ -28,6 +28,7 @@ names the file and the byte offset.
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -57,11 +58,16 @@ class TableError(MatcalcError):
 
 
 def read_table_file(path: str) -> str:
-    """The text of a Markdown file: at most ``MAX_TABLE_BYTES`` bytes of UTF-8.
+    """The text of a Markdown file (``-``: standard input): at most ``MAX_TABLE_BYTES`` bytes of UTF-8.
 
     A byte-order mark is dropped; NUL bytes (a binary file) or bytes that are not UTF-8
     are a :class:`TableError` naming the file and the offset of the first bad byte.
     """
+    if path == "-":  # standard input, as for an expression
+        try:
+            return decode_table(sys.stdin.buffer.read(limits.MAX_TABLE_BYTES + 1), "standard input")
+        except (OSError, ValueError) as exc:
+            raise TableError(f"cannot read the table from standard input: {exc}") from None
     try:
         with open(path, "rb") as f:
             data = f.read(limits.MAX_TABLE_BYTES + 1)
