@@ -630,9 +630,13 @@ SOFTMAX = matrix_function(
     "softmax", _same, "one argument (a vector, or a matrix column by column)", _d_softmax,
     numpy=_np_softmax, sympy=_sp_softmax, latex=r"\operatorname{softmax}",
     rule="d softmax(z) = (diag(p) − p pᵀ) dz", code='_softmax({0})',
+    reading=lambda c: None if 1 in c.args[0].shape else (
+        "softmax of the matrix {arg} normalises each column (each column sums to 1); for the rows, "
+        "as attention normalises them, write softmax(({arg})ᵀ)ᵀ"),
 )
 LOGSUMEXP = matrix_function(
-    "logsumexp", _column_to_scalar, "the argument must be a column vector",
+    "logsumexp", _column_to_scalar, "the argument must be a column vector (of a matrix Z, logsumexp of each "
+    "column is log(𝟏ᵀ exp(Z)), of each row log(exp(Z) 𝟏))",
     lambda c, d: mul(transpose(SOFTMAX(c.args[0])), d[0]),  # d logsumexp(z) = softmax(z)ᵀ dz
     numpy=_np_logsumexp, sympy=lambda sp, z: sp.log(sum(sp.exp(v) for v in z)),
     latex=r"\operatorname{logsumexp}", rule="d logsumexp(z) = softmax(z)ᵀ dz", aliases=("lse",), code='_logsumexp({0})',

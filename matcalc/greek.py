@@ -17,8 +17,8 @@ LATEX_LETTERS: dict[str, str] = {
 #: LaTeX's variant forms, read as the plain letter (\varepsilon is ε)
 VARIANTS: dict[str, str] = {"varepsilon": "ε", "vartheta": "θ", "varrho": "ρ", "varphi": "φ"}
 
-#: the names a user may type for a Greek letter (``lambda``, ``mu``), lowercase
-NAMES = frozenset({n for n in LATEX_LETTERS if n.islower()} | set(VARIANTS) | {"omicron"})
+#: the names a user may type for a Greek letter (``lambda``, ``mu``, ``eps``), lowercase
+NAMES = frozenset({n for n in LATEX_LETTERS if n.islower()} | set(VARIANTS) | {"omicron", "eps"})
 #: lowercase Greek letters (and their variant forms, and ℓ): scalars by default
 LOWER = "αβγδεζηθικλμνξοπρστυφχψωϵϑϕςℓ"
 #: capital Greek letters: matrices by default

@@ -46,7 +46,7 @@ from lark.exceptions import (
 
 from . import functions as F
 from .algebra import flatten_product
-from .declare import KEYWORDS, NAME_PATTERN, Declarations, FuncDecl, default_kind, parse_where
+from .declare import KEYWORDS, NAME_PATTERN, Declarations, FuncDecl, base_name, default_kind, parse_where
 from .errors import MatcalcError, ParseError, ShapeError, Span, TimeLimitError
 from .limits import (
     MAX_DECIMAL_EXPONENT,
@@ -83,7 +83,7 @@ from .nodes import (
     Zeros,
     map_bottom_up,
 )
-from .resolve import NODE_CALLS, Meaning, Names, Scope, joined_row
+from .resolve import NODE_CALLS, Meaning, Names, Scope, joined_row, split_letter_products
 from .shapes import (
     DimProd,
     DimVar,
@@ -185,12 +185,18 @@ class Builder(Transformer_NonRecursive):
     shapes one reading gives the names come from its :class:`matcalc.resolve.Scope`."""
 
     def __init__(self, names: Names, u: Inference, promoted: frozenset[str] = frozenset(),
-                 demoted: frozenset[str] = frozenset()):
+                 demoted: frozenset[str] = frozenset(), ones: bool = False):
         super().__init__(visit_tokens=False)  # tokens are read by the rules that hold them
         self.names = names
         self.decls = names.decls
         self.u = u
         self.scope = Scope(names, names.decls, u, promoted, demoted)
+        #: a literal 1 that begins a product is the vector of ones (A − 1 xᵀ): a reading tried when
+        #: the number 1 bends a name; the 1s so read, said in the output
+        self.ones_first = ones
+        self.ones_read: list[Expr] = []
+        #: the scalars added to every entry of an array (x − tr(X)/n), said in the output
+        self.broadcasts: list[tuple[Expr, Expr]] = []
         # the Nums written as the literal 1 (for 1ᵀ), by identity; the nodes are kept alive
         # here, so that no other node built later can reuse the id of one of them
         self._literal_ones: dict[int, Expr] = {}
@@ -205,6 +211,9 @@ class Builder(Transformer_NonRecursive):
             return rule(self, tree.meta, *(new_children if new_children is not None else tree.children))
         except GrammarError:
             raise
+        except Mismatch:  # a shape rule's failure that no rule turned into words: still a shape error
+            exc = shape_error(tree.data.replace("_", " "), "the shapes do not agree", [], _span(tree.meta))
+            raise VisitError(tree.data, tree, exc) from None
         except Exception as exc:
             raise VisitError(tree.data, tree, exc) from exc
 
@@ -334,8 +343,11 @@ class Builder(Transformer_NonRecursive):
             t = self._negate(t, t.span) if negative else t
             terms.extend(t.terms if isinstance(t, Add) else (t,))
         shaped = next((t for t in terms if not self._scalar(t)), None)
-        if shaped is not None:  # a number added to a matrix means that number times ones: 1 − σ(x)
-            terms = [self._broadcast(t, shaped) if isinstance(t, Num) else t for t in terms]
+        if shaped is not None:  # a scalar added to an array is added to every entry: 1 − σ(x), x − tr(X)/n
+            bare = any(isinstance(_core(t), Var) and not self._scalar(t) for t in terms)
+            if not all(self._coefficient(t) for t in terms if not self._scalar(t)):  # uᵀ M v + c: c a scalar
+                terms = [self._broadcast(t, shaped) if self._scalar(t) and not (bare and self._takes_shape(t))
+                         else t for t in terms]
         # unify term by term, so that an error names the sum so far and the next term
         rows, cols = terms[0].shape
         start = terms[0].span[0] if terms[0].span else None
@@ -353,9 +365,28 @@ class Builder(Transformer_NonRecursive):
     def pos(self, meta: Any, plus: Token, a: Expr) -> Expr:
         return a
 
-    def _broadcast(self, n: Num, like: Expr) -> Expr:
+    def _broadcast(self, s: Expr, like: Expr) -> Expr:
+        """The scalar ``s`` added to every entry of an array shaped like ``like``: s 𝟏 (s 𝟏𝟏ᵀ
+        for a matrix).  Other than a number, said in the output."""
         ones = Ones(like.shape)
-        return ones if n.value == 1 else MatMul((n, ones))
+        if isinstance(s, Num):
+            return ones if s.value == 1 else MatMul((s, ones))
+        self.broadcasts.append((s, like))
+        return self._product([s, ones], s.span)
+
+    def _coefficient(self, t: Expr) -> bool:
+        """An undeclared a–g letter alone as a term: a coefficient, not broadcast against
+        (uᵀ M v + c is a scalar, as MatrixCalculus.org reads a–g)."""
+        core = _core(t)
+        return isinstance(core, Var) and core.name not in self.decls.variables and _coefficient_letter(core.name) \
+            and default_kind(core.name) == "vector"
+
+    def _takes_shape(self, t: Expr) -> bool:
+        """A Greek letter added to a variable takes its shape (the mean μ in x − μ), unless it
+        is declared or one of the small constants of numerics (ε, δ: log(x + ε))."""
+        core = _core(t)
+        return (isinstance(core, Var) and core.name not in self.decls.variables
+                and default_kind(core.name) == "scalar" and base_name(core.name) not in SMALL_CONSTANTS)
 
     def step_mul(self, meta: Any, b: Expr) -> tuple[str, Expr, int]:
         return ("mul", b, meta.end_pos)
@@ -377,6 +408,9 @@ class Builder(Transformer_NonRecursive):
         collected in one list and built once (see :class:`_ProductRun`)."""
         start = meta.start_pos
         first, steps = self._outer_ones(first, steps)
+        if self.ones_first and self._literal_one(first) and steps and steps[0][0] == "mul":
+            first = _at(Ones((self.u.fresh(), 1)), first.span)
+            self.ones_read.append(first)
         chain = _ProductRun(self, first, start)
         i = 0
         while i < len(steps):
@@ -433,7 +467,8 @@ class Builder(Transformer_NonRecursive):
                     self.u.unify(acc.shape[1], b.shape[1])
                 except Mismatch:  # the node's own shape rule names the operands
                     self._make(Hadamard, (tuple([*factors, b]),), (start, b_end))
-                    raise
+                    raise shape_error("Hadamard product", "both sides must have the same shape",
+                                      [(a.span, acc.shape), (b.span, b.shape)], (start, b_end)) from None
                 factors.extend(b.factors if isinstance(b, Hadamard) else (b,))
                 acc = _Shaped(acc.shape)
             end = b_end
@@ -632,8 +667,11 @@ class Builder(Transformer_NonRecursive):
             raise ParseError(f"{m.name} is elementwise and takes one argument, not {len(args)}", span)
         if decl.kind == "vector":
             for a in args:
-                if not self.u.is_one(a.shape[1]):
+                try:
                     self.u.unify(a.shape[1], 1)
+                except Mismatch:
+                    raise shape_error(f"{m.name}(…)", f"{m.name} is a vector function of a vector",
+                                      [(a.span, a.shape)], span) from None
         return self._make(Apply, (m.name, decl.kind, tuple(args), out), span)
 
     def _call_filled(self, m: Meaning, args: list[Expr], span: Span | None, name_span: Span) -> Expr:
@@ -845,6 +883,17 @@ _RULES: dict[str, Callable[..., Any]] = {
 }
 
 
+#: Greek letters that name small constants in numerics: scalars even when added to a vector (log(x + ε))
+SMALL_CONSTANTS = frozenset({"ε", "ϵ", "δ", "eps", "epsilon", "varepsilon", "delta"})
+
+
+def _core(t: Expr) -> Expr:
+    """A term without its number: x of −x or 2 x."""
+    if isinstance(t, MatMul) and len(t.factors) == 2 and isinstance(t.factors[0], Num):
+        return t.factors[1]
+    return t
+
+
 class _Fit(Strict):
     """A trial unifier over a parse's inference that binds nothing for good: it counts
     the sizes a shape rule would fix (a size fixed to 1 counts double)."""
@@ -932,6 +981,8 @@ class _ProductRun:
         self.coeff *= coeff
         for g in parts:
             if not self.b._scalar(g):
+                if self.shape is not None and all(self.b._scalar(f) for f in self.flat):
+                    self.shape = None  # the factors so far became scalars (a a: a a scalar): they multiply g
                 if self.shape is None:
                     self.shape = g.shape
                 else:
@@ -939,7 +990,8 @@ class _ProductRun:
                         self.b.u.unify(self.shape[1], g.shape[0])
                     except Mismatch:  # the product's own shape rule names the two factors
                         self.b._make(MatMul, (tuple(self.flat + [g]),), span)
-                        raise
+                        raise shape_error("matrix product", "the shapes do not agree",
+                                          [(None, self.shape), (g.span, g.shape)], span) from None
                     self.shape = (self.shape[0], g.shape[1])
             self.flat.append(g)
         self.end = span[1]
@@ -1038,11 +1090,11 @@ def _parse_visible(text: str, decls: Declarations, expect: tuple | None) -> Pars
         raise ParseError(f"'{third.group(0)}(…)' would be a third derivative, which matcalc does not have "
                          "(f′(x) and f″(x) are the derivatives of an elementwise f)", third.span(), text)
     try:
-        lark_tree = _parser().parse(text)
+        lark_tree, letters = split_letter_products(_parser().parse(text), decls)
         try:
-            names = Names(lark_tree, decls)
+            names = Names(lark_tree, decls, readings=letters)
         except MatcalcError as err:
-            raise err.with_source(text) from None
+            raise _with_letters(err, letters).with_source(text) from None
         try:
             raw, u, builder, pool = _build(lark_tree, text, names, expect, frozenset())
         except TimeLimitError:
@@ -1052,11 +1104,11 @@ def _parse_visible(text: str, decls: Declarations, expect: tuple | None) -> Pars
             # with Σ declared n×n: μ a scalar makes x a scalar and the sum fail, μ a vector does not
             trial = _first_reading_that_parses(lark_tree, text, decls, names, expect)
             if trial is None:
-                raise first from None
+                raise _with_letters(first, letters) from None
             (raw, u, builder, pool), names = trial
         else:  # −N/2 log|Σ|: N a matrix makes f a matrix; N a size (a number) makes it a scalar
             if expect is None and not _is_scalar(raw, u):
-                again = Names(lark_tree, decls, factors_are_numbers=True)
+                again = Names(lark_tree, decls, factors_are_numbers=True, readings=letters)
                 if again.sizes != names.sizes:
                     try:
                         trial = _build(lark_tree, text, again, expect, frozenset())
@@ -1096,6 +1148,18 @@ def _parse_visible(text: str, decls: Declarations, expect: tuple | None) -> Pars
             if trial is not None and len(trial[2].scope.collapsed()) < len(bent):
                 raw, u, builder, pool = trial
                 bent = builder.scope.collapsed()
+    # a literal 1 that begins a product is the vector of ones when the number 1 bends a name
+    # (A − 1 xᵀ, the rank-one 𝟏 xᵀ): the reading that bends fewer names is kept, and said
+    if bent and builder._literal_ones:
+        try:
+            trial = _build(lark_tree, text, names, expect, builder.scope.promoted, builder.scope.demoted, ones=True)
+        except TimeLimitError:
+            raise
+        except MatcalcError:
+            trial = None
+        if trial is not None and trial[2].ones_read and len(trial[2].scope.collapsed()) < len(bent):
+            raw, u, builder, pool = trial
+            bent = builder.scope.collapsed()
     # a lowercase letter is a vector by default, but a product of two of them (a x) or
     # a letter before a matrix (c A x) is a coefficient times a vector: when the reading
     # bent a name, read lowercase names as scalars instead — the letters a–g together (the
@@ -1143,9 +1207,27 @@ def _parse_visible(text: str, decls: Declarations, expect: tuple | None) -> Pars
     for n in tree.walk():  # vector functions: the size of their values, as inferred
         if isinstance(n, (Apply, Jac)) and n.out is not None:
             functions[n.name] = FuncDecl("vector", n.out)
+    said = _assumptions(tree, builder.scope, spans, text)
+    if builder.ones_read:
+        said.append("the 1 that begins a product is read as the vector of ones 𝟏, which the shapes need "
+                    "(the number 1 would make the product a scalar or a row)")
+    for s, like in builder.broadcasts:  # x − tr(X)/n: a scalar added to every entry
+        written = text[s.span[0]:s.span[1]].strip() if s.span else "a scalar term"
+        ones = "𝟏" if u.is_one(like.shape[1]) or u.is_one(like.shape[0]) else "𝟏𝟏ᵀ"
+        array = "vector" if ones == "𝟏" else "matrix"
+        note = f"{written} is a scalar added to every entry (a scalar added to a {array} is that scalar times {ones})"
+        if note not in said:
+            said.append(note)
     return Parsed(tree, decls, text, dict(sorted(shapes.items(), key=lambda kv: natural_order(kv[0]))), functions,
-                  _assumptions(tree, builder.scope),
-                  spans)
+                  said, spans)
+
+
+def _with_letters(err: MatcalcError, letters: list[str]) -> MatcalcError:
+    """An error in an expression with words read as products of their letters says so."""
+    if letters and isinstance(err, (ParseError, ShapeError)):
+        err.message = f"{err.message} ({'; '.join(letters)})"
+        err.args = (err.message,)
+    return err
 
 
 class _Pool:
@@ -1190,7 +1272,7 @@ def _first_reading_that_parses(lark_tree: Any, text: str, decls: Declarations, n
     """When the first reading fails: size names that are factors read as numbers; else the
     names that are scalars by default (Greek letters) read as vectors, all together, then
     one at a time (a bounded number of tries).  The reading that parses, or None."""
-    again = Names(lark_tree, decls, factors_are_numbers=True)
+    again = Names(lark_tree, decls, factors_are_numbers=True, readings=tuple(names.readings))
     tries: list[tuple[Names, frozenset[str]]] = [(again, frozenset())] if again.sizes != names.sizes else []
     scalars = sorted({m.name for m in names.at.values() if m.kind == "variable" and m.name not in decls.variables
                       and default_kind(m.name) == "scalar"})
@@ -1208,13 +1290,14 @@ def _first_reading_that_parses(lark_tree: Any, text: str, decls: Declarations, n
 
 
 def _build(lark_tree: Any, text: str, names: Names, expect: tuple | None,
-           promoted: frozenset[str], demoted: frozenset[str] = frozenset()) -> tuple[Expr, Inference, Builder, _Pool]:
+           promoted: frozenset[str], demoted: frozenset[str] = frozenset(),
+           ones: bool = False) -> tuple[Expr, Inference, Builder, _Pool]:
     """One reading of the parse tree: nodes built with shapes unified (not yet grounded).
     ``promoted``: scalars by default read as vectors; ``demoted``: vectors by default read
-    as scalars."""
+    as scalars; ``ones``: a literal 1 that begins a product is the vector of ones."""
     pool = _Pool((set(names.decls.dim_symbols()) | _names_in(text)) - set(names.sizes))
     u = Inference(pool)
-    builder = Builder(names, u, promoted, demoted)
+    builder = Builder(names, u, promoted, demoted, ones)
     try:
         with inferring(u):
             raw = builder.transform(lark_tree)
@@ -1342,7 +1425,7 @@ def _added_to(tree: Expr, bent: set[str], scalars: set[str]) -> set[str]:
 _KINDS = {"vector": "a lowercase letter is a column vector", "matrix": "a capital letter is a matrix"}
 
 
-def _assumptions(tree: Expr, scope: Scope) -> list[str]:
+def _assumptions(tree: Expr, scope: Scope, spans: dict[Expr, Span], text: str) -> list[str]:
     """What the reading assumed that the expression did not force, in words."""
     out = []
     shapes = {n.name: n.shape for n in tree.walk() if isinstance(n, Var)}
@@ -1367,6 +1450,9 @@ def _assumptions(tree: Expr, scope: Scope) -> list[str]:
                    f"--where \"{name}: scalar\")")
     for n in tree.walk():  # what a row says about how it was read (norm2 of a matrix)
         said = n.fn.reading(n) if isinstance(n, Call) and n.fn.reading is not None else None
+        if said and "{arg}" in said:  # the argument as written
+            at = spans.get(n.args[0])
+            said = said.replace("{arg}", text[at[0]:at[1]] if at else "the argument")
         if said and said not in out:
             out.append(said)
     coefficients: set[str] = set()
@@ -1521,7 +1607,8 @@ def _names_in(text: str) -> set[str]:
 
 def natural_order(name: str) -> tuple:
     """Names in the order a reader expects: W2 before W10, b_2 before b_10."""
-    return tuple((0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", name) if part)
+    return tuple((0, int(part)) if part.isascii() and part.isdigit() else (1, part)
+                 for part in re.split(r"([0-9]+)", name) if part)
 
 
 def _ground(e: Expr, u: Inference, ground_name: Any) -> Expr:

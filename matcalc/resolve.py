@@ -38,6 +38,8 @@ from lark.tree import Meta
 from . import functions as F
 from .declare import (
     FUNCTION_LETTERS,
+    GREEK_NAMES,
+    KEYWORDS,
     Declarations,
     FuncDecl,
     VarDecl,
@@ -103,7 +105,8 @@ class Names:
     Built once per parse; it also rewrites the juxtaposed applications of the function
     table (``log det X``, ``log|X|``) into trees of their own, which the Builder maps."""
 
-    def __init__(self, tree: Any, decls: Declarations, factors_are_numbers: bool = False):
+    def __init__(self, tree: Any, decls: Declarations, factors_are_numbers: bool = False,
+                 readings: tuple[str, ...] = ()):
         self.decls = decls
         #: a second reading, when the first fails: size names that are factors of a product
         #: are numbers too (m in 𝟏 − m softmax(z), as matcalc prints results)
@@ -116,7 +119,7 @@ class Names:
         #: abstract functions whose kind the notation fixes (∂g(…) makes g a vector function)
         self.fn_kinds: dict[str, FuncDecl] = {}
         #: readings of ambiguous names that the output must mention, in words
-        self.readings: list[str] = []
+        self.readings: list[str] = list(readings)
         #: where each name read as a size is first used
         self.size_spans: dict[str, Span] = {}
         self._used_as: dict[str, str] = {}
@@ -338,6 +341,84 @@ def _number_or_name(t: Any) -> bool:
     if isinstance(t, Tree) and t.data in ("power", "superscript") and _is_number(t.children[1]):
         t = t.children[0]
     return isinstance(t, Tree) and t.data in ("name", "number", "vulgar")
+
+
+# ---------------------------------------------------------------- letters written together
+
+#: words that are one name although made only of letters: Greek letters spelt out
+#: (``lambda``, ``Sigma``), and the usual abbreviation of epsilon
+GREEK_WORDS = frozenset(GREEK_NAMES | {"eps"})
+
+#: postfix trees: their operator binds to the last letter of a word (``Ax'`` is A xᵀ)
+_POSTFIX_TREES = ("transpose", "power", "superscript", "elempower")
+
+_LETTERS = re.compile(r"[A-Za-zα-ωΑ-Ωℓ]{2,}")
+
+
+def is_letter_product(name: str, decls: Declarations) -> bool:
+    """Is the undeclared ``name`` a product of its letters (``Ax`` = A x)?  Only a name
+    of two or more letters and nothing else (no digit, prime or subscript: ``W1``,
+    ``x_i``, ``W_q`` stay names), that is not declared (as a variable, a function or a
+    size), not a function or a constant, and not a Greek word (``lambda``, ``Sigma``,
+    ``eps``)."""
+    if not _LETTERS.fullmatch(name) or name in decls.variables or name in decls.functions:
+        return False
+    if name in decls.dim_symbols() or name in CONSTANTS or name in NODE_CALLS or name in FILLED:
+        return False
+    if name.lower() in GREEK_WORDS or name.lower() in KEYWORDS or F.lookup(name) is not None or name in F.names():
+        return False  # (a declaration's word in an expression is an error of its own: x : scalar)
+    return not (name[0] == "d" and name[1:] in decls.variables)  # dX of a declared X is its differential
+
+
+def split_letter_products(tree: Any, decls: Declarations) -> tuple[Any, list[str]]:
+    """Every undeclared name made of letters only (:func:`is_letter_product`) rewritten as
+    the product of its letters, as notes write products (``x'Ax`` is xᵀ A x, ``y'Bz`` is
+    yᵀ B z); a postfix operator on the word binds to its last letter (``Ax'`` is A xᵀ).
+    Returns the tree (a new root where the whole expression was such a name) and, for the
+    output, one sentence per word so read."""
+    if isinstance(tree, Token):
+        return tree, []
+    parent: dict[int, Tree] = {}
+    hits: list[Tree] = []
+    for sub in tree.iter_subtrees_topdown():
+        for k in sub.children:
+            if isinstance(k, Tree):
+                parent[id(k)] = sub
+        if sub.data in ("name", "exp_name") and isinstance(sub.children[0], Token) \
+                and is_letter_product(str(sub.children[0]), decls):
+            hits.append(sub)
+    readings: dict[str, str] = {}
+    for leaf in hits:
+        tok = leaf.children[0]
+        word = str(tok)
+        letters = [_letter(tok, i) for i in range(len(word))]
+        top, inner = leaf, Tree("name", [letters[-1]], _meta(letters[-1], letters[-1]))
+        while id(top) in parent and parent[id(top)].data in _POSTFIX_TREES and parent[id(top)].children[0] is top:
+            up = parent[id(top)]
+            inner = Tree(up.data, [inner, *up.children[1:]], _meta(letters[-1], up.children[-1]))
+            top = up
+        steps = [Tree("step_mul", [Tree("name", [t], _meta(t, t))], _meta(t, t)) for t in letters[1:-1]]
+        steps.append(Tree("step_mul", [inner], inner.meta))
+        product = Tree("product_chain", [Tree("name", [letters[0]], _meta(letters[0], letters[0])), *steps],
+                       _meta(letters[0], top if top is not leaf else letters[-1]))
+        up = parent.get(id(top))
+        if up is None:
+            tree = product
+        else:
+            up.children[up.children.index(top)] = product
+        spelled = " ".join(word)
+        readings.setdefault(word, f"{word} is read as the product {spelled} (letters written together are a "
+                                  f"product; to use {word} as one name, declare it: --where \"{word}: m×n\")")
+    return tree, list(readings.values())
+
+
+def _letter(tok: Token, i: int) -> Token:
+    """The ``i``-th letter of a name token, as a name token of its own at its position."""
+    out = Token.new_borrow_pos("NAME", str(tok)[i], tok)
+    out.start_pos, out.end_pos = tok.start_pos + i, tok.start_pos + i + 1
+    out.column, out.end_column = tok.column + i, tok.column + i + 1
+    out.end_line = tok.line
+    return out
 
 
 # ---------------------------------------------------------------- juxtaposed functions
