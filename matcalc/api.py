@@ -16,6 +16,7 @@ from .declare import Declarations, closest, may_be_abstract
 from .errors import DeclarationError, DiffError, MatcalcError, ParseError
 from .identify import gradient as identify_gradient
 from .identify import jacobian as identify_jacobian
+from .limits import API_TIMEOUT, api_bound
 from .nodes import Call, Diff, Expr, Num, Size, Transpose, Var, Zeros, depends_on
 from .parse import parse_tree, size_meaning
 from .printing.latex import latex_name, to_latex
@@ -244,15 +245,18 @@ def _latex_dim(d: Any) -> str:
 
 
 def parse(text: str, where: str | Mapping[str, object] | Declarations | None = None,
-          expect: tuple | None = None) -> Expression:
+          expect: tuple | None = None, timeout: float | None = API_TIMEOUT) -> Expression:
     """Parse a matrix expression.
 
     ``where`` declares names: ``"A: m×n, x: n, s: scalar, S: n×n symmetric,
     f: elementwise"`` or a dict ``{"A": "m×n", "x": 3}``.  Undeclared capital letters
     are matrices, lowercase letters column vectors, Greek letters scalars; sizes are
     inferred.  Raises :class:`matcalc.ParseError` or :class:`matcalc.ShapeError`.
+    ``timeout``: seconds the call may take (default 60, or the time limit already in force;
+    None: unbounded), then :class:`matcalc.TimeLimitError`.
     """
-    parsed = parse_tree(text, where, expect)
+    with api_bound(timeout, "parsing the expression"):
+        parsed = parse_tree(text, where, expect)
     return Expression(parsed.tree, text, parsed.decls, parsed.shapes, parsed.functions, parsed.assumptions,
                       parsed.spans)
 
@@ -700,8 +704,10 @@ class Derivative:
 
 
 def diff(expr: str | Expression, wrt: str, where: str | Mapping[str, object] | None = None,
-         layout: str = "denominator") -> Derivative:
-    """Differentiate ``expr`` with respect to the variable ``wrt``.
+         layout: str = "denominator", timeout: float | None = API_TIMEOUT) -> Derivative:
+    """Differentiate ``expr`` with respect to the variable ``wrt``.  ``timeout``: seconds
+    parsing and differentiating may take (default 60, or the time limit already in force;
+    None: unbounded), then :class:`matcalc.TimeLimitError`.
 
     >>> r = diff("tr(A X B)", "X")
     >>> print(r.gradient)
@@ -711,12 +717,21 @@ def diff(expr: str | Expression, wrt: str, where: str | Mapping[str, object] | N
     >>> print(diff("A X B", "X").jacobian)
     Bᵀ ⊗ A
     """
+    with api_bound(timeout, "differentiating"):
+        return _diff(expr, wrt, where, layout)
+
+
+def _diff(expr: str | Expression, wrt: str, where: str | Mapping[str, object] | None, layout: str) -> Derivative:
     if isinstance(expr, Expression) and where is not None:
         raise DeclarationError("the expression is already parsed with its declarations: pass where= to "
                                "parse(), or pass the expression as a string", None)
     e = expr if isinstance(expr, Expression) else parse(expr, where)
     if not isinstance(wrt, str):
         raise DiffError(f"the variable to differentiate with respect to must be a name, not {wrt!r}", None)
+    if not wrt.strip():
+        names = ", ".join(sorted(e.shapes))
+        raise DiffError(f"the variable to differentiate with respect to is empty: give one of {e}'s variables "
+                        f"({names})" if names else "the variable to differentiate with respect to is empty", None)
     unused = tuple(unused_declarations(e, allowed=(wrt,)))
     try:
         if wrt in e.shapes:

@@ -49,6 +49,13 @@ exit codes: 0 success, 1 wrong, 2 bad input / no rule / a limit / the time limit
             3 an answer that could not be checked (unchecked)
 """
 
+def _examples(command: str) -> str:
+    """The examples of one subcommand (its --help), with the exit codes."""
+    head, _, codes = EXAMPLES.partition("\n\nexit codes:")
+    lines = [line for line in head.splitlines()[1:] if line.strip().startswith(f"matcalc {command} ")]
+    return "examples:\n" + "\n".join(lines) + "\n\nexit codes:" + codes if lines else "exit codes:" + codes
+
+
 #: marks a command-line token as a positional; removed again after parsing
 _MARK = "\ue000"
 
@@ -87,7 +94,7 @@ def _parser() -> tuple[argparse.ArgumentParser, Options]:
     options: Options = {}
 
     def command(name: str, help: str) -> Callable[..., argparse.Action]:
-        q = sub.add_parser(name, help=help, epilog=EXAMPLES, allow_abbrev=False,
+        q = sub.add_parser(name, help=help, epilog=_examples(name), allow_abbrev=False,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
         table = options[name] = {}
         table["-h"] = table["--help"] = argparse.Action(["-h", "--help"], "help", nargs=0)  # argparse adds it

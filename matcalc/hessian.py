@@ -31,6 +31,7 @@ from .api import (
     parse,
 )
 from .errors import DiffError, MatcalcError, ParseError
+from .limits import API_TIMEOUT, api_bound
 from .nodes import Commutation, Diff, Expr, Identity, Num, Var, Zeros, map_bottom_up
 from .printing.latex import latex_name, to_latex
 from .printing.prose import latex_text
@@ -260,9 +261,9 @@ def _fresh(name: str, taken: set[str]) -> str:
 
 
 def hessian(expr: str | Expression, wrt: str, wrt2: str | None = None,
-            where: str | dict | None = None) -> Hessian:
+            where: str | dict | None = None, timeout: float | None = API_TIMEOUT) -> Hessian:
     """The Hessian of the scalar ``expr`` with respect to ``wrt`` (with ``wrt2``: the mixed
-    second derivative ∂²f/∂vec X ∂(vec Y)ᵀ).
+    second derivative ∂²f/∂vec X ∂(vec Y)ᵀ).  ``timeout`` as for :func:`matcalc.diff`.
 
     >>> h = hessian("x' A x", "x")
     >>> print(h.hessian)
@@ -270,6 +271,11 @@ def hessian(expr: str | Expression, wrt: str, wrt2: str | None = None,
     >>> print(h.hvp)
     (A + Aᵀ) v
     """
+    with api_bound(timeout, "differentiating twice"):
+        return _hessian(expr, wrt, wrt2, where)
+
+
+def _hessian(expr: str | Expression, wrt: str, wrt2: str | None, where: str | dict | None) -> Hessian:
     e = expr if isinstance(expr, Expression) else parse(expr, where)
     if not e.tree.is_scalar:
         raise DiffError(f"a Hessian is of a scalar expression; {e} is {shape_str(e.shape)} "

@@ -59,6 +59,9 @@ MAX_CHECK_ENTRIES = 400
 #: the time limit of one command (seconds): its default and its largest value
 DEFAULT_TIMEOUT = 10.0
 MAX_TIMEOUT = 3600.0
+#: the Python API's own bound on one call that parses or differentiates (seconds), where
+#: no time limit is in force around it (the command line sets its own)
+API_TIMEOUT = 60.0
 
 
 # ======================================================================================
@@ -69,13 +72,14 @@ MAX_TIMEOUT = 3600.0
 class _Budget:
     """One active :func:`deadline`: when it ends, and whether it has already fired."""
 
-    __slots__ = ("seconds", "ends", "what", "fired")
+    __slots__ = ("seconds", "ends", "what", "fired", "hint")
 
-    def __init__(self, seconds: float, what: str):
+    def __init__(self, seconds: float, what: str, hint: str):
         self.seconds = seconds
         self.ends = time.monotonic() + seconds
         self.what = what
         self.fired = False
+        self.hint = hint
 
 
 #: the active deadlines of the main thread, outermost first
@@ -121,14 +125,18 @@ def _fire() -> None:
     for b in due:
         b.fired = True
     _arm()
-    raise TimeLimitError(time_limit_message(budget.what, budget.seconds))
+    raise TimeLimitError(time_limit_message(budget.what, budget.seconds, budget.hint))
 
 
-def time_limit_message(what: str, seconds: float) -> str:
+#: how a user of the command line gives more time
+CLI_HINT = "--timeout SECONDS"
+
+
+def time_limit_message(what: str, seconds: float, hint: str = CLI_HINT) -> str:
     """What ran out, and how to give more time."""
     return (
         f"{what} did not finish within the time limit of {seconds:g} s; "
-        f"give it more time with --timeout SECONDS (at most {MAX_TIMEOUT:g})"
+        f"give it more time with {hint} (at most {MAX_TIMEOUT:g})"
     )
 
 
@@ -150,7 +158,7 @@ def _can_alarm() -> bool:
 
 
 @contextmanager
-def deadline(seconds: float | None, what: str = "the computation") -> Iterator[None]:
+def deadline(seconds: float | None, what: str = "the computation", hint: str = CLI_HINT) -> Iterator[None]:
     """Bound the time of everything done inside: past ``seconds``, raise
     :class:`~matcalc.errors.TimeLimitError` wherever the work is.
 
@@ -166,7 +174,7 @@ def deadline(seconds: float | None, what: str = "the computation") -> Iterator[N
     if seconds is None or not _can_alarm():
         yield
         return
-    budget = _Budget(valid_timeout(seconds), what)
+    budget = _Budget(valid_timeout(seconds), what, hint)
     if not _STACK:
         before = signal.getitimer(signal.ITIMER_REAL)
         _SAVED.append((signal.signal(signal.SIGALRM, _on_alarm), before[0], time.monotonic()))
@@ -196,6 +204,18 @@ def _leave(budget: _Budget) -> None:
         signal.signal(signal.SIGALRM, handler)
         if left > 0:
             signal.setitimer(signal.ITIMER_REAL, max(left - (time.monotonic() - since), 1e-4))
+
+
+@contextmanager
+def api_bound(seconds: float | None, what: str) -> Iterator[None]:
+    """The Python API's bound on one call: ``seconds`` (:data:`API_TIMEOUT` by default), or
+    none with ``None``; the default defers to a time limit already in force around the call
+    (the command line's ``--timeout``)."""
+    if seconds is None or (seconds == API_TIMEOUT and _STACK):
+        yield
+        return
+    with deadline(seconds, what, hint="timeout=SECONDS"):
+        yield
 
 
 #: seconds a SymPy check leaves of the time it is given, so that it stops on its own (and

@@ -511,7 +511,7 @@ class Builder(Transformer_NonRecursive):
             return self._product([Num(1 / b.value), a], span)
         if not self._scalar(b):
             raise ShapeError(
-                f"division: the divisor is a {describe_shape(self._shape(b))}, not a scalar; "
+                f"division: the divisor is a {_described(self._shape(b))}, not a scalar; "
                 "write ./ for elementwise division, or multiply by inv(…)", b.span,
             )
         if isinstance(b, MatMul) and isinstance(b.factors[0], Num) and b.factors[0].value != 0:
@@ -1705,6 +1705,39 @@ def _show_dim(d: Any, u: Inference) -> Any:
     return "?" if isinstance(d, DimVar) else d
 
 
+_CLOSING = {"(": ")", "[": "]", "{": "}", "⟨": "⟩", "‖": "‖", "|": "|"}
+
+
+def _unclosed(text: str) -> tuple[str, int] | None:
+    """The innermost bracket left open at the end of ``text``, and its position."""
+    stack: list[tuple[str, int]] = []
+    closers = {v: k for k, v in _CLOSING.items()}
+    for i, ch in enumerate(text):
+        if ch in "‖|":  # bars pair on their own: the first opens, the next closes
+            if stack and stack[-1][0] == ch:
+                stack.pop()
+            else:
+                stack.append((ch, i))
+        elif ch in _CLOSING:
+            stack.append((ch, i))
+        elif ch in closers and stack and stack[-1][0] == closers[ch]:
+            stack.pop()
+    return stack[-1] if stack else None
+
+
+def _described(shape: tuple) -> str:
+    """Words for a shape whose sizes may not be known yet: a column vector, not one of
+    length ?."""
+    if any(isinstance(d, DimVar) for d in shape):
+        rows, cols = shape
+        if cols == 1:
+            return "column vector"
+        if rows == 1:
+            return "row vector"
+        return "matrix"
+    return describe_shape(shape)
+
+
 def _syntax_error(exc: UnexpectedInput, text: str) -> ParseError:
     pos = getattr(exc, "pos_in_stream", None)
     if pos is None:
@@ -1721,6 +1754,10 @@ def _syntax_error(exc: UnexpectedInput, text: str) -> ParseError:
         msg = "the expression ends too early"
         pos = len(text.rstrip())
         span = (pos, pos + 1)
+        unclosed = _unclosed(text)
+        if unclosed is not None:  # tr(A X B: name what is missing, and where it was opened
+            opened, at = unclosed
+            msg += f": the '{opened}' at position {at + 1} is not closed (a '{_CLOSING[opened]}' is missing)"
     elif isinstance(exc, UnexpectedToken):
         tok = exc.token
         msg = f"unexpected '{tok}'"

@@ -125,3 +125,25 @@ def test_standard_input_longer_than_the_bound_says_so():
     assert done.returncode == 2 and "longer than 100,000 characters" in done.stderr
     done = run_cli("parse", "-", stdin="x" * 1_000_000)
     assert done.returncode == 2 and "longer than 100,000 characters" in done.stderr
+
+
+# ------------------------------------------------------------------ messages
+
+@pytest.mark.parametrize("args, fragment", [
+    (("diff", "x' A x", ""), "is empty: give one of xᵀ A x's variables (A, x)"),
+    (("diff", "1/x", "x"), "the divisor is a column vector, not a scalar"),
+    (("parse", "tr(A X B"), "the '(' at position 3 is not closed (a ')' is missing)"),
+    (("parse", "‖x - y"), "the '‖' at position 1 is not closed"),
+    (("parse", "(x + ⟨y, z"), "the '⟨' at position 6 is not closed"),
+])
+def test_messages_name_the_problem(args, fragment):
+    done = run_cli(*args)
+    assert done.returncode == 2 and fragment in done.stderr, done.stderr
+    assert "?" not in done.stderr.splitlines()[0]
+
+
+def test_each_command_shows_its_own_examples():
+    for command in ("hessian", "diff", "check", "codegen"):
+        done = run_cli(command, "--help")
+        examples = [line for line in done.stdout.splitlines() if line.strip().startswith("matcalc ")]
+        assert examples and all(line.strip().startswith(f"matcalc {command} ") for line in examples), done.stdout

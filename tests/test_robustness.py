@@ -7,6 +7,7 @@ import contextlib
 import io
 import string
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -47,7 +48,12 @@ def test_cli_never_shows_a_traceback(text, where):
 
 def test_deep_nesting_is_an_error_not_a_crash():
     text = "(" * 3000 + "x" + ")" * 3000
-    try:
+    with pytest.raises(matcalc.ParseError, match="nested too deeply") as err:
         matcalc.parse(text)
-    except (matcalc.MatcalcError, RecursionError):
-        pass
+    assert err.value.span is not None and err.value.pretty().count("^") >= 1
+    assert str(matcalc.parse("(" * 900 + "x" + ")" * 900)) == "x"  # within the bound: read
+
+
+def test_the_python_api_has_a_time_bound():
+    with pytest.raises(matcalc.TimeLimitError, match="timeout=SECONDS"):
+        matcalc.diff("tr(" + " ".join(f"A{i} X" for i in range(2000)) + ")", "X", timeout=0.01)
