@@ -163,3 +163,24 @@ def test_softmax_of_a_matrix_says_it_normalises_columns():
 def test_logsumexp_of_a_matrix_says_which_way_to_write_it():
     with pytest.raises(matcalc.MatcalcError, match=r"log\(𝟏ᵀ exp\(Z\)\)"):
         matcalc.parse("logsumexp(X)", where="X: m×n")
+
+
+# ------------------------------------------------------------ right only under a condition
+
+@pytest.mark.parametrize("expr, wrt, claim, where, condition", [
+    ("-y' log(softmax(W x))", "W", "(softmax(W x) - y) x'", None, "𝟏ᵀy = 1"),
+    ("-y' log(softmax(z))", "z", "softmax(z) - y", None, "𝟏ᵀy = 1"),
+    ("-t' log(softmax(A w + c))", "w", "A' (softmax(A w + c) - t)", None, "𝟏ᵀt = 1"),
+    ("‖Q x - b‖²", "x", "2 (x - Q' b)", "Q: n×n", "Q is orthogonal"),
+    ("‖Q x - b‖²", "x", "2 (x - Q' b)", "Q: m×n", "Q has orthonormal columns"),
+])
+def test_a_claim_right_only_under_a_condition_says_which(expr, wrt, claim, where, condition):
+    where = "Q: 5×3" if where == "Q: m×n" else where  # tall: QᵀQ = I is possible
+    v = matcalc.check(expr, wrt, claim, where)
+    assert v.correct is False
+    assert any(condition in d for d in v.diagnosis), v.diagnosis
+
+
+def test_a_wrong_claim_is_not_said_to_be_right_under_a_condition():
+    v = matcalc.check("-y' log(softmax(z))", "z", "softmax(z) + y")
+    assert v.correct is False and not any("right only when" in d for d in v.diagnosis)

@@ -399,7 +399,45 @@ def _diagnosis(diff: Diff, e: Expression, x: Var, claim: Expr, answer: Expr, lay
     if claim.shape[0] == claim.shape[1] and _same(ev, Transpose(claim), answer):
         return [f"The claim is the transpose of the answer: a layout mix-up. It follows the {OTHER[layout]} "
                 f"layout ({_layout_words(OTHER[layout], scalar, wrt)})."]
-    return ["The claim differs from the answer (not by a transpose, a constant factor or a symmetric part)."]
+    condition = _right_when(e, x, claim, answer, sizes)
+    if condition is not None:
+        what = "gradient" if scalar else "derivative"
+        return [f"The claim is right only when {condition}, which the expression does not assume; the {what} "
+                "below holds without it."]
+    return ["The claim differs from the answer (not by a transpose, a constant factor, a symmetric part or a "
+            "condition such as 𝟏ᵀy = 1 or an orthogonal matrix)."]
+
+
+def _right_when(e: Expression, x: Var, claim: Expr, answer: Expr, sizes: dict[str, int] | None) -> str | None:
+    """A condition users take for granted under which the claim equals the answer, in words
+    (𝟏ᵀy = 1 for a label y, QᵀQ = I for a square Q), or None: each tried at random points
+    that satisfy it."""
+    others = [v for v in variables_of(e.tree).values() if v.name != x.name and not v.is_scalar]
+    for v in others:
+        if v.shape[1] != 1:
+            continue
+
+        def summing_to_one(values: dict[str, Any], name: str = v.name) -> None:  # a probability vector
+            p = np.abs(values[name]) + 0.1
+            values[name] = p / p.sum()
+
+        if _same(_evaluator(e, x, sizes=sizes, condition=summing_to_one), claim, answer):
+            return f"𝟏ᵀ{v.name} = 1 (a one-hot or probability vector {v.name})"
+    for v in others:
+        if v.shape[1] == 1 or v.symmetric:
+            continue
+        r, c = (size_of(d, sizes or instantiate_sizes(e.tree)) for d in v.shape)
+
+        def orthonormal(values: dict[str, Any], name: str = v.name, tall: bool = r >= c) -> None:
+            q = values[name]  # orthonormal columns (QᵀQ = I) of a tall Q, rows of a wide one
+            values[name] = np.linalg.qr(q)[0] if tall else np.linalg.qr(q.T)[0].T
+
+        if _same(_evaluator(e, x, sizes=sizes, condition=orthonormal), claim, answer):
+            if r == c:
+                return f"{v.name} is orthogonal ({v.name}ᵀ {v.name} = I)"
+            return (f"{v.name} has orthonormal columns ({v.name}ᵀ {v.name} = I)" if r > c else
+                    f"{v.name} has orthonormal rows ({v.name} {v.name}ᵀ = I)")
+    return None
 
 
 def _symmetric_where(e: Expression, square: list[Var]) -> str:
@@ -418,10 +456,11 @@ Evaluator = Callable[[Expr, int], np.ndarray]
 
 
 def _evaluator(e: Expression, x: Var, symmetric: bool = False, sizes: dict[str, int] | None = None,
-               extra: tuple[Var, ...] = ()) -> Evaluator:
+               extra: tuple[Var, ...] = (), condition: Callable[[dict[str, Any]], None] | None = None) -> Evaluator:
     """Evaluate trees at random points (the same point for the same seed), at ``sizes``
-    (by default the oracle's).  Refuses (EvaluationError) when the variables would have
-    more than MAX_ENTRIES entries in all."""
+    (by default the oracle's); ``condition`` changes the point in place to one that
+    satisfies it.  Refuses (EvaluationError) when the variables would have more than
+    MAX_ENTRIES entries in all."""
     sizes = dict(sizes) if sizes else instantiate_sizes(e.tree)
     positive = positive_variables(e.tree)
     total = sum(size_of(v.shape[0], sizes) * size_of(v.shape[1], sizes) for v in variables_of(e.tree).values())
@@ -435,6 +474,8 @@ def _evaluator(e: Expression, x: Var, symmetric: bool = False, sizes: dict[str, 
     def values(seed: int) -> dict[str, Any]:
         out = numpy_point([*variables_of(e.tree).values(), *extra], sizes, positive, np.random.default_rng(seed),
                           symmetric=symmetrised)
+        if condition is not None:
+            condition(out)
         return {**out, **numpy_functions(sizes, e.tree)}
 
     def ev(tree: Expr, seed: int) -> np.ndarray:
