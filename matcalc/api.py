@@ -17,7 +17,7 @@ from .errors import DeclarationError, DiffError, MatcalcError, ParseError
 from .identify import gradient as identify_gradient
 from .identify import jacobian as identify_jacobian
 from .limits import API_TIMEOUT, api_bound
-from .nodes import Call, Diff, Expr, Num, Size, Transpose, Var, Zeros, depends_on
+from .nodes import Call, Diff, Expr, MatMul, Num, Size, Transpose, Var, Zeros, depends_on, map_bottom_up
 from .parse import parse_tree, size_meaning
 from .printing.latex import latex_name, to_latex
 from .printing.prose import latex_text, rule_latex
@@ -803,8 +803,26 @@ def _conditions(f: Expr, answer: Expr) -> list[str]:
         return out
 
     needed = sorted(inverted(answer) - inverted(f), key=to_text)
-    return [f"holds where {to_text(m)} is invertible ({to_text(F.ADJ(m))} = {to_text(mul(F.DET(m), F.INV(m)))} there)"
-            for m in needed]
+    out = [f"holds where {to_text(m)} is invertible ({to_text(F.ADJ(m))} = {to_text(mul(F.DET(m), F.INV(m)))} there)"
+           for m in needed]
+    adjugates = sorted({m for n in answer.walk() if (m := F.adjugate_arg(n)) is not None
+                        and not m.is_scalar and _may_be_invertible(m)}, key=to_text)
+    for m in adjugates:  # adj(A X B) everywhere; the textbook's det · inverse form where that is defined
+        invertible = map_bottom_up(answer, lambda n, m=m: mul(F.DET(m), F.INV(m)) if F.adjugate_arg(n) == m else n)
+        out.append(f"where {to_text(m)} is invertible, adj({to_text(m)}) = {to_text(mul(F.DET(m), F.INV(m)))}: "
+                   f"this is {to_text(canonical(invertible))} (the adjugate form holds everywhere)")
+    return out
+
+
+def _may_be_invertible(m: Expr) -> bool:
+    """Can the square ``m`` be invertible for some sizes and values?  Not a product through a
+    vector (u uᵀ has rank 1) or through a numeric size smaller than its own."""
+    if not isinstance(m, MatMul):
+        return True
+    chain = [f for f in m.factors if not f.is_scalar]
+    inner = [f.shape[1] for f in chain[:-1]]
+    outer = m.shape[0]
+    return not any(d == 1 or (isinstance(d, int) and isinstance(outer, int) and d < outer) for d in inner)
 
 
 def check(expr: str | Expression, wrt: str, claim: str, where: str | Mapping[str, object] | None = None,

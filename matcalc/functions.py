@@ -700,6 +700,11 @@ def inverse_arg(e: Expr) -> Expr | None:
     return e.args[0] if isinstance(e, Call) and e.fn is INV else None
 
 
+def adjugate_arg(e: Expr) -> Expr | None:
+    """M when ``e`` is adj(M), else None."""
+    return e.args[0] if isinstance(e, Call) and e.fn is ADJ else None
+
+
 def vec_arg(e: Expr) -> Expr | None:
     """X when ``e`` is vec(X), else None."""
     return e.args[0] if isinstance(e, Call) and e.fn is VEC else None

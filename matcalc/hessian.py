@@ -64,7 +64,7 @@ class Hessian:
         self._j = self._second._jacobian
         self._h = _symmetrised(self._j, x, y)
         #: the direction H is applied to: V (a matrix), v (a vector or a scalar), a name f does not use
-        self.direction = _fresh("V" if not y.is_scalar and y.shape[1] != 1 else "v", e._names() | {x.name, y.name})
+        self.direction = _fresh(_DIRECTIONS[not y.is_scalar and y.shape[1] != 1], e._names() | {x.name, y.name})
         v = Var(self.direction, y.shape, symmetric=y.symmetric and not y.is_scalar)  # a symmetric X moves symmetrically
         dy = Diff(y)
         hvp = map_bottom_up(self._second._differential, lambda n: v if n == dy else n)
@@ -251,13 +251,20 @@ def _symmetrised(j: Expr, x: Var, y: Var) -> Expr:
     return canonical(mul(*([n_of(x)] if sx else []), j, *([n_of(y)] if sy else [])))
 
 
-def _fresh(name: str, taken: set[str]) -> str:
+#: names for the direction of H[V], in the order they are tried (vectors, matrices): the
+#: letters notes use for a direction, before a numbered V
+_DIRECTIONS = {False: ("v", "u", "h", "e", "z"), True: ("V", "U", "E", "Z", "Δ")}
+
+
+def _fresh(names: tuple[str, ...], taken: set[str]) -> str:
+    """The first of ``names`` not taken, else the first with a number (V1, V2, …)."""
+    for name in names:
+        if name not in taken:
+            return name
     k = 1
-    out = name
-    while out in taken:
-        out = f"{name}{k}"
+    while f"{names[0]}{k}" in taken:
         k += 1
-    return out
+    return f"{names[0]}{k}"
 
 
 def hessian(expr: str | Expression, wrt: str, wrt2: str | None = None,

@@ -426,8 +426,15 @@ class Builder(Transformer_NonRecursive):
             j = i + 1
             while op == "hadamard" and j < len(steps) and steps[j][0] == "hadamard":
                 j += 1
+            k = Fraction(1)
+            if op in ("hadamard", "elemdiv") and isinstance(a, MatMul) and isinstance(a.factors[0], Num) \
+                    and not self._scalar(a):  # 2 X ./ Y is 2 (X ./ Y): the number leads the product
+                k, rest = a.factors[0].value, a.factors[1:]
+                a = rest[0] if len(rest) == 1 else self._make(MatMul, (rest,), a.span)
             result = self._hadamard_run(a, steps[i:j], start) if op == "hadamard" else \
                 self._binary(op, a, b, (start, end))
+            if k != 1:
+                result = self._product([Num(k), result], result.span)
             chain = _ProductRun(self, result, start)
             i = j
         return chain.build()
@@ -518,9 +525,9 @@ class Builder(Transformer_NonRecursive):
             # X / (2 s) is (1/2) s⁻¹ X, the tree matcalc prints as X / (2 s)
             rest = b.factors[1:]
             s = rest[0] if len(rest) == 1 else self._make(MatMul, (rest,), b.span)
-            return self._product([Num(1 / b.factors[0].value), self._make(Power, (s, Num(Fraction(-1))), b.span), a],
+            return self._product([Num(1 / b.factors[0].value), self._reciprocal(s, b.span), a],
                                  span)
-        return self._product([self._make(Power, (b, Num(Fraction(-1))), b.span), a], span)
+        return self._product([self._reciprocal(b, b.span), a], span)
 
     def _hadamard(self, a: Expr, b: Expr, span: Span) -> Expr:
         if self._scalar(a) or self._scalar(b):
@@ -618,8 +625,15 @@ class Builder(Transformer_NonRecursive):
 
     def _inverse(self, a: Expr, span: Span | None) -> Expr:
         if self._scalar(a):
-            return self._make(Power, (a, Num(Fraction(-1))), span)
+            return self._reciprocal(a, span)
         return self._make(Call, (F.INV, (a,)), span)
+
+    def _reciprocal(self, s: Expr, span: Span | None) -> Expr:
+        """1/s for a scalar s; of a power sᵏ, s⁻ᵏ (the tree the printer writes x / ‖x‖³ for)."""
+        if isinstance(s, Power) and isinstance(s.exponent, Num) and s.exponent.value.denominator == 1 \
+                and s.exponent.value > 0:
+            return self._make(Power, (s.base, Num(-s.exponent.value)), span)
+        return self._make(Power, (s, Num(Fraction(-1))), span)
 
     def exp_transpose(self, meta: Any, *_: Token) -> str:
         return "T"
@@ -970,9 +984,9 @@ class _ProductRun:
             self.coeff /= b.factors[0].value  # xᵀ y / (3 α): 1/3 · α⁻¹ · xᵀ · y
             rest = b.factors[1:]
             s = rest[0] if len(rest) == 1 else self.b._make(MatMul, (rest,), b.span)
-            self.flat.insert(0, self.b._make(Power, (s, Num(Fraction(-1))), b.span))
+            self.flat.insert(0, self.b._reciprocal(s, b.span))
         else:
-            self.flat.insert(0, self.b._make(Power, (b, Num(Fraction(-1))), b.span))
+            self.flat.insert(0, self.b._reciprocal(b, b.span))
         self.end = span[1]
         return True
 

@@ -130,8 +130,8 @@ def no_traceback(err):
 
 
 @pytest.mark.parametrize("argv, first", [
-    (("diff", "-sum(log(σ(X w)))", "w", "--no-check"), "∂f/∂w = Xᵀ (σ(X w) − 𝟏)"),
-    (("diff", "-log(σ(z))", "z", "--layout", "numerator", "--no-check"), "DF = −diag(𝟏 − σ(z))"),
+    (("diff", "-sum(log(σ(X w)))", "w", "--no-check"), "∂f/∂w = Xᵀ (σ(X w) − 1)"),
+    (("diff", "-log(σ(z))", "z", "--layout", "numerator", "--no-check"), "DF = −diag(1 − σ(z))"),
     (("diff", "-x' x", "x", "-s", "--no-check"), "∂f/∂x = −2 x"),
     (("diff", "--no-check", "--", "-x' x", "x"), "∂f/∂x = −2 x"),          # -- still ends the options
     (("diff", "-x' x", "--no-check", "x"), "∂f/∂x = −2 x"),                # options between positionals

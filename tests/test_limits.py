@@ -143,7 +143,7 @@ def test_sums_and_products_keep_their_meaning():
     assert len(e.tree.factors) == 2 and e.tree.factors[0].is_scalar and e.shape[1] != 1
     assert str(matcalc.parse("x' y z' w")) == "(xᵀ y) zᵀ w"
     assert str(matcalc.parse("a - b + c - (d - e)")) == "a − b + c − (d − e)"
-    assert str(matcalc.parse("2 x 3 / 4 ⊙ y ./ z")) == "(3 x / 2) ⊙ y ./ z"  # left to right
+    assert str(matcalc.parse("2 x 3 / 4 ⊙ y ./ z")) == "3 (x ⊙ y ./ z) / 2"  # left to right, the number first
     with pytest.raises(ShapeError) as info:  # the error names the sum so far and the next term
         matcalc.parse("a + b + C", "a: n, C: n×n")
     assert info.value.message.startswith("sum: 'a + b' is n×1 and 'C' is n×n")

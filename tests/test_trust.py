@@ -131,14 +131,15 @@ def test_the_gaussian_log_likelihood_reads_as_written():
 
 
 def test_declarations_stay_binding():
-    assert matcalc.parse("(x - μ)' (x - μ)", "μ: scalar").shapes["x"] == "1×1"
+    e = matcalc.parse("(x - μ)' (x - μ)", "μ: scalar")  # a declared scalar added to a vector: to every entry
+    assert e.shapes["μ"] == "1×1" and e.shapes["x"] == "m×1"
+    assert any(a.startswith("μ is a scalar added to every entry") for a in e.assumptions)
 
 
 @pytest.mark.parametrize("expr, scalars, vectors", [
     ("λ x", ["λ"], ["x"]),
     ("λ x' x + (x - μ)' (x - μ)", ["λ"], ["x", "μ"]),
     ("exp(-γ ‖x - y‖²)", ["γ"], ["x", "y"]),
-    ("-n/2 logdet(Σ) - 1/2 tr(inv(Σ) S)", ["n"], []),
 ])
 def test_defaults_yield_only_where_the_expression_needs_it(expr, scalars, vectors):
     shapes = matcalc.parse(expr).shapes
@@ -153,6 +154,9 @@ def test_a_default_that_the_expression_does_not_force_is_said():
     number), which is said, with how to declare a number that is no size."""
     e = matcalc.parse("-n/2 logdet(Σ)")
     assert e.shapes["Σ"] == "n×n"
+    assert any('n is the size of the square matrix Σ' in a and '--where "n: scalar"' in a for a in e.assumptions)
+    e = matcalc.parse("-n/2 logdet(Σ) - 1/2 tr(inv(Σ) S)")  # the same with a term that is a scalar
+    assert e.shapes["Σ"] == "n×n" and "n" not in e.shapes
     assert any('n is the size of the square matrix Σ' in a and '--where "n: scalar"' in a for a in e.assumptions)
     e = matcalc.parse("-b/2 logdet(Σ)")  # b names no size: a vector by default, and said
     assert any('b is read as a column vector' in a and '--where "b: scalar"' in a for a in e.assumptions)

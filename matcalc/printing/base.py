@@ -184,7 +184,11 @@ class Printer:
     def _print_Add(self, e: Expr) -> Printed:
         parts: list[str] = []
         minus = self.marks.minus
-        for i, t in enumerate(e.terms):  # type: ignore[attr-defined]
+        terms = e.terms  # type: ignore[attr-defined]
+        if not e.is_scalar and not all(_broadcast(t, e.shape) is not None for t in terms):
+            # s 𝟏 added to an array is written s, as notes write 1 + X.^2 (it re-parses as s 𝟏)
+            terms = [b if (b := _broadcast(t, e.shape)) is not None else t for t in terms]
+        for i, t in enumerate(terms):
             negative, body = self._split_sign(t)
             if i == 0:
                 parts.append(f"{minus}{body}" if negative else body)
@@ -216,19 +220,27 @@ class Printer:
     def _product(self, c: Fraction, factors: tuple[Expr, ...]) -> Printed:
         """``c`` times the matrix product of ``factors`` (c > 0)."""
         first = factors[0]
-        if len(factors) > 1 and isinstance(first, Power) and first.base.is_scalar and _is_num(first.exponent, -1):
-            # c s⁻¹ X as X / s, and (p/q) s⁻¹ X as p X / (q s)
+        if len(factors) > 1 and isinstance(first, Power) and first.base.is_scalar and _negative_whole(first.exponent):
+            # c s⁻¹ X as X / s, (p/q) s⁻¹ X as p X / (q s), and s⁻ᵏ X as X / sᵏ
+            k = -first.exponent.value  # type: ignore[attr-defined]
+            below = first.base if k == 1 else Power(first.base, Num(k))
             rest, _ = self._product(Fraction(1), factors[1:])
-            return self._divided(rest, first.base, c.denominator, c.numerator), PRODUCT
+            return self._divided(rest, below, c.denominator, c.numerator), PRODUCT
         # a factor binds at least as tightly as a product; products of other kinds
         # (⊙, ⊗, ./) and signed or fractional numbers get parentheses, and a nested
         # product is a 1×1 unit, as in (xᵀ x) A
-        body = " ".join(self._wrap(f, PRODUCT + 1) for f in factors)
+        if c != 1 and c.denominator == 1 and len(factors) == 1 and isinstance(first, Hadamard):
+            return f"{digits(c.numerator)} {self._print(first)[0]}", PRODUCT  # 2 X ./ Y is 2 (X ./ Y)
+        body = self._juxtaposed(factors)
         if c == 1:
             return body, PRODUCT
         if c.denominator == 1:
             return f"{digits(c.numerator)} {body}", PRODUCT
         return self._scaled_by_fraction(c, body), PRODUCT
+
+    def _juxtaposed(self, factors: tuple[Expr, ...]) -> str:
+        """The factors of a product, side by side (each bound at least as tightly as a product)."""
+        return " ".join(self._wrap(f, PRODUCT + 1) for f in factors)
 
     def _operand(self, f: Expr) -> str:
         """An operand of ⊙, ⊗ or ./: parenthesised unless it is a postfix or an atom."""
@@ -332,6 +344,21 @@ def digits(n: int) -> str:
         return str(n)
     except ValueError:
         return str(Decimal(n))
+
+
+def _broadcast(t: Expr, shape: tuple) -> Expr | None:
+    """The scalar s of a term s 𝟏 (𝟏 of ``shape``: a scalar added to every entry), else None."""
+    if isinstance(t, Ones) and t.shape == shape:
+        return Num(Fraction(1))
+    if isinstance(t, MatMul) and isinstance(t.factors[-1], Ones) and t.factors[-1].shape == shape \
+            and all(f.is_scalar for f in t.factors[:-1]):
+        rest = t.factors[:-1]
+        return rest[0] if len(rest) == 1 else MatMul(rest)
+    return None
+
+
+def _negative_whole(e: Expr) -> bool:
+    return isinstance(e, Num) and e.value < 0 and e.value.denominator == 1
 
 
 def _is_num(e: Expr, value: int) -> bool:

@@ -8,7 +8,7 @@ from fractions import Fraction
 
 from .. import functions as F
 from .. import greek
-from ..nodes import Expr, Ones, Zeros
+from ..nodes import Diff, Expr, Ones, Transpose, Zeros
 from ..shapes import Dim, dim_str
 from .base import ATOM, PRODUCT, Marks, Printed, Printer, digits
 
@@ -95,6 +95,16 @@ class LatexPrinter(Printer):
             sub = f"_{{{sub.removeprefix('_')}}}"
         return rf"\left\lVert {self.doprint(arg)} \right\rVert{sub}"
 
+    def _juxtaposed(self, factors: tuple[Expr, ...]) -> str:
+        # a thin space on each side of a differential, which juxtaposition in maths would run
+        # together with its neighbours: \mathrm{d}W\,x reads (dW) x, not d(Wx)
+        out = []
+        for i, f in enumerate(factors):
+            if i:
+                out.append(r" \, " if _differential(f) or _differential(factors[i - 1]) else " ")
+            out.append(self._wrap(f, PRODUCT + 1))
+        return "".join(out)
+
     # -- what only LaTeX writes ----------------------------------------------------------------
     def _print_Size(self, e: Expr) -> Printed:
         text = dim_str(e.dim).replace("·", r" \cdot ")  # type: ignore[attr-defined]
@@ -105,6 +115,11 @@ class LatexPrinter(Printer):
 
     def _print_Zeros(self, e: Zeros) -> Printed:
         return r"\mathbf{0}", ATOM
+
+
+def _differential(e: Expr) -> bool:
+    """dX or dXᵀ."""
+    return isinstance(e, Diff) or (isinstance(e, Transpose) and isinstance(e.arg, Diff))
 
 
 def to_latex(e: Expr) -> str:

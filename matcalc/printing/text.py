@@ -11,7 +11,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 from .. import functions as F
-from ..nodes import Expr, Kron, Num, Ones, Transpose, Zeros
+from ..nodes import Expr, Kron, Num, Ones, Power, Transpose, Zeros
 from ..shapes import Dim, dim_str
 from .base import ATOM, POSTFIX, PRODUCT, Marks, Printed, Printer, digits
 from .sizes import unpinned
@@ -63,7 +63,8 @@ class TextPrinter(Printer):
     def _divided(self, rest: str, s: Expr, q: int = 1, p: int = 1) -> str:
         # s⁻¹ X prints as X / s, and s⁻¹ X / 2 as X / (2 s) (both parse back to the same tree)
         rest = rest if p == 1 else f"{digits(p)} {rest}"
-        return f"{rest} / {self._base(s)}" if q == 1 else f"{rest} / ({digits(q)} {self._wrap(s, PRODUCT + 1)})"
+        below = self._wrap(s, POSTFIX) if isinstance(s, Power) else self._base(s)  # x / ‖x‖³: a power needs none
+        return f"{rest} / {below}" if q == 1 else f"{rest} / ({digits(q)} {self._wrap(s, PRODUCT + 1)})"
 
     def _superscript(self, base: str, k: str) -> str:
         return f"{base}^{k}" if self.ascii else f"{base}{k.translate(_SUPERSCRIPT)}"

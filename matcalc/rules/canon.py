@@ -605,6 +605,8 @@ def n_power(c: Canon, e: Power) -> Expr:
         return b
     if b.is_scalar and isinstance(b, MatMul) and p.value.denominator == 1:
         k, parts = flatten_product(b.factors)
+        if len(parts) > 1 and all(f.is_scalar for f in parts):  # (a b)^p = a^p b^p for scalars a, b
+            return c.mul(Num(k ** int(p.value)), *(c.norm(Power(f, p)) for f in parts))
         if k != 1:  # (c s)^p = c^p s^p
             return c.mul(Num(k ** int(p.value)), c.norm(Power(parts[0] if len(parts) == 1 else MatMul(tuple(parts)), p)))
     return e
@@ -916,10 +918,11 @@ def _factor_sum(c: Canon, e: Add) -> Expr:
         if not rest_terms:
             return factored
         return Add((factored, *rest_terms))
-    # a common coefficient: 1/2 G + 1/2 Gᵀ = (G + Gᵀ) / 2;  2 a − 2 b = 2 (a − b)
+    # a common coefficient: 1/2 G + 1/2 Gᵀ = (G + Gᵀ) / 2;  2 a − 2 b = 2 (a − b) — but not of the
+    # terms of a differential, which read as terms (½ (x − μ)ᵀ Σ⁻¹ dΣ Σ⁻¹ (x − μ) − ½ tr(Σ⁻¹ dΣ))
     ks = [_split_coeff(t)[0] for t in e.terms]
     common = _common_factor(ks)
-    if common != 1:
+    if common != 1 and not c.has_diff(e):
         inner = Add(tuple(_scaled(core, k / common) for k, core in (_split_coeff(t) for t in e.terms)))
         return MatMul((Num(common), inner))
     return e
@@ -976,14 +979,16 @@ def _chain_of(e: Expr) -> tuple[Expr, ...]:
 
 
 def _chain(pieces: list[Expr]) -> Expr:
-    """A product of already-canonical pieces, with its numbers first: 2 Aᵀ (A x − b)."""
+    """A product of already-canonical pieces, with its numbers first, then its scalars, as
+    a textbook writes them: 2 Aᵀ (A x − b), β Φᵀ (Φ w − y) (not Φᵀ β (Φ w − y))."""
     coeff = _Q1
-    rest = []
+    scalars, rest = [], []
     for p in pieces:
         if isinstance(p, Num):
             coeff *= p.value
         else:
-            rest.append(p)
+            (scalars if p.is_scalar else rest).append(p)
+    rest = scalars + rest
     return MatMul(((Num(coeff),) if coeff != 1 else ()) + tuple(rest)) if len(rest) > 1 or coeff != 1 else rest[0]
 
 
