@@ -12,16 +12,21 @@ import threading
 import time
 
 import pytest
-from web_support import JSON, Answers, connect, post, raw, read_answer, readable, request, start
+from web_support import JSON, Answers, connect, post, raw, read_answer, readable, request, start, wait_until
 
 from matcalc.web import MAX_BODY
 
 
 @pytest.fixture(scope="module")
-def server():
-    running = start(header_seconds=3.0, body_seconds=3.0)
-    yield running.url
+def running():
+    running = start(header_seconds=3.0, body_seconds=3.0, write_seconds=3.0)
+    yield running
     running.stop()
+
+
+@pytest.fixture(scope="module")
+def server(running):
+    return running.url
 
 
 def still_serving(url: str) -> None:
@@ -226,8 +231,10 @@ def test_idle_connections_are_closed(server):
     still_serving(server)
 
 
-def test_an_answer_nobody_reads_does_not_hold_the_server(server):
-    """Clients that ask for the largest file again and again and never read."""
+def test_an_answer_nobody_reads_does_not_hold_the_server(running, server):
+    """Clients that ask for the largest file again and again and never read: served
+    meanwhile, and their connections are dropped (3 s without reading, in this server)."""
+    connections = running.server.server_state.connections
     socks = []
     try:
         for _ in range(20):
@@ -236,6 +243,7 @@ def test_an_answer_nobody_reads_does_not_hold_the_server(server):
             s.sendall(http("GET", "/katex/katex.min.js", {"Host": "127.0.0.1"}) * 20)
             socks.append(s)
         still_serving(server)
+        wait_until(lambda: len(connections) == 0, what="the connections that do not read being dropped")
     finally:
         for s in socks:
             s.close()

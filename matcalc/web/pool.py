@@ -27,6 +27,7 @@ import multiprocessing
 import os
 import signal
 from collections.abc import Callable
+from multiprocessing import forkserver
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -56,16 +57,27 @@ class WorkerDied(Exception):
     """A worker stopped without answering (killed from outside, or out of memory)."""
 
 
+#: one thread of BLAS per worker: the pool's size is the parallelism
+_ONE_THREAD = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
 def _context() -> Any:
-    """The forkserver context, its server preloading the heavy modules; else spawn."""
+    """The forkserver context, its server started and preloading the heavy modules; else spawn."""
     if "forkserver" not in multiprocessing.get_all_start_methods():  # pragma: no cover - Windows
         return multiprocessing.get_context("spawn")
     ctx = multiprocessing.get_context("forkserver")
-    # one thread of BLAS per worker (the pool's size is the parallelism); the forkserver is
-    # started with this environment, so a forked worker does not inherit BLAS threads
-    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ.setdefault(name, "1")
     ctx.set_forkserver_preload(list(worker.WARM_MODULES))
+    # the forkserver takes the environment it is started with (it is started once per
+    # process; a later pool finds it running): one BLAS thread, for it and so for the workers
+    saved = {name: os.environ.get(name) for name in _ONE_THREAD}
+    try:
+        for name in _ONE_THREAD:
+            os.environ.setdefault(name, "1")
+        forkserver.ensure_running()
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
     return ctx
 
 

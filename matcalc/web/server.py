@@ -7,14 +7,16 @@ open to a class, or to the internet behind a proxy, needs besides:
 - a request's line and headers must arrive within ``header_seconds`` of the connection (or
   of the previous answer), and its body within ``body_seconds`` of its headers, however
   slowly they trickle in (a "slowloris" client is answered 408 and cut off);
-- an answer the client does not read is dropped after ``write_seconds``;
+- an answer the client does not read is dropped (the connection aborted) after
+  ``write_seconds``;
 - beyond ``max_connections`` open connections, a new one is answered 503 and closed;
 - a request's line and headers longer than ``max_header_bytes`` get a 431 however they
   arrive (h11 bounds only what it has not yet parsed), and a request that is not HTTP a
   400 — JSON, like every other failure.
 
-Each refusal is written as a whole answer before the connection is closed, so a client
-reads why instead of a reset connection.
+Each refusal is written as a whole answer, then the connection is half-closed and what
+the client still sends is read and dropped for a moment before it is closed: a client
+reads why, never a reset connection.
 """
 
 from __future__ import annotations
@@ -39,6 +41,9 @@ from .app import create_app
 from .guard import SECURITY_HEADERS
 from .pool import START_SECONDS, Pool
 
+#: seconds a refused connection is still read (and what comes dropped) before it is closed
+LINGER_SECONDS = 2.0
+
 
 def raw_error(status: int, message: str) -> bytes:
     """A whole HTTP answer with the JSON error, for the connection that is closed after it."""
@@ -62,12 +67,15 @@ class GuardedH11(H11Protocol):
         self._phase: str | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._write_timer: asyncio.TimerHandle | None = None
+        self._lingering = False
         if len(self.connections) > self.settings.max_connections:
             self._refuse(503, f"the server has {self.settings.max_connections} connections open; try again")
             return
         self._watch()
 
     def data_received(self, data: bytes) -> None:
+        if self._lingering:  # answered and closing: what still comes is read and dropped
+            return
         if self._headers_too_large(data):
             return
         super().data_received(data)
@@ -112,7 +120,7 @@ class GuardedH11(H11Protocol):
     def pause_writing(self) -> None:
         super().pause_writing()
         if self._write_timer is None:
-            self._write_timer = self.loop.call_later(self.settings.write_seconds, self.transport.close)
+            self._write_timer = self.loop.call_later(self.settings.write_seconds, self.transport.abort)
 
     def resume_writing(self) -> None:
         super().resume_writing()
@@ -127,7 +135,7 @@ class GuardedH11(H11Protocol):
 
     def _watch(self) -> None:
         """Arm the deadline of what the connection is waiting for: headers, a body, or nothing."""
-        if self.transport.is_closing():
+        if self.transport.is_closing() or self._lingering:
             return
         state = self.conn.their_state
         phase = "headers" if state is h11.IDLE else "body" if state is h11.SEND_BODY else None
@@ -143,18 +151,41 @@ class GuardedH11(H11Protocol):
     def _expire(self) -> None:
         self._timer = None
         phase = self._phase or "headers"
-        if self.transport.is_closing():
+        if self.transport.is_closing() or self._lingering:
             return
         if phase == "headers" and not self.conn.trailing_data[0]:
-            self.transport.close()  # nothing was sent: an idle connection, closed
+            self._close()  # nothing was sent: an idle connection, closed
         elif self.cycle is not None and self.cycle.response_started and phase == "body":
-            self.transport.close()  # answered already (a 413), the rest of the body never came
+            self._close()  # answered already (a 413), the rest of the body never came
         else:
             self._refuse(408, f"the request's {phase} did not arrive within {self._seconds(phase):g} s")
 
     def _refuse(self, status: int, message: str) -> None:
         self.transport.write(raw_error(status, message))
-        self.transport.close()
+        self._close()
+
+    def _close(self) -> None:
+        """Close without a reset: end our side after what was written (FIN), then read and
+        drop what the client still sends, for at most LINGER_SECONDS, before closing.
+
+        Closing a socket with unread data makes the kernel send a reset, and a reset can
+        destroy the answer before the client reads it."""
+        self._lingering = True
+        for timer in (self._timer, self._write_timer):
+            if timer is not None:
+                timer.cancel()
+        self._write_timer = None
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        # then abort: everything sent was read (nothing is left to reset) and an answer still
+        # unsent after this long has a client that does not read
+        self._timer = self.loop.call_later(LINGER_SECONDS, self.transport.abort)
+
+    def timeout_keep_alive_handler(self) -> None:
+        """An idle kept-alive connection: closed as a refused one is (a request crossing the
+        close is dropped, not reset)."""
+        if not self.transport.is_closing() and not self._lingering:
+            self._close()
 
 
 def protocol(settings: Settings) -> type[GuardedH11]:
