@@ -79,6 +79,7 @@ class Settings:
 
     @property
     def queue_size(self) -> int:
+        """Requests that may wait for a worker."""
         return 16 * self.workers if self.queue is None else self.queue
 
     def host_names(self) -> frozenset[str]:

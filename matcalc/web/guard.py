@@ -56,6 +56,7 @@ def split_host(value: str) -> tuple[str, int | None] | None:
 
 
 def is_ip(name: str) -> bool:
+    """Whether ``name`` is an IPv4 or IPv6 address (no brackets)."""
     try:
         ipaddress.ip_address(name)
     except ValueError:

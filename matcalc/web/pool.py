@@ -175,6 +175,7 @@ class Pool:
 
     @property
     def idle(self) -> int:
+        """Workers waiting for a request."""
         return len(self._idle)
 
     # ------------------------------------------------------------------ requests

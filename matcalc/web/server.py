@@ -39,7 +39,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from . import Settings, worker
 from .app import create_app
 from .guard import SECURITY_HEADERS
-from .pool import START_SECONDS, Pool
+from .pool import RETRY_SECONDS, START_SECONDS, Pool
 
 #: seconds a refused connection is still read (and what comes dropped) before it is closed
 LINGER_SECONDS = 2.0
@@ -52,7 +52,7 @@ def raw_error(status: int, message: str) -> bytes:
             f"content-length: {len(body)}", "connection: close", "cache-control: no-store"]
     head += [f"{k.decode()}: {v.decode()}" for k, v in SECURITY_HEADERS]
     if status == 503:
-        head.append("retry-after: 2")
+        head.append(f"retry-after: {RETRY_SECONDS}")
     return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
 
 
@@ -62,12 +62,17 @@ class GuardedH11(H11Protocol):
 
     settings: Settings
 
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        #: what the connection waits for ("headers", "body" or None), and its deadline
         self._phase: str | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._write_timer: asyncio.TimerHandle | None = None
+        #: answered and closing (see _close)
         self._lingering = False
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
         if len(self.connections) > self.settings.max_connections:
             self._refuse(503, f"the server has {self.settings.max_connections} connections open; try again")
             return
