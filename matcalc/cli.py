@@ -43,7 +43,8 @@ EXAMPLES = """examples:
   matcalc check --table notes.md             (every row of a Markdown identity table)
   matcalc codegen "L(σ(W x + b))" W b --target jax     (a module: value_and_grad(**arrays))
   matcalc numcheck "‖A X B − C‖²" X --size m=300 --size n=200   (the generated code at real sizes)
-  matcalc serve                               (the local web page, at http://127.0.0.1:8000/)
+  matcalc serve                               (the web page, at http://127.0.0.1:8000/)
+  matcalc serve --host 0.0.0.0 --workers 4    (for a class: every interface, four worker processes)
 
 exit codes: 0 success, 1 wrong, 2 bad input / no rule / a limit / the time limit,
             3 an answer that could not be checked (unchecked)
@@ -175,9 +176,19 @@ def _parser() -> tuple[argparse.ArgumentParser, Options]:
     add("--format", "-f", choices=("text", "json"), default="text", help="output format (default: text)")
     add("--timeout", type=_seconds, default=60.0, metavar="SECONDS", help="time limit (default 60)")
 
-    add = command("serve", "the local web page: derivatives typeset, explained and checked, offline")
+    add = command("serve", "the web page: derivatives typeset, explained and checked, offline "
+                           '(needs pip install "matcalc[web]")')
     add("--port", type=int, default=8000, help="the port (default 8000; 0: any free one)")
-    add("--host", default="127.0.0.1", help="the address to bind (default 127.0.0.1, this machine only)")
+    add("--host", default="127.0.0.1",
+        help="the address to bind (default 127.0.0.1, this machine only; 0.0.0.0: every interface)")
+    add("--workers", type=int, default=None, metavar="N",
+        help="worker processes, the requests computed at once (default: the number of cores)")
+    add("--queue", type=int, default=None, metavar="N",
+        help="requests that may wait for a worker (default 16 per worker); more are answered 503")
+    add("--allow-host", action="append", default=[], metavar="NAME",
+        help="a host name the page may be opened by besides loopback, --host and IP addresses "
+             "(the public name behind a reverse proxy; repeatable)")
+    add("--access-log", action="store_true", help="print a line for every request")
     return p, options
 
 
@@ -467,14 +478,32 @@ def _cmd_numcheck(args: argparse.Namespace, clock: _Clock) -> int:
 
 
 def _cmd_serve(args: argparse.Namespace, clock: _Clock) -> int:
-    from .web import serve
+    from . import web
+    from .web.guard import split_host
 
     if not 0 <= args.port <= 65535:
         raise MatcalcError(f"--port {args.port}: a port is a number from 0 to 65535")
+    if args.workers is not None and not 1 <= args.workers <= 256:
+        raise MatcalcError(f"--workers {args.workers}: from 1 to 256 worker processes")
+    if args.queue is not None and not 0 <= args.queue <= 100_000:
+        raise MatcalcError(f"--queue {args.queue}: from 0 to 100,000 waiting requests")
+    for name in args.allow_host:
+        if split_host(name) is None:
+            raise MatcalcError(f"--allow-host {name!r}: not a host name")
+    missing = web.missing_packages()
+    if missing:
+        raise MatcalcError(f"matcalc serve needs {' and '.join(missing)}, which are not installed: {web.INSTALL}")
+    from .web.server import serve
+
+    settings = web.Settings(host=args.host, port=args.port, queue=args.queue, allowed_hosts=tuple(args.allow_host),
+                            access_log=args.access_log,
+                            **({"workers": args.workers} if args.workers is not None else {}))
     try:
-        serve(args.host, args.port)
+        serve(settings)
     except OSError as err:
         raise MatcalcError(f"cannot serve on {args.host}:{args.port}: {err.strerror or err}") from None
+    except RuntimeError as err:
+        raise MatcalcError(str(err)) from None
     return 0
 
 

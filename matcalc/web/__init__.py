@@ -1,142 +1,98 @@
-"""The local web page: ``matcalc serve`` (issue 13).
+"""The web page: ``matcalc serve`` (needs the ``web`` extra: ``pip install "matcalc[web]"``).
 
-One page (``page.html``) and a JSON API behind it, ``POST /api``, whose answers are the same
-``to_dict()`` objects as the command line's ``--format json``: the page holds no mathematics
-of its own.  Typesetting is the KaTeX shipped inside the package, served from ``/katex/``:
-nothing is fetched from the internet.
+One page (``page.html``, ``page.js``, ``page.css``) and a JSON API behind it, ``POST /api``,
+whose answers are the same ``to_dict()`` objects as the command line's ``--format json``:
+the page holds no mathematics of its own.  Typesetting is the KaTeX shipped inside the
+package, served from ``/katex/``: nothing is fetched from the internet.
 
-Each API request runs in a process of its own (``python -m matcalc.web.worker``), killed
-at a time limit, so a slow SymPy check or a pathological input cannot hold the server; the
-check itself has a shorter budget and answers "unchecked" when it runs out.  Requests are
-bounded in size; malformed ones get a 400 with a JSON error; the server binds to loopback
-by default and serves requests concurrently (one thread each).
+The layers, each a module:
+
+- :mod:`.worker`: one request → its answer, and a warm worker process's loop (matcalc only);
+- :mod:`.pool`: a bounded pool of warm worker processes, killed and replaced past the time
+  limit, with a bounded queue (standard library only);
+- :mod:`.guard`: which Host, Origin and Content-Type a request may have, and the headers
+  of every answer (standard library only);
+- :mod:`.app`: the Starlette application: the page, its files and ``POST /api``, every
+  failure a JSON error with its status;
+- :mod:`.server`: uvicorn, with the time limits on reading a request and on writing its
+  answer, and :func:`~.server.serve`.
+
+This module holds the settings and imports neither Starlette nor uvicorn, so that
+``matcalc serve`` can say which package is missing.
 """
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-import threading
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit
+import importlib.util
+import os
+from dataclasses import dataclass, field
 
 #: the largest request body accepted (bytes)
 MAX_BODY = 200_000
-#: a request's process is killed after this many seconds
-REQUEST_SECONDS = 30.0
 #: the SymPy check's own budget inside a request (seconds): then "unchecked"
 CHECK_SECONDS = 10.0
+#: the pip command that installs what ``matcalc serve`` needs
+INSTALL = 'pip install "matcalc[web]"'
+#: host names that are always allowed: this machine's (any IP address is allowed too)
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 
-HERE = Path(__file__).parent
-KATEX = HERE.parent / "vendor" / "katex"
-TYPES = {".js": "text/javascript", ".css": "text/css", ".woff2": "font/woff2", ".html": "text/html; charset=utf-8"}
 
-
-def compute_in_process(request: dict[str, Any], seconds: float = REQUEST_SECONDS) -> dict[str, Any]:
-    """Run :func:`matcalc.web.worker.compute` in a process of its own, killed after ``seconds``."""
+def default_workers() -> int:
+    """The number of cores this process may run on."""
     try:
-        done = subprocess.run([sys.executable, "-m", "matcalc.web.worker"], input=json.dumps(request),
-                              capture_output=True, text=True, timeout=seconds, check=False)
-    except subprocess.TimeoutExpired:
-        return {"error": f"the request took longer than {seconds:g} s and was stopped", "kind": "error"}
-    try:
-        return json.loads(done.stdout)
-    except json.JSONDecodeError:
-        return {"error": "matcalc's worker failed: " + (done.stderr.strip().splitlines() or ["no output"])[-1],
-                "kind": "error"}
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
 
 
-class Handler(BaseHTTPRequestHandler):
-    server_version = "matcalc"
-    protocol_version = "HTTP/1.1"
+@dataclass(frozen=True)
+class Settings:
+    """Where the server listens and every bound it keeps (seconds, bytes, counts)."""
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
-        if getattr(self.server, "verbose", False):
-            super().log_message(format, *args)
+    host: str = "127.0.0.1"
+    port: int = 8000
+    #: worker processes: at most this many requests computed at once
+    workers: int = field(default_factory=default_workers)
+    #: requests waiting for a worker beyond those (None: 16 per worker); more get a 503
+    queue: int | None = None
+    #: extra host names the Host header may carry (the name a reverse proxy passes on)
+    allowed_hosts: tuple[str, ...] = ()
+    #: a request's worker is killed after this long (the check has CHECK_SECONDS of it)
+    request_seconds: float = 30.0
+    #: a request waits at most this long for a free worker, then 503
+    wait_seconds: float = 15.0
+    #: a request's line and headers must arrive within this long of the connection (or of
+    #: the previous answer on it)
+    header_seconds: float = 10.0
+    #: and its body within this long of its headers
+    body_seconds: float = 30.0
+    #: an answer the client does not read is dropped after this long
+    write_seconds: float = 30.0
+    #: an idle kept-alive connection is closed after this long
+    keep_alive_seconds: int = 5
+    #: the request line and headers at most this many bytes
+    max_header_bytes: int = 16 * 1024
+    #: open connections at most; one more is answered 503 and closed
+    max_connections: int = 512
+    #: log every request (to standard output)
+    access_log: bool = False
 
-    def _send(self, status: int, body: bytes, ctype: str) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("X-Content-Type-Options", "nosniff")
-        self.send_header("Content-Security-Policy",
-                         "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-                         "font-src 'self'; script-src 'self'; connect-src 'self'")
-        self.end_headers()
-        self.wfile.write(body)
+    @property
+    def queue_size(self) -> int:
+        """Requests that may wait for a worker."""
+        return 16 * self.workers if self.queue is None else self.queue
 
-    def _json(self, status: int, data: dict[str, Any]) -> None:
-        self._send(status, json.dumps(data, ensure_ascii=False).encode(), "application/json; charset=utf-8")
-
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
-        path = urlsplit(self.path).path
-        if path in ("/", "/index.html"):
-            self._send(HTTPStatus.OK, (HERE / "page.html").read_bytes(), TYPES[".html"])
-            return
-        if path == "/page.js":
-            self._send(HTTPStatus.OK, (HERE / "page.js").read_bytes(), TYPES[".js"])
-            return
-        if path.startswith("/katex/"):
-            rel = path[len("/katex/"):]
-            target = (KATEX / rel).resolve()
-            if KATEX.resolve() in target.parents and target.is_file() and target.suffix in TYPES:
-                self._send(HTTPStatus.OK, target.read_bytes(), TYPES[target.suffix])
-                return
-        self._json(HTTPStatus.NOT_FOUND, {"error": f"no page {path}"})
-
-    def do_POST(self) -> None:  # noqa: N802
-        if urlsplit(self.path).path != "/api":
-            self._json(HTTPStatus.NOT_FOUND, {"error": "POST /api only"})
-            return
-        try:
-            length = int(self.headers.get("Content-Length") or "-1")
-        except ValueError:
-            length = -1
-        if length < 0:
-            self._json(HTTPStatus.LENGTH_REQUIRED, {"error": "a request needs its Content-Length"})
-            return
-        if length > MAX_BODY:
-            self.close_connection = True
-            self._json(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, {"error": f"a request has at most {MAX_BODY:,} bytes"})
-            return
-        try:
-            request = json.loads(self.rfile.read(length).decode("utf-8"))
-            if not isinstance(request, dict):
-                raise ValueError("not an object")
-        except (ValueError, UnicodeDecodeError) as err:
-            self._json(HTTPStatus.BAD_REQUEST, {"error": f"the request is not a JSON object: {err}"})
-            return
-        self._json(HTTPStatus.OK, compute_in_process(request))
+    def host_names(self) -> frozenset[str]:
+        """The names a request's Host header may carry: loopback, the bound name, the extra ones."""
+        names = {*LOOPBACK_NAMES, *(h.lower().strip("[]") for h in self.allowed_hosts)}
+        if self.host not in ("", "0.0.0.0", "::"):
+            names.add(self.host.lower().strip("[]"))
+        return frozenset(names)
 
 
-def make_server(host: str = "127.0.0.1", port: int = 8000, verbose: bool = False) -> ThreadingHTTPServer:
-    server = ThreadingHTTPServer((host, port), Handler)
-    server.daemon_threads = True
-    server.verbose = verbose  # type: ignore[attr-defined]
-    return server
+def missing_packages() -> list[str]:
+    """The packages of the ``web`` extra that are not installed."""
+    return [name for name in ("starlette", "uvicorn") if importlib.util.find_spec(name) is None]
 
 
-def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
-    """Serve the page until interrupted; prints its address first."""
-    server = make_server(host, port, verbose=True)
-    print(f"matcalc is serving on http://{host}:{server.server_address[1]}/  (Ctrl-C to stop)", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-
-
-def start_in_thread(host: str = "127.0.0.1", port: int = 0) -> tuple[ThreadingHTTPServer, str]:
-    """A server in a background thread (tests): the server and its base URL."""
-    server = make_server(host, port)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://{host}:{server.server_address[1]}"
-
-
-__all__ = ["serve", "make_server", "start_in_thread", "compute_in_process", "MAX_BODY", "REQUEST_SECONDS"]
+__all__ = ["Settings", "MAX_BODY", "CHECK_SECONDS", "INSTALL", "missing_packages", "default_workers"]

@@ -1,21 +1,43 @@
-"""One API request of the web page, in a process of its own: a JSON request on standard
-input, the JSON answer on standard output (``python -m matcalc.web.worker``).
+"""The web page's API requests, answered in a warm worker process of the server's pool.
 
-The answers are the command line's ``--format json`` objects (``to_dict()``), with the
-LaTeX the page typesets; an error is ``{"kind": "error", "error", "pretty", "span",
-"in"}`` — ``pretty`` is the command line's paragraph, with the caret under the input.
+:func:`answer` turns one request into its answer: the command line's ``--format json``
+objects (``to_dict()``), with the LaTeX the page typesets; an error is ``{"kind": "error",
+"error", "pretty", "span", "in"}`` — ``pretty`` is the command line's paragraph, with the
+caret under the input.  :func:`serve` is a worker's life: import and warm up once, then
+answer the requests that come down its pipe, one at a time (:mod:`matcalc.web.pool`).
 """
 
 from __future__ import annotations
 
+import importlib
 import json
-import sys
+import os
+import signal
+from collections.abc import Callable
+from multiprocessing.connection import Connection
 from typing import Any
 
 from .. import limits
-from ..errors import MatcalcError
+from ..errors import MatcalcError, ParseError
+from . import CHECK_SECONDS
 
 KINDS = ("diff", "hessian", "check", "codegen")
+
+#: what a worker imports before its first request (the forkserver imports them too, so a
+#: new worker starts with them): matcalc's heavy modules, SymPy and NumPy, the modules that
+#: SymPy and NumPy import on first use inside a check (so that a check's forked child does
+#: not import them again for every request), and last :mod:`matcalc.web.warm`, which
+#: answers :data:`WARM_REQUEST`
+WARM_MODULES = (
+    "sympy", "numpy", "numpy.random", "sympy.combinatorics", "sympy.tensor.tensor", "sympy.assumptions.wrapper",
+    "matcalc.api", "matcalc.hessian", "matcalc.codegen", "matcalc.checking.numeric",
+    "matcalc.checking.sympy_oracle", "matcalc.checking.verdict", "matcalc.web.warm",
+)
+#: the request a worker answers once before it says it is ready (the parser is built,
+#: matcalc's first-use work done)
+WARM_REQUEST = {"kind": "diff", "expr": "L(W x + b)", "wrt": "W"}
+#: what a worker sends when it is ready for requests
+READY = b"ready"
 
 
 def _text(request: dict[str, Any], key: str, required: bool = True, limit: int = 20_000) -> str | None:
@@ -28,6 +50,12 @@ def _text(request: dict[str, Any], key: str, required: bool = True, limit: int =
         raise MatcalcError(f"'{key}' must be text")
     if len(value) > limit:
         raise MatcalcError(f"'{key}' is longer than {limit:,} characters")
+    surrogate = next((i for i, ch in enumerate(value) if "\ud800" <= ch <= "\udfff"), None)
+    if surrogate is not None:  # JSON can carry "\ud800" alone; it is no character, and no UTF-8
+        shown = "".join("\ufffd" if "\ud800" <= ch <= "\udfff" else ch for ch in value)
+        where = "in the claim: " if key == "claim" else ""
+        raise ParseError(f"{where}a lone surrogate U+{ord(value[surrogate]):04X} is not a character "
+                         f"(the text is not valid Unicode)", span=(surrogate, surrogate + 1), source=shown)
     return value
 
 
@@ -46,7 +74,7 @@ def compute(request: dict[str, Any]) -> dict[str, Any]:
     if layout not in api.LAYOUTS:
         raise MatcalcError(f"layout must be one of {', '.join(api.LAYOUTS)}")
     run_check = bool(request.get("check", False))
-    budget = limits.valid_timeout(min(float(request.get("timeout", 10.0)), 20.0))
+    budget = limits.valid_timeout(min(float(request.get("timeout", CHECK_SECONDS)), 20.0))
     assert expr is not None and wrt is not None
     with limits.deadline(budget + 5.0, "the request"):
         if kind == "codegen":
@@ -102,16 +130,45 @@ def answer(request: Any) -> dict[str, Any]:
                 "span": None, "in": None}
 
 
-def main() -> None:
+def encode(data: dict[str, Any]) -> bytes:
+    """An answer as UTF-8 JSON (a string that is not valid Unicode: with escapes)."""
     try:
-        request = json.loads(sys.stdin.read(400_000))
-    except json.JSONDecodeError as err:
-        request = None
-        print(json.dumps({"kind": "error", "error": f"the request is not JSON: {err}", "pretty": "", "span": None,
-                          "in": None}))
-        return
-    print(json.dumps(answer(request), ensure_ascii=False))
+        return json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(data).encode("ascii")
 
 
-if __name__ == "__main__":
-    main()
+def answer_bytes(body: bytes, respond: Callable[[Any], dict[str, Any]] = answer) -> bytes:
+    """The answer to one request as it came to the server (JSON bytes), as JSON bytes."""
+    try:
+        request = json.loads(body.decode("utf-8"))
+    except (ValueError, RecursionError) as err:  # the server has checked it; said all the same
+        return encode({"kind": "error", "error": f"the request is not JSON: {err}", "pretty": "", "span": None,
+                       "in": None})
+    return encode(respond(request))
+
+
+def warm() -> None:
+    """Import what a request needs and answer one, so that the next is answered warm (in a
+    worker forked from the pool's forkserver, all of it is done already)."""
+    for name in WARM_MODULES:
+        importlib.import_module(name)
+
+
+def serve(conn: Connection, respond: Callable[[Any], dict[str, Any]] = answer) -> None:
+    """A worker's life: warm up, say :data:`READY`, then answer each request read from
+    ``conn`` with ``respond`` until the server closes it.
+
+    The worker leads a process group of its own, so that killing the group also kills the
+    SymPy check's child; Ctrl-C at the terminal is for the server, which stops the pool."""
+    if hasattr(os, "setpgrp"):
+        os.setpgrp()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    warm()
+    conn.send_bytes(READY)
+    while True:
+        try:
+            body = conn.recv_bytes()
+        except (EOFError, OSError):
+            return
+        conn.send_bytes(answer_bytes(body, respond))
