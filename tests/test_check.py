@@ -485,25 +485,68 @@ def test_symbolic_sizes_differ_from_sizes_declared_as_numbers():
 # ---------------------------------------------------------------- one checking package (issue 9)
 
 
-def test_the_tests_oracle_uses_the_checking_packages_helpers():
-    """tests/oracle.py imports its sizes, points, stand-ins and differences from
-    matcalc.checking: the same objects, not copies."""
+def test_the_checking_package_shares_one_implementation():
+    """The SymPy oracle, the finite differences and the diagnosis use the same sizes, points
+    and stand-ins: the same objects, not copies."""
     from matcalc import evaluate, shapes
-    from matcalc.checking import numeric, sizes, verdict
+    from matcalc.checking import sizes, verdict
     from matcalc.printing import sympy as sympy_printing
 
-    import oracle as tests_oracle
-
-    assert tests_oracle.instantiate_sizes is sizes.instantiate_sizes is verdict.instantiate_sizes
-    assert tests_oracle.size_of is sizes.size_of is shapes.size_of is sympy_printing.size_of is evaluate.size_of
-    assert tests_oracle.variables_of is sizes.variables_of is numeric.variables_of
-    assert tests_oracle.numpy_point is numeric.numpy_point is verdict.numpy_point
-    assert tests_oracle.numpy_functions is numeric.numpy_functions is verdict.numpy_functions
-    assert tests_oracle.difference_quotient is numeric.difference_quotient
+    assert sizes.instantiate_sizes is verdict.instantiate_sizes
+    assert sizes.size_of is shapes.size_of is sympy_printing.size_of is evaluate.size_of
+    assert sizes.variables_of is numeric.variables_of
+    assert numeric.numpy_point is verdict.numpy_point
+    assert numeric.numpy_functions is verdict.numpy_functions
     assert sympy_oracle.finite_differences is numeric.finite_differences
     assert sympy_oracle.instantiate_sizes is sizes.instantiate_sizes
-    e = matcalc.parse("tr(A X B)", "X: n×p")
-    assert tests_oracle.dims_of(e) == instantiate_sizes(e.tree) == {"m": 3, "n": 4, "p": 5}
+
+
+def test_the_tests_oracle_is_numpy_written_in_the_tests():
+    """tests/oracle.py, identities.py and generate.py compute an expression's values with
+    NumPy of their own: identities.py and generate.py import nothing of matcalc's, and
+    oracle.py only the public API (for the answer under test), never the checking package
+    or the evaluator."""
+    import ast
+
+    here = Path(__file__).parent
+    for name, allowed in (("oracle.py", {"matcalc"}), ("identities.py", set()), ("generate.py", set())):
+        tree = ast.parse((here / name).read_text(encoding="utf-8"))
+        modules = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        modules |= {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+        assert {m for m in modules if m.split(".")[0] == "matcalc"} <= allowed, name
+        used = {ast.unparse(n) for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
+        assert not {u for u in used if u.startswith(("matcalc.checking", "matcalc.evaluate", "matcalc.api"))}, name
+
+
+def test_the_tests_oracle_sizes_points_and_stand_ins():
+    """Sizes pairwise distinct, 3 and up, none a size written as a number; points in their
+    domains; stand-ins whose derivatives are their derivatives."""
+    import numpy as np
+
+    import oracle
+
+    variables, functions, free = oracle.parse_spec("A: m×n, X: 3×p spd, a: m·n, g: function q, k: size")
+    assert oracle.spec_sizes(variables, functions, free) == {"m": 4, "n": 5, "p": 6, "q": 7, "k": 8}
+    spec = "S: n×n spd, P: n×n symmetric, y: n probability, x: n positive, M: n×n invertible, L: function"
+    p = oracle.Oracle(spec, lambda v: 0).point(np.random.default_rng(0))
+    assert np.all(np.linalg.eigvalsh(p.S) > 0) and np.allclose(p.P, p.P.T) and np.isclose(p.y.sum(), 1)
+    assert np.all(p.x >= 0.5) and abs(np.linalg.det(p.M)) > 1e-3 and p.S.shape == (3, 3)
+    rng = np.random.default_rng(1)
+    for fn in (oracle.Function("L", "scalar"), oracle.Function("f", "elementwise"), oracle.Function("g", "vector", 4)):
+        s = oracle.stand_ins(fn, {})
+        y = rng.normal(size=(3, 1))
+        if fn.kind == "scalar":
+            for value, derivative in ((s["L"], s["grad_L"]), (s["grad_L"], s["hess_L"])):
+                j = oracle.jacobian(oracle.Oracle("y: 3", lambda v, f=value: f(v.y)), oracle.Point({"y": y}), "y")
+                assert np.allclose(j.reshape(np.shape(derivative(y))), derivative(y), atol=1e-8)
+            assert not np.allclose(s["hess_L"](y), np.diag(np.diag(s["hess_L"](y))))  # ∇²L is not diagonal
+        elif fn.kind == "elementwise":
+            h = 1e-6
+            assert np.allclose((s["f"](y + h) - s["f"](y - h)) / (2 * h), s["f_prime"](y), atol=1e-8)
+            assert np.allclose((s["f_prime"](y + h) - s["f_prime"](y - h)) / (2 * h), s["f_prime2"](y), atol=1e-8)
+        else:
+            j = oracle.jacobian(oracle.Oracle("y: 3", lambda v, g=s["g"]: g(v.y)), oracle.Point({"y": y}), "y")
+            assert np.allclose(j, s["jac_g"](y.ravel()), atol=1e-8)
 
 
 def test_the_checking_package_never_imports_the_api_and_imports_at_the_top_only():

@@ -1,8 +1,9 @@
 """Generated code (issue 12): every gradient of the identity table, for every target that
-is installed, compiled, linted, executed, and compared with central finite differences
-of the generated value itself and (JAX, PyTorch) with the framework's own autodiff; the
-Hessian table's Hessians and Hessian-vector products likewise; and the module's
-contract (names, shapes, abstract functions, what is never built)."""
+is installed, compiled, linted, executed, and compared with the row's NumPy (its value,
+and central finite differences of it and of the generated value) and (JAX, PyTorch) with
+the framework's own autodiff; the Hessian table's Hessians and Hessian-vector products
+likewise; and the module's contract (names, shapes, abstract functions, what is never
+built)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from matcalc.cli import main
 from matcalc.codegen import codegen, py_name
 
 from identities import ROWS
-from oracle import dims_of, random_values
+from oracle import Oracle, moved, scalar_value
 
 CI = bool(os.environ.get("CI"))
 HAVE = {t: importlib.util.find_spec(t) is not None for t in ("jax", "torch")}
@@ -50,18 +51,17 @@ def _module(src: str) -> dict:
     return ns
 
 
-def _inputs(e: matcalc.Expression, domain: dict | None, seed: int = 0) -> tuple[dict, dict, dict]:
-    """Random values (2-D, matcalc's), the arguments as a user passes them (vectors 1-D,
-    Python names) and the sizes."""
-    dims = dims_of(e)
-    values = random_values(e, np.random.default_rng(seed), domain, dims)
+def _inputs(oracle: Oracle, seed: int = 0) -> tuple[dict, dict]:
+    """A random point of the oracle's (2-D arrays) and the arguments as a user passes them
+    (vectors 1-D, Python names)."""
+    p = oracle.point(np.random.default_rng(seed))
     args = {}
-    for k, v in values.items():
+    for k, v in p.items():
         if callable(v):
             args[k] = v
         else:
             args[py_name(k)] = v.reshape(-1) if v.shape[1] == 1 and v.shape[0] > 1 else v
-    return values, args, dims
+    return p, args
 
 
 def _as(target: str, args: dict) -> dict:
@@ -103,7 +103,7 @@ def test_every_gradient_of_the_table_runs_and_is_right(row, target):
     _lint(src, target)
     ns = _module(src)
     e = matcalc.parse(row.expr, row.where)
-    values, args, dims = _inputs(e, row.domain)
+    p, args = _inputs(row.oracle)
     args = _as(target, args)
     value, grads = ns["value_and_grad"](**args)
     assert set(grads) == {row.wrt}
@@ -111,8 +111,9 @@ def test_every_gradient_of_the_table_runs_and_is_right(row, target):
     x = np.asarray(_np(args[py_name(row.wrt)]))
     assert g.shape == x.shape  # shaped like the argument passed (1-D in, 1-D out)
     loose = target == "torch" and any(callable(v) for v in args.values())  # NumPy stand-ins in float32 casts
-    assert np.isclose(float(_np(value)), e.evaluate(values, dims), rtol=1e-6 if loose else 1e-9)
-    # central differences of the generated value along random directions
+    assert np.isclose(float(_np(value)), scalar_value(row.oracle, p), rtol=1e-6 if loose else 1e-9)
+    # central differences along random directions of the row's f in NumPy, and of the
+    # generated value
     rng = np.random.default_rng(1)
     for _ in range(2):
         d = rng.standard_normal(x.shape)
@@ -120,14 +121,19 @@ def test_every_gradient_of_the_table_runs_and_is_right(row, target):
             d = (d + d.T) / 2
         h = 1e-6 * (1 + float(np.max(np.abs(x))))
 
-        def f(t: float, d: np.ndarray = d) -> float:
-            moved = dict(args)
-            moved[py_name(row.wrt)] = _as(target, {"x": x + t * d})["x"]
-            return float(_np(ns["value_and_grad"](**moved)[0]))
+        def generated(t: float, d: np.ndarray = d) -> float:
+            there = dict(args)
+            there[py_name(row.wrt)] = _as(target, {"x": x + t * d})["x"]
+            return float(_np(ns["value_and_grad"](**there)[0]))
 
-        fd = (f(h) - f(-h)) / (2 * h)
+        def numpy(t: float, d: np.ndarray = d) -> float:
+            return scalar_value(row.oracle, moved(p, row.wrt, (x + t * d).reshape(p[row.wrt].shape)))
+
         exact = float(np.sum(g * d))
-        assert abs(fd - exact) <= 1e-5 * max(1.0, abs(exact), float(np.linalg.norm(g) * np.linalg.norm(d))), (fd, exact)
+        for f in (numpy, generated):
+            fd = (f(h) - f(-h)) / (2 * h)
+            assert abs(fd - exact) <= 1e-5 * max(1.0, abs(exact), float(np.linalg.norm(g) * np.linalg.norm(d))), \
+                (f.__name__, fd, exact)
     # the framework's own autodiff of the generated value
     if target != "numpy" and not any(callable(v) for v in args.values()):
         np.testing.assert_allclose(_autodiff(target, ns, args, py_name(row.wrt)), g, rtol=1e-7, atol=1e-10)
@@ -160,13 +166,16 @@ def test_hessians_and_hvps_run_and_are_right(row, target):
     src = codegen(f, wrt, where or None, target=target, hessian=True)
     _lint(src, target)
     ns = _module(src)
-    from test_hessian_table import DOMAIN
+    from test_hessian_table import NUMPY
 
     e = matcalc.parse(f, where or None)
-    _, args, _ = _inputs(e, DOMAIN.get(f))
+    p, args = _inputs(NUMPY[name])
     args = _as(target, args)
     key = py_name(wrt)
     x = _np(args[key])
+    loose = target == "torch" and any(callable(a) for a in args.values())
+    assert np.isclose(float(_np(ns["value_and_grad"](**args)[0])), scalar_value(NUMPY[name], p),
+                      rtol=1e-6 if loose else 1e-9)
     H = _np(ns["hessian"](**args))
     n = x.size
     assert H.shape == (n, n)

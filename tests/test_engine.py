@@ -10,6 +10,8 @@ import matcalc
 from matcalc.api import canonical, to_text
 from matcalc.rules.canon import normal_form
 
+from oracle import Oracle, check_numerically, sigmoid
+
 
 def test_steps_follow_seed_001():
     """Seed 001 derives ∂φ/∂W for φ = L(W x + b) by the chain rule, the product rule,
@@ -127,10 +129,21 @@ def test_deep_network_output_is_linear_in_depth(wrt):
     assert growth[1] <= 2.5 * growth[0]
 
 
-def test_deep_network_gradient_is_right():
-    from oracle import check_numerically
+def _network_numpy(depth: int) -> Oracle:
+    """L(σ(W_k ⋯ σ(W1 x + b1) ⋯ + b_k)) in NumPy, layer k of size s_k."""
+    spec = ", ".join(["x: s0", "L: function"] + [f"W{k}: s{k}×s{k - 1}, b{k}: s{k}" for k in range(1, depth + 1)])
 
+    def f(v):
+        h = v.x
+        for k in range(1, depth + 1):
+            h = sigmoid(v[f"W{k}"] @ h + v[f"b{k}"])
+        return v.L(h)
+
+    return Oracle(spec, f)
+
+
+def test_deep_network_gradient_is_right():
     for wrt in ("W1", "x"):
-        check_numerically(_network(3), wrt)
+        check_numerically(_network(3), wrt, None, _network_numpy(3))
         # the symbolic oracle is exact but slow on deep compositions: two layers
         assert matcalc.diff(_network(2), wrt).check(timeout=60).ok

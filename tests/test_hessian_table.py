@@ -3,8 +3,8 @@
 Four independent checks per row: matcalc prints the row's forms (H and H[V]); SymPy
 verifies each of them as a user's claim (``check --hessian``: SymPy's own second partials
 of f, entry by entry at sizes 3 and up, then along random directions one size larger);
-NumPy's central second differences of f agree with vec(U)ᵀ H vec(W) along random
-directions U, W; and H[V] = H vec V."""
+central second differences of the row's f written in NumPy (:data:`NUMPY`) agree with
+vec(U)ᵀ H vec(W) along random directions U, W; and H[V] = H vec V."""
 
 from __future__ import annotations
 
@@ -17,14 +17,43 @@ import pytest
 import matcalc
 from matcalc.hessian import check_hessian
 
-from oracle import dims_of, random_values
+from oracle import Oracle, det, inv, logdet, matcalc_sizes, norm, second_difference, sigmoid, softmax, tr
 
 TABLE = Path(__file__).parent / "data" / "hessian_identities.md"
-#: where the expression is defined and well conditioned
-DOMAIN = {
-    "logdet(X)": {"X": "spd"}, "logdet(S)": {"S": "spd"}, "det(X)": {"X": "invertible"},
-    "tr(inv(X))": {"X": "invertible"}, "a' inv(X) b": {"X": "invertible"},
-    "(x − μ)' inv(Σ) (x − μ) / 2 + logdet(Σ) / 2": {"Σ": "spd"}, "−y' log(softmax(W x))": {"y": "probability"},
+SIGMOID_LAYER = Oracle("W: m×n, x: n, b: m", lambda v: np.sum(sigmoid(v.W @ v.x + v.b)))
+LINEAR_LAYER = Oracle("W: m×n, x: n, b: m, L: function", lambda v: v.L(v.W @ v.x + v.b))
+#: each row's f in NumPy, by the row's name, with the variables' shapes and the domain where
+#: f is defined and well conditioned
+NUMPY = {
+    "quadratic form": Oracle("x: m, A: m×m", lambda v: v.x.T @ v.A @ v.x),
+    "quadratic form, symmetric S": Oracle("x: n, S: n×n symmetric", lambda v: v.x.T @ v.S @ v.x),
+    "least squares": Oracle("A: m×n, x: n, b: m", lambda v: norm(v.A @ v.x - v.b) ** 2),
+    "ridge regression": Oracle("A: m×n, x: n, b: m, λ: scalar",
+                               lambda v: norm(v.A @ v.x - v.b) ** 2 + v.λ * norm(v.x) ** 2),
+    "logistic regression (negative log-likelihood)":
+        Oracle("X: m×n, w: n, y: m", lambda v: np.sum(np.log(1 + np.exp(v.X @ v.w))) - v.y.T @ v.X @ v.w),
+    "softmax regression (cross-entropy), weights":
+        Oracle("y: k probability, W: k×n, x: n", lambda v: -v.y.T @ np.log(softmax(v.W @ v.x))),
+    "softmax regression (cross-entropy), input":
+        Oracle("y: m probability, W: m×n, x: n", lambda v: -v.y.T @ np.log(softmax(v.W @ v.x))),
+    "Gaussian negative log-likelihood, mean":
+        Oracle("x: n, μ: n, Σ: n×n symmetric spd",
+               lambda v: (v.x - v.μ).T @ inv(v.Σ) @ (v.x - v.μ) / 2 + logdet(v.Σ) / 2),
+    "two-sided quadratic": Oracle("X: m×n, A: m×m, B: n×n", lambda v: tr(v.X.T @ v.A @ v.X @ v.B)),
+    "trace quadratic": Oracle("X: m×n, A: m×m", lambda v: tr(v.X.T @ v.A @ v.X)),
+    "trace of a square": Oracle("X: m×m", lambda v: tr(v.X @ v.X)),
+    "matrix least squares": Oracle("A: m×n, X: n×p, B: p×q, C: m×q", lambda v: norm(v.A @ v.X @ v.B - v.C) ** 2),
+    "log-determinant": Oracle("X: m×m spd", lambda v: logdet(v.X)),
+    "log-determinant, symmetric S": Oracle("S: n×n symmetric spd", lambda v: logdet(v.S)),
+    "determinant": Oracle("X: m×m invertible", lambda v: det(v.X)),
+    "trace of the inverse": Oracle("X: m×m invertible", lambda v: tr(inv(v.X))),
+    "bilinear form in the inverse": Oracle("a: m, X: m×m invertible, b: m", lambda v: v.a.T @ inv(v.X) @ v.b),
+    "one MLP layer (sigmoid), weights": SIGMOID_LAYER,
+    "one MLP layer (sigmoid), weights and bias": SIGMOID_LAYER,
+    "one MLP layer with a loss L": Oracle("W: m×n, x: n, b: m, L: function", lambda v: v.L(sigmoid(v.W @ v.x + v.b))),
+    "abstract loss of a linear layer, weights": LINEAR_LAYER,
+    "abstract loss of a linear layer, weights and bias": LINEAR_LAYER,
+    "abstract loss of a linear layer, bias": LINEAR_LAYER,
 }
 
 
@@ -71,35 +100,32 @@ def test_sympy_verifies_both_forms_as_claims(name, f, wrt, where, h, hvp):
         assert v.correct is True, v.text()
 
 
+def test_every_row_has_its_numpy():
+    assert sorted(NUMPY) == sorted(IDS)
+
+
 @pytest.mark.parametrize("name, f, wrt, where, h, hvp", ROWS, ids=IDS)
 def test_finite_differences_agree(name, f, wrt, where, h, hvp):
     r = _hessian(f, wrt, where)
-    e = r.expression
+    oracle = NUMPY[name]
     x, y = r.wrt, r.wrt2 or r.wrt
-    dims = dims_of(e)
-    values = random_values(e, np.random.default_rng(7), DOMAIN.get(f), dims)
+    p = oracle.point(np.random.default_rng(7))
+    dims = matcalc_sizes(r.expression, p)
+    np.testing.assert_allclose(r.expression.evaluate(p, dims), oracle.value(p)[0, 0], rtol=1e-9)  # f as written
     rng = np.random.default_rng(8)
 
     def direction(v: matcalc.nodes.Var) -> np.ndarray:
-        d = rng.standard_normal(values[v.name].shape)
-        return (d + d.T) / 2 if v.symmetric and not v.is_scalar else d
+        d = rng.standard_normal(p[v.name].shape)
+        return (d + d.T) / 2 if "symmetric" in oracle.variable(v.name).words else d
 
-    def at(s: float, t: float, u: np.ndarray, w: np.ndarray) -> float:
-        moved = dict(values)
-        moved[x.name] = values[x.name] + s * u
-        moved[y.name] = moved[y.name] + t * w
-        return float(np.asarray(e.evaluate(moved, dims)).reshape(()))
-
-    hm = np.atleast_2d(r.hessian.evaluate(values, dims))
+    hm = np.atleast_2d(r.hessian.evaluate(p, dims))
     for _ in range(3):
         u, w = direction(x), direction(y)
-        step = 1e-3
-        fd = (at(step, step, u, w) - at(step, -step, u, w) - at(-step, step, u, w) + at(-step, -step, u, w)) / (
-            4 * step * step)
+        fd = second_difference(oracle, p, x.name, u, y.name, w, 1e-3)
         exact = u.ravel(order="F") @ hm @ w.ravel(order="F")
         assert np.isclose(fd, exact, rtol=1e-4, atol=1e-5 * (1 + abs(exact))), (fd, exact)
         # H[V] is H vec V, shaped like the (second) variable
-        hv = np.atleast_2d(r.hvp.evaluate({**values, r.direction: w}, dims))
+        hv = np.atleast_2d(r.hvp.evaluate({**p, r.direction: w}, dims))
         np.testing.assert_allclose(hv.ravel(order="F"), hm @ w.ravel(order="F"), rtol=1e-9, atol=1e-9)
     if r.wrt2 is None:
         np.testing.assert_allclose(hm, hm.T, rtol=1e-9, atol=1e-9)  # a Hessian is symmetric

@@ -12,7 +12,7 @@ import pytest
 import matcalc
 from matcalc.api import to_text
 
-from oracle import dims_of, random_values
+from oracle import Oracle, matcalc_sizes
 
 
 def sig(v):
@@ -27,10 +27,17 @@ def softmax(v):
 class Case(NamedTuple):
     text: str
     where: str | None
-    shapes: dict[str, str]  # expected shapes (a subset)
+    shapes: dict[str, str]  # every variable's shape, as matcalc names the sizes
     shape: str  # the expression's shape
     numpy: Callable  # the hand-written NumPy version, from a dict of values (and stand-ins of functions)
     domain: dict | None = None
+    functions: str = ""  # the abstract functions, for the oracle: "L: function", "f: elementwise"
+
+    def oracle(self) -> Oracle:
+        """The case's NumPy, with its variables' shapes and domains."""
+        words = self.domain or {}
+        spec = [f"{name}: {shape} {words.get(name, '')}".strip() for name, shape in self.shapes.items()]
+        return Oracle(", ".join(spec + ([self.functions] if self.functions else [])), self.numpy)
 
 
 V = dict  # readability below
@@ -38,77 +45,78 @@ V = dict  # readability below
 CASES: list[Case] = [
     # products by juxtaposition and *, scalar multiples, division, unary minus
     Case("W x + b", None, {"W": "m×n", "x": "n×1", "b": "m×1"}, "m×1", lambda v: v["W"] @ v["x"] + v["b"]),
-    Case("W * x + b", None, {"W": "m×n"}, "m×1", lambda v: v["W"] @ v["x"] + v["b"]),
+    Case("W * x + b", None, {"W": "m×n", "b": "m×1", "x": "n×1"}, "m×1", lambda v: v["W"] @ v["x"] + v["b"]),
     Case("2 x", None, {"x": "m×1"}, "m×1", lambda v: 2 * v["x"]),
     Case("lambda * w' w", None, {"lambda": "1×1", "w": "m×1"}, "1×1", lambda v: v["lambda"] * v["w"].T @ v["w"]),
-    Case("λ w' w", None, {"λ": "1×1"}, "1×1", lambda v: v["λ"] * v["w"].T @ v["w"]),
-    Case("x / 2", None, {}, "m×1", lambda v: v["x"] / 2),
+    Case("λ w' w", None, {"λ": "1×1", "w": "m×1"}, "1×1", lambda v: v["λ"] * v["w"].T @ v["w"]),
+    Case("x / 2", None, {"x": "m×1"}, "m×1", lambda v: v["x"] / 2),
     Case("A / alpha", None, {"alpha": "1×1", "A": "m×n"}, "m×n", lambda v: v["A"] / v["alpha"]),
-    Case("-x + y", None, {}, "m×1", lambda v: -v["x"] + v["y"]),
-    Case("a - b - c", None, {}, "m×1", lambda v: v["a"] - v["b"] - v["c"]),
-    Case("A (B + C)", None, {"A": "m×n", "B": "n×p"}, "m×p", lambda v: v["A"] @ (v["B"] + v["C"])),
+    Case("-x + y", None, {"x": "m×1", "y": "m×1"}, "m×1", lambda v: -v["x"] + v["y"]),
+    Case("a - b - c", None, {"a": "m×1", "b": "m×1", "c": "m×1"}, "m×1", lambda v: v["a"] - v["b"] - v["c"]),
+    Case("A (B + C)", None, {"A": "m×n", "B": "n×p", "C": "n×p"}, "m×p", lambda v: v["A"] @ (v["B"] + v["C"])),
     # transposes, inverses, powers
     Case("x' A x", None, {"A": "m×m", "x": "m×1"}, "1×1", lambda v: v["x"].T @ v["A"] @ v["x"]),
-    Case("x^T A x", None, {"A": "m×m"}, "1×1", lambda v: v["x"].T @ v["A"] @ v["x"]),
-    Case("xᵀ A x", None, {"A": "m×m"}, "1×1", lambda v: v["x"].T @ v["A"] @ v["x"]),
-    Case("x′ A x", None, {"A": "m×m"}, "1×1", lambda v: v["x"].T @ v["A"] @ v["x"]),
+    Case("x^T A x", None, {"A": "m×m", "x": "m×1"}, "1×1", lambda v: v["x"].T @ v["A"] @ v["x"]),
+    Case("xᵀ A x", None, {"A": "m×m", "x": "m×1"}, "1×1", lambda v: v["x"].T @ v["A"] @ v["x"]),
+    Case("x′ A x", None, {"A": "m×m", "x": "m×1"}, "1×1", lambda v: v["x"].T @ v["A"] @ v["x"]),
     Case("X^{T} Y", None, {"X": "m×n", "Y": "m×p"}, "n×p", lambda v: v["X"].T @ v["Y"]),
     Case("inv(X)", None, {"X": "m×m"}, "m×m", lambda v: np.linalg.inv(v["X"]), {"X": "invertible"}),
-    Case("X^-1", None, {}, "m×m", lambda v: np.linalg.inv(v["X"]), {"X": "invertible"}),
-    Case("X^{-1} b", None, {}, "m×1", lambda v: np.linalg.solve(v["X"], v["b"]), {"X": "invertible"}),
-    Case("X⁻¹", None, {}, "m×m", lambda v: np.linalg.inv(v["X"]), {"X": "invertible"}),
-    Case("X^-T", None, {}, "m×m", lambda v: np.linalg.inv(v["X"]).T, {"X": "invertible"}),
-    Case("X⁻ᵀ", None, {}, "m×m", lambda v: np.linalg.inv(v["X"]).T, {"X": "invertible"}),
+    Case("X^-1", None, {"X": "m×m"}, "m×m", lambda v: np.linalg.inv(v["X"]), {"X": "invertible"}),
+    Case("X^{-1} b", None, {"X": "m×m", "b": "m×1"}, "m×1", lambda v: np.linalg.solve(v["X"], v["b"]), {"X": "invertible"}),
+    Case("X⁻¹", None, {"X": "m×m"}, "m×m", lambda v: np.linalg.inv(v["X"]), {"X": "invertible"}),
+    Case("X^-T", None, {"X": "m×m"}, "m×m", lambda v: np.linalg.inv(v["X"]).T, {"X": "invertible"}),
+    Case("X⁻ᵀ", None, {"X": "m×m"}, "m×m", lambda v: np.linalg.inv(v["X"]).T, {"X": "invertible"}),
     Case("X^2", None, {"X": "m×m"}, "m×m", lambda v: v["X"] @ v["X"]),
-    Case("X³", None, {}, "m×m", lambda v: v["X"] @ v["X"] @ v["X"]),
-    Case("(x' x)^2", None, {}, "1×1", lambda v: (v["x"].T @ v["x"]) ** 2),
-    Case("norm(x)^2", None, {}, "1×1", lambda v: np.sum(v["x"] ** 2)),
-    Case("‖x‖²", None, {}, "1×1", lambda v: np.sum(v["x"] ** 2)),
-    Case("||A x - b||^2", None, {}, "1×1", lambda v: np.sum((v["A"] @ v["x"] - v["b"]) ** 2)),
+    Case("X³", None, {"X": "m×m"}, "m×m", lambda v: v["X"] @ v["X"] @ v["X"]),
+    Case("(x' x)^2", None, {"x": "m×1"}, "1×1", lambda v: (v["x"].T @ v["x"]) ** 2),
+    Case("norm(x)^2", None, {"x": "m×1"}, "1×1", lambda v: np.sum(v["x"] ** 2)),
+    Case("‖x‖²", None, {"x": "m×1"}, "1×1", lambda v: np.sum(v["x"] ** 2)),
+    Case("||A x - b||^2", None, {"A": "m×n", "b": "m×1", "x": "n×1"}, "1×1", lambda v: np.sum((v["A"] @ v["x"] - v["b"]) ** 2)),
     # Hadamard, elementwise division and powers, Kronecker
     Case("A .* B", None, {"A": "m×n", "B": "m×n"}, "m×n", lambda v: v["A"] * v["B"]),
-    Case("A ⊙ B", None, {}, "m×n", lambda v: v["A"] * v["B"]),
-    Case("x ./ y", None, {}, "m×1", lambda v: v["x"] / v["y"], {"y": "positive"}),
-    Case("x .^ 2", None, {}, "m×1", lambda v: v["x"] ** 2),
-    Case("x.^(1/2)", None, {}, "m×1", lambda v: np.sqrt(v["x"]), {"x": "positive"}),
+    Case("A ⊙ B", None, {"A": "m×n", "B": "m×n"}, "m×n", lambda v: v["A"] * v["B"]),
+    Case("x ./ y", None, {"x": "m×1", "y": "m×1"}, "m×1", lambda v: v["x"] / v["y"], {"y": "positive"}),
+    Case("x .^ 2", None, {"x": "m×1"}, "m×1", lambda v: v["x"] ** 2),
+    Case("x.^(1/2)", None, {"x": "m×1"}, "m×1", lambda v: np.sqrt(v["x"]), {"x": "positive"}),
     Case("kron(A, B)", None, {"A": "m×n", "B": "p×q"}, "m·p×n·q", lambda v: np.kron(v["A"], v["B"])),
-    Case("A ⊗ B", None, {}, "m·p×n·q", lambda v: np.kron(v["A"], v["B"])),
-    Case("(B' ⊗ A) vec(X)", "X: n×p, A: m×n, B: p×q", {"A": "m×n", "B": "p×q"}, "m·q×1",
+    Case("A ⊗ B", None, {"A": "m×n", "B": "p×q"}, "m·p×n·q", lambda v: np.kron(v["A"], v["B"])),
+    Case("(B' ⊗ A) vec(X)", "X: n×p, A: m×n, B: p×q", {"A": "m×n", "B": "p×q", "X": "n×p"}, "m·q×1",
          lambda v: np.kron(v["B"].T, v["A"]) @ v["X"].reshape(-1, 1, order="F")),
     # functions
-    Case("tr(A X B)", "X: n×p", {"A": "m×n", "B": "p×m"}, "1×1", lambda v: np.trace(v["A"] @ v["X"] @ v["B"])),
+    Case("tr(A X B)", "X: n×p", {"A": "m×n", "B": "p×m", "X": "n×p"}, "1×1", lambda v: np.trace(v["A"] @ v["X"] @ v["B"])),
     Case("trace(X)", None, {"X": "m×m"}, "1×1", lambda v: np.trace(v["X"])),
-    Case("det(X)", None, {}, "1×1", lambda v: np.linalg.det(v["X"])),
-    Case("logdet(X)", None, {}, "1×1", lambda v: np.linalg.slogdet(v["X"])[1], {"X": "spd"}),
+    Case("det(X)", None, {"X": "m×m"}, "1×1", lambda v: np.linalg.det(v["X"])),
+    Case("logdet(X)", None, {"X": "m×m"}, "1×1", lambda v: np.linalg.slogdet(v["X"])[1], {"X": "spd"}),
     Case("vec(X)", None, {"X": "m×n"}, "m·n×1", lambda v: v["X"].reshape(-1, 1, order="F")),
     Case("diag(x)", None, {"x": "m×1"}, "m×m", lambda v: np.diag(v["x"].ravel())),
     Case("diag(X)", None, {"X": "m×m"}, "m×1", lambda v: np.diag(v["X"]).reshape(-1, 1)),
-    Case("sum(X)", None, {}, "1×1", lambda v: np.sum(v["X"])),
-    Case("norm(X)", None, {}, "1×1", lambda v: np.linalg.norm(v["X"])),
-    Case("norm(x)", None, {}, "1×1", lambda v: np.linalg.norm(v["x"])),
-    Case("exp(x) + log(y)", None, {}, "m×1", lambda v: np.exp(v["x"]) + np.log(v["y"]), {"y": "positive"}),
-    Case("sin(X) .* cos(X)", None, {}, "m×n", lambda v: np.sin(v["X"]) * np.cos(v["X"])),
-    Case("tanh(W x)", None, {}, "m×1", lambda v: np.tanh(v["W"] @ v["x"])),
-    Case("sigmoid(z) + σ(z)", None, {}, "m×1", lambda v: 2 * sig(v["z"])),
-    Case("relu(x) + softplus(x)", None, {}, "m×1", lambda v: np.maximum(v["x"], 0) + np.log1p(np.exp(v["x"]))),
-    Case("sqrt(x) + abs(x)", None, {}, "m×1", lambda v: np.sqrt(v["x"]) + np.abs(v["x"]), {"x": "positive"}),
+    Case("sum(X)", None, {"X": "m×n"}, "1×1", lambda v: np.sum(v["X"])),
+    Case("norm(X)", None, {"X": "m×n"}, "1×1", lambda v: np.linalg.norm(v["X"])),
+    Case("norm(x)", None, {"x": "m×1"}, "1×1", lambda v: np.linalg.norm(v["x"])),
+    Case("exp(x) + log(y)", None, {"x": "m×1", "y": "m×1"}, "m×1", lambda v: np.exp(v["x"]) + np.log(v["y"]), {"y": "positive"}),
+    Case("sin(X) .* cos(X)", None, {"X": "m×n"}, "m×n", lambda v: np.sin(v["X"]) * np.cos(v["X"])),
+    Case("tanh(W x)", None, {"W": "m×n", "x": "n×1"}, "m×1", lambda v: np.tanh(v["W"] @ v["x"])),
+    Case("sigmoid(z) + σ(z)", None, {"z": "m×1"}, "m×1", lambda v: 2 * sig(v["z"])),
+    Case("relu(x) + softplus(x)", None, {"x": "m×1"}, "m×1", lambda v: np.maximum(v["x"], 0) + np.log1p(np.exp(v["x"]))),
+    Case("sqrt(x) + abs(x)", None, {"x": "m×1"}, "m×1", lambda v: np.sqrt(v["x"]) + np.abs(v["x"]), {"x": "positive"}),
     Case("softmax(z)", None, {"z": "m×1"}, "m×1", lambda v: softmax(v["z"])),
     Case("-y' log(softmax(z))", None, {"y": "m×1", "z": "m×1"}, "1×1", lambda v: -v["y"].T @ np.log(softmax(v["z"]))),
-    Case("1 - σ(x)", None, {}, "m×1", lambda v: 1 - sig(v["x"])),
+    Case("1 - σ(x)", None, {"x": "m×1"}, "m×1", lambda v: 1 - sig(v["x"])),
     # constants: I, ones (seed 000's batch bias b 1ᵀ), zeros
     Case("X + I", None, {"X": "m×m"}, "m×m", lambda v: v["X"] + np.eye(len(v["X"]))),
-    Case("W X + b 1ᵀ", "X: n×k", {"W": "m×n", "b": "m×1"}, "m×k", lambda v: v["W"] @ v["X"] + v["b"] @ np.ones((1, v["X"].shape[1]))),
-    Case("W X + b 1'", "X: n×k", {}, "m×k", lambda v: v["W"] @ v["X"] + v["b"] @ np.ones((1, v["X"].shape[1]))),
+    Case("W X + b 1ᵀ", "X: n×k", {"W": "m×n", "b": "m×1", "X": "n×k"}, "m×k", lambda v: v["W"] @ v["X"] + v["b"] @ np.ones((1, v["X"].shape[1]))),
+    Case("W X + b 1'", "X: n×k", {"W": "m×n", "X": "n×k", "b": "m×1"}, "m×k", lambda v: v["W"] @ v["X"] + v["b"] @ np.ones((1, v["X"].shape[1]))),
     Case("1' y", None, {"y": "m×1"}, "1×1", lambda v: np.sum(v["y"])),
-    Case("𝟏ᵀ y", None, {}, "1×1", lambda v: np.sum(v["y"])),
-    Case("ones' y", None, {}, "1×1", lambda v: np.sum(v["y"])),
+    Case("𝟏ᵀ y", None, {"y": "m×1"}, "1×1", lambda v: np.sum(v["y"])),
+    Case("ones' y", None, {"y": "m×1"}, "1×1", lambda v: np.sum(v["y"])),
     # abstract functions (seed 001's L(W x + b)) and subscripted names
-    Case("L(W x + b)", None, {"W": "m×n", "x": "n×1", "b": "m×1"}, "1×1", lambda v: v["L"](v["W"] @ v["x"] + v["b"])),
-    Case("L(W1 σ(W0 x + b_0) + b_1)", None, {"W1": "m×n", "W0": "n×p", "b_0": "n×1", "b_1": "m×1"}, "1×1",
-         lambda v: v["L"](v["W1"] @ sig(v["W0"] @ v["x"] + v["b_0"]) + v["b_1"])),
+    Case("L(W x + b)", None, {"W": "m×n", "x": "n×1", "b": "m×1"}, "1×1", lambda v: v["L"](v["W"] @ v["x"] + v["b"]),
+         functions="L: function"),
+    Case("L(W1 σ(W0 x + b_0) + b_1)", None, {"W1": "m×n", "W0": "n×p", "b_0": "n×1", "b_1": "m×1", "x": "p×1"}, "1×1",
+         lambda v: v["L"](v["W1"] @ sig(v["W0"] @ v["x"] + v["b_0"]) + v["b_1"]), functions="L: function"),
     Case("x₁' x₂", None, {"x₁": "m×1", "x₂": "m×1"}, "1×1", lambda v: v["x₁"].T @ v["x₂"]),
-    Case("f(X)", "f: elementwise", {"X": "m×n"}, "m×n", lambda v: v["f"](v["X"])),
-    Case("x(y' z)", "x: n", {"x": "n×1"}, "n×1", lambda v: v["x"] * (v["y"].T @ v["z"])),
+    Case("f(X)", "f: elementwise", {"X": "m×n"}, "m×n", lambda v: v["f"](v["X"]), functions="f: elementwise"),
+    Case("x(y' z)", "x: n", {"x": "n×1", "y": "m×1", "z": "m×1"}, "n×1", lambda v: v["x"] * (v["y"].T @ v["z"])),
     Case("Σ x", None, {"Σ": "m×n", "x": "n×1"}, "m×1", lambda v: v["Σ"] @ v["x"]),
 ]
 
@@ -116,8 +124,7 @@ CASES: list[Case] = [
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.text)
 def test_shapes(case: Case) -> None:
     e = matcalc.parse(case.text, case.where)
-    for name, shape in case.shapes.items():
-        assert e.shapes[name] == shape, f"{name}: {e.shapes[name]}"
+    assert e.shapes == case.shapes
     assert matcalc.api.shape_str(e.shape) == case.shape
 
 
@@ -136,10 +143,9 @@ def test_round_trip(case: Case, ascii: bool) -> None:
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.text)
 def test_evaluates_like_numpy(case: Case) -> None:
     e = matcalc.parse(case.text, case.where)
-    dims = dims_of(e)
-    values = random_values(e, np.random.default_rng(3), case.domain, dims)
-    got = e.evaluate(values, dims=dims)
-    want = case.numpy(values)  # abstract functions: the checker's stand-ins
+    p = case.oracle().point(np.random.default_rng(3))
+    got = e.evaluate(p, dims=matcalc_sizes(e, p))
+    want = case.numpy(p)  # abstract functions: the oracle's stand-ins
     np.testing.assert_allclose(np.atleast_2d(got), np.atleast_2d(want), rtol=1e-10, atol=1e-12)
 
 
@@ -167,32 +173,37 @@ def test_evaluate_needs_a_size_no_array_fixes():
     np.testing.assert_allclose(e.evaluate(b=np.ones(2), dims={"n": 3}), np.ones((2, 3)))
 
 
-def _central_jacobian(e, wrt: str, values: dict, h: float = 1e-6) -> np.ndarray:
-    """∂ vec f / ∂ vec X by central differences (numerator layout), from the expression."""
+def _central_jacobian(fn: Callable, wrt: str, values: dict, h: float = 1e-6) -> np.ndarray:
+    """∂ vec f / ∂ vec X by central differences (numerator layout) of ``fn``, NumPy."""
     x = np.asarray(values[wrt], dtype=float)
     cols = []
     for k in range(x.size):
         step = np.zeros(x.size)
         step[k] = h
-        up, down = (np.ravel(np.asarray(e.evaluate({**values, wrt: (x.ravel(order="F") + s).reshape(x.shape, order="F")})),
-                             order="F") for s in (step, -step))
+        up, down = (np.ravel(fn({**values, wrt: (x.ravel(order="F") + s).reshape(x.shape, order="F")}), order="F")
+                    for s in (step, -step))
         cols.append((up - down) / (2 * h))
     return np.column_stack(cols)
 
 
-@pytest.mark.parametrize("text, wrt, layout", [
-    ("X + x 1'", "x", "numerator"),  # 𝟏ₙ ⊗ Iₘ: n is fixed by X, which is not in the Jacobian
-    ("X + x 1'", "x", "denominator"),
-    ("tanh(W x)", "W", "numerator"),
-    ("A X B", "X", "numerator"),
+def _column(a: np.ndarray) -> np.ndarray:
+    return a.reshape(-1, 1)
+
+
+@pytest.mark.parametrize("text, wrt, layout, numpy", [
+    # 𝟏ₙ ⊗ Iₘ: n is fixed by X, which is not in the Jacobian
+    ("X + x 1'", "x", "numerator", lambda v: v["X"] + _column(v["x"]) @ np.ones((1, v["X"].shape[1]))),
+    ("X + x 1'", "x", "denominator", lambda v: v["X"] + _column(v["x"]) @ np.ones((1, v["X"].shape[1]))),
+    ("tanh(W x)", "W", "numerator", lambda v: np.tanh(v["W"] @ _column(v["x"]))),
+    ("A X B", "X", "numerator", lambda v: v["A"] @ v["X"] @ v["B"]),
 ])
-def test_a_derivative_evaluates_with_sizes_from_the_arrays(text, wrt, layout):
+def test_a_derivative_evaluates_with_sizes_from_the_arrays(text, wrt, layout, numpy):
     rng = np.random.default_rng(7)
     r = matcalc.diff(text, wrt, layout=layout)
     shapes = {"X": (3, 4), "x": (3,), "W": (2, 3), "A": (2, 3), "B": (4, 5)}
     values = {n: rng.standard_normal(shapes[n]) for n in r.expression.shapes}
     got = r.evaluate(**values)  # no dims=
-    want = _central_jacobian(r.expression, wrt, values)
+    want = _central_jacobian(numpy, wrt, values)
     np.testing.assert_allclose(got if layout == "numerator" else got.T, want, rtol=1e-6, atol=1e-8)
 
 
