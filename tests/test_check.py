@@ -518,6 +518,22 @@ def test_the_tests_oracle_is_numpy_written_in_the_tests():
         assert not {u for u in used if u.startswith(("matcalc.checking", "matcalc.evaluate", "matcalc.api"))}, name
 
 
+def test_the_tests_oracle_fails_a_different_function_or_reading():
+    """check_numerically fails where the oracle's f is not matcalc's (a factor 2 off), where
+    matcalc reads other shapes than the oracle's, or one size where the oracle has two."""
+    import oracle
+
+    right = oracle.Oracle("x: m, A: m×m", lambda v: v.x.T @ v.A @ v.x)
+    assert oracle.check_numerically("x' A x", "x", None, right).gradient.text() == "(A + Aᵀ) x"
+    for text, spec, fn, says in (
+            ("x' A x", "x: m, A: m×m", lambda v: 2 * v.x.T @ v.A @ v.x, "not the oracle's"),
+            ("x' A x", "x: m, A: m×n", lambda v: v.x.T @ v.A[:, :3] @ v.x, "matcalc reads A as m×m"),
+            ("x' A x", "x: m, A: m×m symmetric", lambda v: v.x.T @ v.A @ v.x, "not symmetric"),
+            ("(x' x) a", "x: m, a: m", lambda v: (v.x.T @ v.x) * v.a, "apart as one")):
+        with pytest.raises(AssertionError, match=says):
+            oracle.check_numerically(text, "x", None, oracle.Oracle(spec, fn))
+
+
 def test_the_tests_oracle_sizes_points_and_stand_ins():
     """Sizes pairwise distinct, 3 and up, none a size written as a number; points in their
     domains; stand-ins whose derivatives are their derivatives."""
