@@ -53,9 +53,15 @@ class Generated(NamedTuple):
     oracle: Oracle
 
 
-def expression(pick: Pick, depth: int = 3) -> Generated:
+def expression(pick: Pick, depth: int = 3) -> tuple[str, str]:
+    """A random scalar or non-scalar expression and a variable of it to differentiate by."""
+    text, wrt, _ = generated(pick, depth)
+    return text, wrt
+
+
+def generated(pick: Pick, depth: int = 3) -> Generated:
     """A random scalar or non-scalar expression, a variable of it to differentiate by, and
-    its NumPy."""
+    its NumPy (the same picks as :func:`expression`)."""
     shape = pick([("1", "1"), ("1", "1"), ("n", "1"), ("n", "p")])
     g = _Builder(pick).gen(shape, depth)
     text = g.text()

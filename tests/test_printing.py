@@ -154,7 +154,7 @@ CONSTANT_TERMS = {
 @settings(max_examples=60, **COMMON)
 @given(st.data())
 def test_random_expressions_print_and_reparse_to_the_same_tree(data):
-    expr, wrt, _ = expression(_picker(data), depth=2)
+    expr, wrt = expression(_picker(data), depth=2)
     shape = {(1, 1): ("1", "1"), ("n", 1): ("n", "1"), ("n", "p"): ("n", "p")}.get(
         matcalc.parse(expr, WHERE).shape)
     if shape is not None and data.draw(st.booleans()):

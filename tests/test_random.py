@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 import matcalc
 
-from generate import WHERE, expression
+from generate import WHERE, expression, generated
 from oracle import assert_results_reparse, check_numerically
 
 N_NUMERIC = int(os.environ.get("MATCALC_RANDOM_EXPRESSIONS", "300"))
@@ -34,7 +34,7 @@ def _picker(data):
 @settings(max_examples=N_NUMERIC, **COMMON)
 @given(st.data())
 def test_random_expressions_match_finite_differences(data):
-    expr, wrt, oracle = expression(_picker(data), depth=3)
+    expr, wrt, oracle = generated(_picker(data), depth=3)
     note(f"d/d{wrt} [{expr}]")
     check_numerically(expr, wrt, WHERE, oracle, rtol=1e-4)
 
@@ -42,7 +42,7 @@ def test_random_expressions_match_finite_differences(data):
 @settings(max_examples=N_SYMPY, **COMMON)
 @given(st.data())
 def test_random_expressions_pass_the_sympy_check(data):
-    expr, wrt, _ = expression(_picker(data), depth=2)
+    expr, wrt = expression(_picker(data), depth=2)
     note(f"d/d{wrt} [{expr}]")
     result = matcalc.diff(expr, wrt, WHERE).check(timeout=30)
     assert result.ok is not False, str(result)
@@ -53,6 +53,6 @@ def test_random_expressions_pass_the_sympy_check(data):
 def test_random_results_print_and_reparse(data):
     """Printed results re-parse (with the expression's declarations and shape) to an
     expression of the same value."""
-    expr, wrt, oracle = expression(_picker(data), depth=3)
+    expr, wrt, oracle = generated(_picker(data), depth=3)
     note(f"d/d{wrt} [{expr}]")
     assert_results_reparse(matcalc.diff(expr, wrt, WHERE), oracle)
