@@ -9,7 +9,7 @@ the errors they raise.  SymPy is only
 imported by checks and conversions.
 """
 
-from .api import LAYOUTS, Derivative, Expression, Step, check, diff, parse
+from .api import LAYOUTS, Derivative, Expression, Hessian, Step, check, diff, hessian, parse
 from .codegen import codegen
 from .errors import (
     DeclarationError,
@@ -20,7 +20,6 @@ from .errors import (
     ShapeError,
     TimeLimitError,
 )
-from .hessian import Hessian, hessian
 
 __version__ = "0.1.0"
 

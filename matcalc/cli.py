@@ -411,9 +411,7 @@ def _cmd_check(args: argparse.Namespace, clock: _Clock) -> int:
                            "column per entry of vec WRT2); for the transpose of a mixed Hessian, swap the variables")
     with limits.deadline(clock.seconds, "checking the claim"):
         if args.hessian:
-            from .hessian import check_hessian
-
-            v = check_hessian(args.expr, args.wrt, args.claim, args.where, wrt2=args.wrt2,
+            v = api.check_hessian(args.expr, args.wrt, args.claim, args.where, wrt2=args.wrt2,
                               timeout=clock.check_budget())
         else:
             v = api.check(args.expr, args.wrt, args.claim, args.where, layout=args.layout or "denominator",
@@ -426,8 +424,7 @@ def _cmd_check(args: argparse.Namespace, clock: _Clock) -> int:
 
 
 def _cmd_hessian(args: argparse.Namespace, clock: _Clock) -> int:
-    from .hessian import hessian
-
+    hessian = api.hessian
     ascii = args.format == "ascii"
     if args.layout is not None:
         raise MatcalcError(f"--layout {args.layout}: a Hessian has no layout. H = ∂²f/∂vec X ∂(vec Y)ᵀ has one row "

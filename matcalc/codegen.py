@@ -568,7 +568,7 @@ def codegen(expr: Any, wrt: str | list[str] | tuple[str, ...], where: Any = None
     if hessian:
         if len(wrts) != 1:
             raise MatcalcError("--hessian generates the Hessian with respect to one variable; give one WRT")
-        from .hessian import hessian as make_hessian
+        from .api import hessian as make_hessian
 
         h = make_hessian(e, wrts[0])
 
