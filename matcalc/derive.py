@@ -96,10 +96,22 @@ class FirstOrder:
     def is_scalar(self) -> bool:
         return self.f.is_scalar
 
+    def canonical(self, e: Expr) -> Expr:
+        """The canonical form of ``e`` with this derivation's memo, each computed once (Gᵀ is
+        the numerator-layout gradient, the trace form's step and a vector's Jacobian)."""
+        hit = self._forms.get(e)
+        if hit is None:
+            hit = self._forms[e] = canonical(e, self.canon)
+        return hit
+
+    @functools.cached_property
+    def _forms(self) -> dict[Expr, Expr]:
+        return {}
+
     @functools.cached_property
     def differential(self) -> Expr:
         """df in canonical form."""
-        return canonical(self.raw, self.canon)
+        return self.canonical(self.raw)
 
     @functools.cached_property
     def jacobian(self) -> Expr:
@@ -107,21 +119,21 @@ class FirstOrder:
         if self._jacobian is not None:
             return self._jacobian
         assert self.gradient is not None
-        return canonical(transpose(F.vec_of(self.gradient)), self.canon)
+        return self.canonical(transpose(F.vec_of(self.gradient)))
 
     @functools.cached_property
     def derivative(self) -> Expr:
         """∂f/∂X in the layout: G or Gᵀ for a scalar f, Jᵀ or J otherwise."""
         if self.gradient is not None:
-            return self.gradient if self.layout == "denominator" else canonical(transpose(self.gradient), self.canon)
-        return self.jacobian if self.layout == "numerator" else canonical(transpose(self.jacobian), self.canon)
+            return self.gradient if self.layout == "denominator" else self.canonical(transpose(self.gradient))
+        return self.jacobian if self.layout == "numerator" else self.canonical(transpose(self.jacobian))
 
     @functools.cached_property
     def unsymmetrised(self) -> Expr | None:
         """G before sym(G) = (G + Gᵀ)/2, canonical (the gradient itself for other variables)."""
         if self.identified is None or not self.wrt.symmetric:
             return self.gradient
-        return canonical(self.identified, self.canon)
+        return self.canonical(self.identified)
 
     @functools.cached_property
     def steps(self) -> tuple[Step, ...]:
@@ -235,9 +247,9 @@ def _first_order_steps(d: FirstOrder) -> tuple[Step, ...]:
         if x.is_scalar:
             form, rule = mul(g, dx), "identification: df = g dx"
         elif x.shape[1] == 1:
-            form, rule = mul(canonical(transpose(g), d.canon), dx), "a scalar equals its transpose: df = gᵀ dx"
+            form, rule = mul(d.canonical(transpose(g)), dx), "a scalar equals its transpose: df = gᵀ dx"
         else:
-            form = F.TRACE(mul(canonical(transpose(g), d.canon), dx))
+            form = F.TRACE(mul(d.canonical(transpose(g)), dx))
             rule = "a scalar equals its trace; trace cyclicity brings dX last: df = tr(Gᵀ dX)"
         if form != out[-1].expr:
             out.append(Step(rule, form))
@@ -309,7 +321,7 @@ def derive_second(first: FirstOrder, wrt2: Var | None = None, taken: frozenset[s
     if g is None:
         raise DiffError("a Hessian is of a scalar expression (differentiate it once for its Jacobian)", None)
     second = derive(g, y, "numerator", any_symmetric_jacobian=True)
-    h = _symmetrised(second.jacobian, x, y)
+    h = _symmetrised(second, x, y)
     name = _fresh(DIRECTIONS[not y.is_scalar and y.shape[1] != 1], set(taken) | {x.name, y.name})
     v = Var(name, y.shape, symmetric=y.symmetric and not y.is_scalar)  # a symmetric X moves symmetrically
     dy = Diff(y)
@@ -321,10 +333,10 @@ def derive_second(first: FirstOrder, wrt2: Var | None = None, taken: frozenset[s
         c = Condition("constant", name=c.name, order=2) if c.kind == "constant" else c
         if c not in conditions:
             conditions.append(c)
-    return SecondOrder(first, second, wrt2, h, canonical(hvp), v, tuple(conditions))
+    return SecondOrder(first, second, wrt2, h, second.canonical(hvp), v, tuple(conditions))
 
 
-def _symmetrised(j: Expr, x: Var, y: Var) -> Expr:
+def _symmetrised(second: FirstOrder, x: Var, y: Var) -> Expr:
     """H = N J N with N = (I + K)/2 on each side whose variable is a symmetric matrix: the
     Hessian of f restricted to symmetric matrices, in the Frobenius sense of the gradient
     sym(G) (it is the Hessian of X ↦ f(sym X)): d²f = (vec V)ᵀ H vec V for symmetric V,
@@ -333,14 +345,15 @@ def _symmetrised(j: Expr, x: Var, y: Var) -> Expr:
         size = v.shape[0]
         return mul(Num(Q_HALF), add(Identity(dim_mul(size, size)), Commutation(size, size)))
 
+    j = second.jacobian
     sx, sy = x.symmetric and not x.is_scalar, y.symmetric and not y.is_scalar
     if not (sx or sy):
         return j
     if sx and sy and x == y:
         k = Commutation(x.shape[0], x.shape[0])
-        if canonical(mul(k, j, k)) == j:  # K J K = J (as for A ⊗ A, I ⊗ X + X ⊗ I): N J N = J N
-            return canonical(mul(j, n_of(x)))
-    return canonical(mul(*([n_of(x)] if sx else []), j, *([n_of(y)] if sy else [])))
+        if second.canonical(mul(k, j, k)) == j:  # K J K = J (as for A ⊗ A, I ⊗ X + X ⊗ I): N J N = J N
+            return second.canonical(mul(j, n_of(x)))
+    return second.canonical(mul(*([n_of(x)] if sx else []), j, *([n_of(y)] if sy else [])))
 
 
 def _fresh(names: tuple[str, ...], taken: set[str]) -> str:
