@@ -12,6 +12,9 @@ The contract of the generated module (tools and tests rely on it):
   uses (``L=…, grad_L=…, hess_L=…, f=…, f_prime=…, f_prime2=…``).
 - With ``hessian=True`` (one WRT): ``hessian(**arrays)``, the mn×mn Hessian
   ∂²f/∂vec X ∂(vec X)ᵀ, and ``hvp(v, **arrays)``, H[V] shaped like the variable.
+- For JAX each of these checks its arguments and calls its body compiled by ``jax.jit``
+  (abstract functions are static arguments); the precision is the user's choice
+  (``jax_enable_x64``), as the module's docstring says.
 
 What the code is: every value a 2-D array (a vector n×1), each shared subexpression
 computed once (the trees are hash-consed DAGs; a part of a product computed elsewhere is
@@ -220,12 +223,12 @@ def _target(name: str) -> Target:
         for h in ("_softmax", "_log_softmax"):
             helpers[h] = helpers[h].replace("keepdims=True", "keepdim=True")
     helpers.update(own)
-    imports = {"numpy": "import numpy as np", "jax": "import jax.numpy as jnp", "torch": "import torch"}[name]
+    imports = {"numpy": "import numpy as np", "jax": "import jax\nimport jax.numpy as jnp", "torch": "import torch"}[name]
     return Target(name, imports, fill["xp"], helpers)
 
 
 #: imports a helper needs beyond the target's array module
-_HELPER_IMPORTS = {("jax", "_sigmoid"): "import jax", ("jax", "_erf"): "import jax.scipy.special",
+_HELPER_IMPORTS = {("jax", "_erf"): "import jax.scipy.special",
                    ("torch", "_softplus"): "import torch.nn.functional"}
 
 
@@ -1084,16 +1087,28 @@ def codegen(expr: Any, wrt: str | list[str] | tuple[str, ...], where: Any = None
 def _function(name: str, extra: list[str], names: dict[str, str], variables: list[str], functions: set[str],
               lines: list[str], ret: str, doc: str, kept: list[str], t: Target) -> str:
     """A function of the module: keyword arguments, each variable made 2-D, the shapes of
-    the ``kept`` variables remembered (a result is shaped like its argument)."""
+    the ``kept`` variables remembered (a result is shaped like its argument).  For JAX the
+    function checks its arguments and calls its body compiled by ``jax.jit``, with the
+    functions of f as static arguments."""
     params = extra + ["*"] + [names[v] for v in variables] + [f"{f}=None" for f in sorted(functions)] + ["**others"]
     head = f"def {name}({', '.join(params)}):"
     used = [f for f in sorted(functions) if re.search(rf"\b{f}\(", "\n".join(lines))]
     shape = {"numpy": "np.shape({0})", "jax": "jnp.shape({0})", "torch": "tuple(torch.as_tensor({0}).shape)"}[t.name]
     setup = [f"shape_{names[v]} = {shape.format(names[v])}" for v in kept]
     setup += [f"{names[v]} = _col({names[v]})" for v in variables]
-    body = [f'"""{doc}"""', "_only_functions(others)", *setup, *[f"{f} = _need({f!r}, {f})" for f in used],
-            *lines, ret]
-    return head + "\n" + "\n".join("    " + ln for ln in body)
+    if t.name != "jax":
+        body = [f'"""{doc}"""', "_only_functions(others)", *setup, *[f"{f} = _need({f!r}, {f})" for f in used],
+                *lines, ret]
+        return head + "\n" + "\n".join("    " + ln for ln in body)
+    arrays = extra + [names[v] for v in variables]
+    call = ", ".join(arrays + [f"{f}=_need({f!r}, {f})" for f in used])
+    public = [f'"""{doc} Compiled by jax.jit (see the module\'s docstring)."""', "_only_functions(others)",
+              f"return _compiled_{name}({call})"]
+    traced = [f'"""The body of {name}, traced and compiled by jax.jit."""', *setup, *lines, ret]
+    statics = f", static_argnames={tuple(used)!r}" if used else ""
+    return (head + "\n" + "\n".join("    " + ln for ln in public) + "\n\n\n"
+            + f"def _{name}({', '.join(arrays + used)}):\n" + "\n".join("    " + ln for ln in traced) + "\n\n\n"
+            + f"_compiled_{name} = jax.jit(_{name}{statics})")
 
 
 def _docstring(d: _Derivation, names: dict[str, str], variables: list[str], functions: set[str], target: str) -> str:
@@ -1124,6 +1139,13 @@ def _docstring(d: _Derivation, names: dict[str, str], variables: list[str], func
     lines += ["", "value_and_grad(**arrays) -> (value, {name: gradient shaped like the argument})"]
     if h is not None:
         lines += ["hessian(**arrays) -> H;  hvp(v, **arrays) -> H[v], shaped like the variable"]
+    if target == "jax":
+        lines += ["", "Each function is compiled by jax.jit on its first call, and again for arguments of new shapes "
+                  "or dtypes.", "JAX computes in float32 unless 64-bit floats are enabled, which this module leaves "
+                  "to you: jax.config.update(\"jax_enable_x64\", True) before the first call."]
+        if functions:
+            lines += ["The functions are static arguments of the compiled code: write them with jax.numpy, and pass "
+                      "the same function objects from call to call (a new lambda compiles again)."]
     return "\n".join(lines).replace('"""', "'''").replace("\\", "\\\\")
 
 

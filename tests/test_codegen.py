@@ -65,11 +65,28 @@ def _inputs(e: matcalc.Expression, domain: dict | None, seed: int = 0) -> tuple[
 
 
 def _as(target: str, args: dict) -> dict:
+    """The arguments for ``target``: tensors for PyTorch; for JAX, the NumPy stand-ins of
+    abstract functions made traceable (the JAX module compiles them into its code)."""
+    if target == "jax":
+        return {k: (_traceable(v) if callable(v) else v) for k, v in args.items()}
     if target != "torch":
         return args
     import torch
 
     return {k: (v if callable(v) else torch.as_tensor(np.asarray(v, dtype=float))) for k, v in args.items()}
+
+
+def _traceable(fn):
+    """A NumPy function as one that jax.jit can trace: a pure_callback, its result's shape
+    found by calling it on zeros."""
+    import jax
+
+    def traced(*xs):
+        shape = np.shape(fn(*(np.zeros(np.shape(x)) for x in xs)))
+        dtype = np.dtype(xs[0].dtype)
+        return jax.pure_callback(lambda *a: np.asarray(fn(*a), dtype=dtype), jax.ShapeDtypeStruct(shape, dtype), *xs)
+
+    return traced
 
 
 def _np(a) -> np.ndarray:
@@ -547,3 +564,48 @@ def test_jax_code_puts_no_transposed_matrix_before_a_vector():
     """Aᵀ r is written (rᵀ A)ᵀ for JAX: XLA on the CPU is several times slower otherwise."""
     src = codegen("sum(log(1 + exp(X w))) - y' X w", "w", target="jax")
     assert "X.T @" not in src and ".T @ X).T" in src
+
+
+def test_the_jax_module_is_compiled_and_leaves_the_precision_to_the_user():
+    """Each function of the JAX module calls its body under jax.jit (compiled once for given
+    shapes; abstract functions are static arguments); the module never sets jax_enable_x64,
+    and its docstring says how to."""
+    _need("jax")
+    import jax
+    import jax.numpy as jnp
+
+    src = codegen("‖A x − b‖²", "x", target="jax", hessian=True)
+    doc = ast.get_docstring(ast.parse(src))
+    assert 'jax.config.update("jax_enable_x64", True)' in doc
+    assert "jax.config" not in src.replace(doc.replace("\\", "\\\\"), "")  # only in the docstring
+    ns = _module(src)
+    rng = np.random.default_rng(0)
+    A, b, x, v = rng.standard_normal((5, 3)), rng.standard_normal(5), rng.standard_normal(3), rng.standard_normal(3)
+    for _ in range(2):
+        value, grads = ns["value_and_grad"](A=A, b=b, x=x)
+    assert ns["_compiled_value_and_grad"]._cache_size() == 1
+    np.testing.assert_allclose(np.asarray(grads["x"]), 2 * A.T @ (A @ x - b))
+    np.testing.assert_allclose(np.asarray(ns["hvp"](v, A=A, b=b, x=x)), 2 * A.T @ (A @ v))
+    assert ns["value_and_grad"](A=A, b=b, x=x)[0].dtype == jnp.float64
+    jax.config.update("jax_enable_x64", False)
+    try:
+        assert ns["value_and_grad"](A=A, b=b, x=x)[1]["x"].dtype == jnp.float32  # the user's precision
+    finally:
+        jax.config.update("jax_enable_x64", True)
+    src = codegen("L(W x + b)", ["W", "b"], target="jax")
+    assert "static_argnames=('L', 'grad_L')" in src
+    ns = _module(src)
+    W, c, z = rng.standard_normal((2, 3)), rng.standard_normal(2), rng.standard_normal(3)
+
+    def loss(y):
+        return jnp.sum(y ** 2)
+
+    def grad_loss(y):
+        return 2 * y
+
+    for _ in range(2):
+        value, grads = ns["value_and_grad"](W=W, b=c, x=z, L=loss, grad_L=grad_loss)
+    assert ns["_compiled_value_and_grad"]._cache_size() == 1
+    np.testing.assert_allclose(np.asarray(grads["W"]), np.outer(2 * (W @ z + c), z))
+    with pytest.raises(TypeError, match="needs the function L="):
+        ns["value_and_grad"](W=W, b=c, x=z)
