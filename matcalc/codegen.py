@@ -692,7 +692,12 @@ class _Writer:
         (Magnus & Neudecker, ch. 2); K r = vec(Rᵀ), sᵀ K = vec(Sᵀ)ᵀ with the sizes swapped."""
         if (seg.shape[1] != 1) if left else (seg.shape[0] != 1):
             return None
-        r = seg if left else _Item(None, self.piece(_Ref(seg.code, OPERAND), ".T"), (seg.shape[1], 1), seg.direction)
+        if left:
+            r = seg
+        elif isinstance(seg.expr, Transpose):
+            r = self._item(seg.expr.arg)
+        else:
+            r = _Item(None, self.piece(_Ref(seg.code, OPERAND), ".T"), (seg.shape[1], 1), seg.direction)
         if isinstance(e, Commutation):
             m, n = (e.m, e.n) if left else (e.n, e.m)
             out = self.piece("_vec(", _Ref(self._unvec(r, m, n), OPERAND), ".T)")

@@ -609,3 +609,50 @@ def test_the_jax_module_is_compiled_and_leaves_the_precision_to_the_user():
     np.testing.assert_allclose(np.asarray(grads["W"]), np.outer(2 * (W @ z + c), z))
     with pytest.raises(TypeError, match="needs the function L="):
         ns["value_and_grad"](W=W, b=c, x=z)
+
+
+def test_the_commutation_matrix_is_applied_by_reshaping():
+    """K vec(X) = vec(Xᵀ) and vec(Y)ᵀ K written without K (the writer on trees built here),
+    against K built here: K[i n + j, j m + i] = 1 for X m×n."""
+    from matcalc.codegen import _target, _Writer
+    from matcalc.nodes import Commutation, MatMul, Transpose
+
+    e = matcalc.parse("vec(X) + vec(Y)", "X: m×n, Y: m×n")
+    vx, vy = e.tree.terms
+    m, n = e.variable("X").shape
+    target = _target("numpy")
+    lines = _Writer(target, {"X": "X", "Y": "Y"}, {m: "X.shape[0]", n: "X.shape[1]"}, set()).write(
+        [("a", MatMul((Commutation(m, n), vx))), ("b", MatMul((Transpose(vy), Commutation(m, n))))])
+    assert not any("_commutation" in line for line in lines)
+    ns: dict = {"np": np}
+    for helper in ("_vec", "_unvec"):
+        exec(target.helpers[helper], ns)
+    rng = np.random.default_rng(0)
+    ns["X"], ns["Y"] = rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
+    for line in lines:
+        exec(line, ns)
+    K = np.zeros((12, 12))
+    for i in range(3):
+        for j in range(4):
+            K[i * 4 + j, j * 3 + i] = 1
+    np.testing.assert_allclose(ns["a"], K @ ns["X"].reshape(-1, 1, order="F"))
+    np.testing.assert_allclose(ns["b"], ns["Y"].reshape(-1, 1, order="F").T @ K)
+
+
+def test_a_kronecker_product_is_applied_to_a_row_by_reshaping():
+    """vec(Y)ᵀ (B ⊗ C) as vec(Cᵀ S B)ᵀ (the writer on the parsed tree), against np.kron."""
+    from matcalc.codegen import _target, _Writer
+
+    e = matcalc.parse("vec(Y)' kron(B, C)", "Y: m×n, B: m×p, C: n×q")
+    target = _target("numpy")
+    sizes = {"m": "Y.shape[0]", "n": "Y.shape[1]", "p": "B.shape[1]", "q": "C.shape[1]"}
+    lines = _Writer(target, {v: v for v in e.shapes}, sizes, set()).write([("row", e.tree)])
+    assert not any("_kron" in line for line in lines)
+    ns: dict = {"np": np}
+    for helper in ("_vec", "_unvec", "_multi_dot"):
+        exec(target.helpers[helper], ns)
+    rng = np.random.default_rng(0)
+    ns.update(Y=rng.standard_normal((3, 4)), B=rng.standard_normal((3, 2)), C=rng.standard_normal((4, 5)))
+    for line in lines:
+        exec(line, ns)
+    np.testing.assert_allclose(ns["row"], ns["Y"].reshape(1, -1, order="F") @ np.kron(ns["B"], ns["C"]))
