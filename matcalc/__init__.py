@@ -10,7 +10,7 @@ imported by checks and conversions.
 """
 
 from .api import LAYOUTS, Derivative, Expression, Hessian, Step, check, diff, hessian, parse
-from .codegen import codegen
+from .code import codegen
 from .errors import (
     DeclarationError,
     DiffError,
@@ -20,8 +20,7 @@ from .errors import (
     ShapeError,
     TimeLimitError,
 )
-
-__version__ = "0.1.0"
+from .version import __version__ as __version__
 
 __all__ = [
     "parse", "diff", "check", "hessian", "codegen", "Expression", "Derivative", "Hessian", "Step", "LAYOUTS",

@@ -24,10 +24,11 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
-from . import __version__, api, limits
+from . import api, limits
 from .errors import EXIT_CODES, MatcalcError, TimeLimitError
 from .printing.text import ascii_words
 from .shapes import shape_str
+from .version import __version__
 
 EXAMPLES = """examples:
   matcalc diff "L(W x + b)" W
@@ -452,7 +453,7 @@ def _cmd_hessian(args: argparse.Namespace, clock: _Clock) -> int:
 
 
 def _cmd_codegen(args: argparse.Namespace, clock: _Clock) -> int:
-    from .codegen import codegen
+    from .code import codegen
 
     with limits.deadline(clock.seconds, "generating code"):
         print(codegen(args.expr, args.wrt, args.where, target=args.target, hessian=args.hessian), end="")

@@ -94,7 +94,7 @@ class Function:
     invertible: Callable[[Call, Callable[[Expr], bool]], bool] | None = None
     #: canonical identities of a call of this row, each ``call → expression | None``
     identities: tuple[Callable[[Call], Expr | None], ...] = field(default=())
-    #: generated code (:mod:`matcalc.codegen`): a template with ``{0}`` the argument, ``xp``
+    #: generated code (:mod:`matcalc.code`): a template with ``{0}`` the argument, ``xp``
     #: the array library and ``_name`` the target's helpers (stable σ, logsumexp, …)
     code: str | None = None
     #: a stabler form for some arguments: ``call → (template, arguments) | None``

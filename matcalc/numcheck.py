@@ -1,7 +1,7 @@
 """The numerical check at real sizes: ``matcalc numcheck EXPR WRT … --size n=500``.
 
 SymPy's elementwise check needs small sizes; this one scales.  It generates the NumPy
-module (:func:`matcalc.codegen.codegen`), runs ``value_and_grad`` at random inputs of the
+module (:func:`matcalc.code.codegen`), runs ``value_and_grad`` at random inputs of the
 given sizes, and compares each gradient G with central finite differences of the
 generated value along random directions D — (f(X + hD) − f(X − hD)) / 2h against ⟨G, D⟩ —
 and, when JAX is installed, with ``jax.grad`` of the same function written for JAX (in
@@ -87,7 +87,7 @@ def numcheck(expr: Any, wrt: str | list[str], where: Any = None, sizes: dict[str
     """Run the generated NumPy code at random inputs (sizes given, others ten times the
     SymPy check's) and compare its gradients with finite differences and JAX."""
     from .api import Expression, parse
-    from .codegen import codegen, py_name
+    from .code import codegen, py_name
 
     e = expr if isinstance(expr, Expression) else parse(expr, where)
     wrts = [wrt] if isinstance(wrt, str) else list(wrt)
@@ -170,7 +170,7 @@ def _jax_gradients(e: Any, wrts: list[str], args: dict[str, Any]) -> tuple[dict[
         return None, "not installed (pip install jax): compared with finite differences only"
     import jax
 
-    from .codegen import codegen, py_name
+    from .code import codegen, py_name
 
     if any(callable(v) for v in args.values()):
         return None, f"{jax.__version__}, not used: abstract functions are NumPy stand-ins here"
