@@ -297,9 +297,12 @@ def test_a_claim_undefined_where_the_expression_is_defined_is_wrong():
     v = check("det(u u')", "u", "2 det(u u') inv(u u') u")
     assert v.correct is False and v.exit_code == 1
     assert "The claim is undefined" in v.text() and "(u uᵀ)⁻¹" in v.text(), v.text()
-    # undefined at the random points only (not symbolically): also wrong
+    # a division by a polynomial that is 0: undefined for every value of the variables
     v = check("x' x", "x", "2 x + x / (x' x - x' x)")
-    assert v.correct is False and "undefined at x = [" in v.text(), v.text()
+    assert v.correct is False and "undefined at m=3 for every value of the variables" in v.text(), v.text()
+    # undefined at the random points (a logarithm of a negative number): also wrong
+    v = check("x' x", "x", "2 x + x log(-(x' x)) / 2")
+    assert v.correct is False and "undefined at x = [" in v.text() and "no real value" in v.text(), v.text()
 
 
 def test_the_gradient_of_an_identically_zero_determinant():
