@@ -8,6 +8,8 @@ implementation of every helper, used by the library and by the tests alike.
   Pure Python.
 - :mod:`.numeric`: NumPy random points, NumPy stand-ins for abstract functions, and
   fourth-order central finite differences.
+- :mod:`.jets`: exact derivatives by dual numbers over SymPy's domains (at a rational
+  point, or over polynomials in the entries for a proof).
 - :mod:`.sympy_oracle`: the SymPy elementwise oracle (exact, else at random rational
   points), in a forked, time-bounded child.
 - :mod:`.verdict`: "is CLAIM the derivative?" — the verdict and, when the claim is
@@ -15,5 +17,5 @@ implementation of every helper, used by the library and by the tests alike.
 
 The layering: this package depends on the nodes, the printers and the evaluator, and
 :mod:`matcalc.api` on it, never the reverse.  Importing the package imports nothing
-heavy; :mod:`.numeric` imports NumPy, :mod:`.sympy_oracle` and :mod:`.verdict` SymPy.
+heavy; :mod:`.numeric` imports NumPy, :mod:`.jets`, :mod:`.sympy_oracle` and :mod:`.verdict` SymPy.
 """

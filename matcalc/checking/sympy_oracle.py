@@ -1,22 +1,30 @@
 """The SymPy oracle: is a claimed gradient or Jacobian right, entry by entry?
 
 Every symbolic size is instantiated with a number at least 3, pairwise distinct (m=3,
-n=4, p=5, …; :mod:`.sizes` says why); sizes declared as numbers stay as declared.  Every variable
-becomes a matrix of entry symbols (a symmetric one with X_ij = X_ji); abstract functions
-become SymPy functions whose partial derivatives are distinct functions
-(:mod:`matcalc.printing.sympy`).  The expression is computed entry by entry, each entry is
-differentiated by SymPy with respect to each entry of the variable, and the claim is
-compared with the result:
+n=4, p=5, …; :mod:`.sizes` says why); sizes declared as numbers stay as declared.  Every
+variable becomes a matrix of entry symbols (a symmetric one with X_ij = X_ji).  The
+derivative of each entry of the expression along each entry of the variable is computed
+by :mod:`.jets` — dual numbers over SymPy's exact domains, the function rows' own SymPy
+formulas differentiated by SymPy — and the claim is compared with it, entry by entry:
 
-* **exactly** where SymPy can cancel every difference to 0 within the time budget;
-* otherwise **at random rational points**, evaluated to 30 digits (abstract functions are
-  then given concrete formulas, and their derivatives the derivatives of those formulas).
+* **exact** (a proof) where the jet over polynomials in the entry symbols, with a symbol
+  of its own for each function application, root and reciprocal, shows the claim and the
+  derivative equal, within a bound of work (:data:`.jets.MAX_WORK`, counted in terms,
+  the same on every machine);
+* otherwise **at random rational points**: the jet of the expression at the point, along
+  every direction at once, against the claim there — **exact at the points** where every
+  value is rational (an identity test: a claim that differs from the derivative differs
+  at a random point but on a set of measure zero), else to 30 digits (values computed to
+  256 bits; a difference is confirmed at 512 bits before it makes a claim wrong).
+  Abstract functions get concrete stand-in formulas there, and their partial derivatives
+  SymPy's derivatives of those formulas.
 
 Before that, the sizes and points are chosen where the *expression* is defined: log det(XᵀX)
 with X m×n is undefined when m < n, so other assignments of the same distinct sizes to the
-size symbols are tried (a bounded number), and other random points.  Where the
-expression is defined but the *claim* is not (a singular matrix inverted), the claim is
-wrong.
+size symbols are tried (a bounded number), and other random points; where no point gives
+real values (the log of a negative number at every point), complex values are allowed
+(SymPy's principal branch).  Where the expression is defined but the *claim* is not (a
+singular matrix inverted), the claim is wrong.
 
 Where SymPy says ✓, the claim is compared again at **second sizes**, every symbolic size
 one larger (m=4, n=5, …; declared numbers unchanged; the order SymPy's sizes chose is
@@ -29,6 +37,8 @@ are exact).  Where they agree, the verdict stays ✓ and :attr:`CheckResult.seco
 where they disagree, SymPy decides at the second sizes (✗ with its counterexample, ✓, or
 unchecked when it reaches no verdict) — numerical error never makes a claim wrong.  Where
 the expression is undefined at the second sizes, that comparison is skipped, and said.
+A Hessian is compared at the second sizes along random directions (one sampling loop
+serves both: :func:`_sampling`).
 
 A check has three outcomes (:attr:`CheckResult.status`): ``verified``, ``wrong``, or
 ``unchecked`` — no verdict: the time budget ran out, SymPy failed, the declared sizes are
@@ -429,8 +439,6 @@ def _numbers_of(env: dict[str, jets.Flat]) -> jets.Numbers:
     return next(iter(env.values())).numbers
 
 
-def _zero(env: dict[str, jets.Flat]) -> Any:
-    return QQ.zero
 
 
 # ------------------------------------------------------------------------------ points
