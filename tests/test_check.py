@@ -413,7 +413,8 @@ def test_finite_differences_never_make_a_claim_wrong(monkeypatch):
     """Where finite differences disagree, SymPy decides at the second sizes."""
     monkeypatch.setattr(numeric, "FD_TOLERANCE", -1.0)  # every comparison "disagrees"
     r = matcalc.diff("tr(A X B)", "X").check()
-    assert r.ok is True and r.second == "SymPy (exact) at m=4, n=5, p=6, where finite differences disagreed", str(r)
+    assert r.ok is True and r.second.startswith("SymPy (exact"), str(r)  # exact, or exact at random rational points
+    assert r.second.endswith(") at m=4, n=5, p=6, where finite differences disagreed"), str(r)
 
 
 def test_disagreeing_finite_differences_and_no_sympy_verdict_is_unchecked(monkeypatch):
@@ -439,7 +440,7 @@ def test_where_finite_differences_find_no_defined_point_sympy_decides_at_the_sec
 
     monkeypatch.setattr(numeric, "evaluate", undefined)
     r = matcalc.diff("tr(A X B)", "X").check()
-    assert r.ok is True and r.second.startswith("SymPy (exact) at m=4, n=5, p=6"), str(r)
+    assert r.ok is True and r.second.startswith("SymPy (exact") and ") at m=4, n=5, p=6" in r.second, str(r)
     assert "at the 24 random points tried" in r.second
 
 
