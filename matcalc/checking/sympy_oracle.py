@@ -9,7 +9,7 @@ formulas differentiated by SymPy — and the claim is compared with it, entry by
 
 * **exact** (a proof) where the jet over polynomials in the entry symbols, with a symbol
   of its own for each function application, root and reciprocal, shows the claim and the
-  derivative equal, within a bound of work (:data:`.jets.MAX_WORK`, counted in terms,
+  derivative equal, within a bound of work (:data:`.domains.MAX_WORK`, counted in terms,
   the same on every machine);
 * otherwise **at random rational points**: the jet of the expression at the point, along
   every direction at once, against the claim there — **exact at the points** where every
@@ -71,7 +71,7 @@ from ..errors import MatcalcError
 from ..limits import uninterrupted, valid_timeout
 from ..nodes import Apply, Call, Deriv, Expr, Grad, Hess, Jac, Power, Var
 from ..printing.sympy import UndefinedValue, symbol_matrix
-from . import jets
+from . import domains, jets
 from .numeric import MAX_POINT_TRIES, FiniteDifferences, finite_differences
 from .result import CheckResult, one_line, sizes_text, timed_out
 from .sizes import (
@@ -169,10 +169,7 @@ def _slice(seconds: float) -> Iterator[None]:
 
 def _child(send: Any, *args: Any) -> None:
     signal.signal(signal.SIGVTALRM, _on_slice)
-    result = _run(*args)
-    if result.mismatch:
-        result = replace(result, mismatch={k: str(v) for k, v in result.mismatch.items()})
-    send.send(result)
+    send.send(_run(*args))  # a mismatch holds strings: it pickles
     send.close()
 
 
@@ -435,9 +432,8 @@ def _directions_matrix(dirs: list[_Direction], like: jets.Flat) -> jets.Flat:
     return jets.sparse_constant(dok, (like.rows * like.cols, len(dirs)), 0, like.numbers)
 
 
-def _numbers_of(env: dict[str, jets.Flat]) -> jets.Numbers:
+def _numbers_of(env: dict[str, jets.Flat]) -> domains.Numbers:
     return next(iter(env.values())).numbers
-
 
 
 
@@ -465,7 +461,7 @@ def _random_point(symbols: dict[str, sp.Matrix], positive: set[str], rng: random
     return point
 
 
-def _env_at(symbols: dict[str, sp.Matrix], point: dict[Any, Fraction], numbers: jets.Numbers,
+def _env_at(symbols: dict[str, sp.Matrix], point: dict[Any, Fraction], numbers: domains.Numbers,
             replace_with: dict[str, sp.Matrix] | None = None) -> dict[str, jets.Flat]:
     """The variables' values at ``point`` (``replace_with``: other values for some)."""
     out = {}
@@ -476,7 +472,7 @@ def _env_at(symbols: dict[str, sp.Matrix], point: dict[Any, Fraction], numbers: 
     return out
 
 
-def _symbolic_env(symbols: dict[str, sp.Matrix], numbers: jets.Symbolic) -> dict[str, jets.Flat]:
+def _symbolic_env(symbols: dict[str, sp.Matrix], numbers: domains.Symbolic) -> dict[str, jets.Flat]:
     return {n: jets.Flat(numbers.matrix([[numbers.symbols[v] for v in row] for row in m.tolist()], m.shape), numbers)
             for n, m in symbols.items()}
 
@@ -485,7 +481,7 @@ def _undefined_at(tree: Expr, sizes: dict[str, int], symbols: dict[str, sp.Matri
                   point: dict[Any, Fraction], complex_ok: bool = False) -> str | None:
     """Why ``tree`` has no value at ``point`` (no real value, unless ``complex_ok``), or None
     where it has one."""
-    numbers = jets.AtPoint(complex_ok=complex_ok)
+    numbers = domains.AtPoint(complex_ok=complex_ok)
     try:
         jets.Converter(sizes, _env_at(symbols, point, numbers), numbers, 0).convert(tree)
     except UndefinedValue as exc:
@@ -518,7 +514,7 @@ def _fraction_text(v: Fraction) -> str:
 
 # ------------------------------------------------------------------------------ numbers compared
 
-#: relative tolerance where a value is not rational (computed to jets.BITS bits)
+#: relative tolerance where a value is not rational (computed to domains.BITS bits)
 TOLERANCE = mpmath.mpf("1e-30")
 #: the digits a value that is not rational is said to be compared to
 DIGITS = 30
@@ -538,7 +534,7 @@ def _mp(v: Any) -> Any:
 def _equal(a: Any, b: Any) -> bool:
     if _rational(a) and _rational(b):
         return bool(a == b)
-    with mpmath.workprec(2 * jets.BITS + 64):
+    with mpmath.workprec(2 * domains.BITS + 64):
         x, y = _mp(a), _mp(b)
         return bool(abs(x - y) <= TOLERANCE * (1 + abs(y)))
 
@@ -548,7 +544,7 @@ def _texts(*values: Any) -> list[str]:
     (12 significant digits)."""
     if all(_rational(v) for v in values):
         return [_fraction_text(Fraction(int(v.numerator), int(v.denominator))) for v in values]
-    with mpmath.workprec(2 * jets.BITS + 64):
+    with mpmath.workprec(2 * domains.BITS + 64):
         return [mpmath.nstr(_mp(v), 12) for v in values]
 
 
@@ -676,7 +672,7 @@ def _check(expr: Expr, wrt: Var, claimed: Expr, timeout: float, points: int, see
     unproven = pairs
     try:
         with _slice(EXACT_SLICE):
-            numbers = jets.Symbolic(list(dict.fromkeys(s for m in symbols.values() for s in m)),
+            numbers = domains.Symbolic(list(dict.fromkeys(s for m in symbols.values() for s in m)),
                                     _atoms_needed(expr, claimed, sizes, order))
             env = _symbolic_env(symbols, numbers)
             try:
@@ -687,7 +683,7 @@ def _check(expr: Expr, wrt: Var, claimed: Expr, timeout: float, points: int, see
                                    f"where the expression is defined: {exc}")
             truths = comparison.truths(env, pairs)
             unproven = [p for p, c, t in zip(pairs, claims, truths, strict=True) if not numbers.vanishes(c - t)]
-    except (jets.TooLarge, UndefinedValue, _SliceOver):
+    except (domains.TooLarge, UndefinedValue, _SliceOver):
         pass
     if not unproven:
         return CheckResult(True, "exact", sizes, elapsed(), entries=len(pairs))
@@ -695,8 +691,8 @@ def _check(expr: Expr, wrt: Var, claimed: Expr, timeout: float, points: int, see
     # at random rational points where the expression and its derivative are defined
     skip = direction.name if direction is not None else None
 
-    def sample_at(point: dict[Any, Fraction], bits: int = jets.BITS) -> _Sample | None:
-        numbers = jets.AtPoint(bits, complex_ok)
+    def sample_at(point: dict[Any, Fraction], bits: int = domains.BITS) -> _Sample | None:
+        numbers = domains.AtPoint(bits, complex_ok)
         env = _env_at(symbols, point, numbers)
         try:
             truths = comparison.truths(env, unproven)
@@ -718,7 +714,7 @@ def _check(expr: Expr, wrt: Var, claimed: Expr, timeout: float, points: int, see
         return sample_at(drawn[0])
 
     def confirm(found: _Sample) -> bool:
-        again = sample_at(drawn[0], 2 * jets.BITS)
+        again = sample_at(drawn[0], 2 * domains.BITS)
         return again is not None and any(not _equal(c, t) for _, c, t in again.values if c is not None)
 
     words = "exact where SymPy simplified, else " if len(unproven) < len(pairs) else ""
@@ -728,13 +724,13 @@ def _check(expr: Expr, wrt: Var, claimed: Expr, timeout: float, points: int, see
 
 def _atoms_needed(expr: Expr, claimed: Expr, sizes: dict[str, int], order: int) -> int:
     """Symbols enough for the function applications of the symbolic comparison (an estimate
-    from the entries of the nodes that apply functions; more raise jets.TooLarge)."""
+    from the entries of the nodes that apply functions; more raise domains.TooLarge)."""
     count = 0
     for tree in (expr, claimed):
         for n in tree.walk():
             if isinstance(n, (Call, Apply, Grad, Deriv, Hess, Jac, Power)):
                 count += entries(n.shape, sizes) * (order + 2) * 2
-    return min(jets.MAX_ATOMS, 8 + count)
+    return min(domains.MAX_ATOMS, 8 + count)
 
 
 # ------------------------------------------------------------------------------ what a Hessian must be
@@ -751,7 +747,7 @@ def _not_a_linear_map(comparison: _Comparison, probes: list[dict[Any, Fraction]]
     symbols, sizes, claimed, name = comparison.symbols, comparison.sizes, comparison.claimed, comparison.name
 
     def value(point: dict[Any, Fraction], scale: int) -> jets.Flat | None:
-        numbers = jets.AtPoint()
+        numbers = domains.AtPoint()
         env = _env_at(symbols, point, numbers)
         env[v] = jets.Flat(env[v].m * QQ(scale), numbers)
         try:
@@ -799,7 +795,7 @@ def _symmetric_convention(comparison: _Comparison, probes: list[dict[Any, Fracti
         return (h + h.extract(perm, list(range(h.cols)))).scale(half)
 
     for point in probes:
-        numbers = jets.AtPoint()
+        numbers = domains.AtPoint()
         try:
             h = jets.Converter(comparison.sizes, _env_at(comparison.symbols, point, numbers), numbers, 0).convert(
                 comparison.claimed)
@@ -848,8 +844,8 @@ def _projected_check(expr: Expr, wrt: Var, claimed: Expr, timeout: float, points
         return d
 
     def sample_at(point: dict[Any, Fraction], u: list[list[Fraction]], w: list[list[Fraction]],
-                  bits: int = jets.BITS) -> _Sample | None:
-        numbers = jets.AtPoint(bits, complex_ok)
+                  bits: int = domains.BITS) -> _Sample | None:
+        numbers = domains.AtPoint(bits, complex_ok)
         env = _env_at(symbols, point, numbers)
         um, wm = jets.constant(u, 0, numbers), jets.constant(w, 0, numbers)
         moved: dict[str, jets.Matrix] = {}
@@ -889,7 +885,7 @@ def _projected_check(expr: Expr, wrt: Var, claimed: Expr, timeout: float, points
         return sample_at(point, u, w)
 
     def confirm(found: _Sample) -> bool:
-        again = sample_at(*drawn[0], 2 * jets.BITS)
+        again = sample_at(*drawn[0], 2 * domains.BITS)
         return again is not None and any(not _equal(c, t) for _, c, t in again.values if c is not None)
 
     def method(exact: bool) -> str:
