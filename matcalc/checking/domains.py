@@ -38,6 +38,8 @@ from .numeric import name_number
 BITS = 256
 #: the terms a symbolic entry may have (numerator and denominator) before the proof is left
 MAX_TERMS = 400
+#: the terms the expansion of a determinant may have (n! tⁿ for entries of t terms)
+MAX_EXPANSION = 130
 #: terms of all the matrices a symbolic comparison may make
 MAX_WORK = 4000
 #: symbols the symbolic numbers may give to applications of functions, at most
@@ -377,13 +379,14 @@ class Symbolic:
             raise TooLarge(f"more than {MAX_WORK} terms computed")
 
     def check_expansion(self, m: DomainMatrix) -> None:
-        """Raise TooLarge where det M, expanded, may have more than MAX_TERMS terms (n! tⁿ,
-        t the most terms of an entry): before computing it."""
+        """Raise TooLarge where det M, expanded, may have more than MAX_EXPANSION terms (n! tⁿ,
+        t the most terms of an entry: a 5×5 matrix of symbols, not XᵀX): before computing
+        it, its adjugate or its inverse."""
         if m.domain != self.ring:
             return
         n = m.shape[0]
         t = max((len(v) for v in m.to_dok().values()), default=0)
-        if math.factorial(n) * t**n > MAX_TERMS:
+        if math.factorial(n) * t**n > MAX_EXPANSION:
             raise TooLarge(f"the determinant of a {n}×{n} matrix with entries of {t} terms")
 
     def vanishes(self, d: Any) -> bool:
