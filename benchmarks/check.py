@@ -98,8 +98,10 @@ def worker(table: bool) -> None:
 def measure(checkout: Path, table: bool) -> list[dict]:
     code = (f"import sys; sys.path.insert(0, {str(checkout)!r}); sys.path.insert(1, {str(ROOT / 'benchmarks')!r}); "
             f"import check; check.worker({table})")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=checkout).stdout
-    return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=checkout)
+    if done.returncode:
+        raise SystemExit(f"the benchmark failed in {checkout}:\n{done.stderr}")
+    return [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
 
 
 def _summary(rows: list[dict]) -> str:
