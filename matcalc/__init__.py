@@ -9,8 +9,8 @@ the errors they raise.  SymPy is only
 imported by checks and conversions.
 """
 
-from .api import LAYOUTS, Derivative, Expression, Step, check, diff, parse
-from .codegen import codegen
+from .api import LAYOUTS, Derivative, Expression, Hessian, Step, check, diff, hessian, parse
+from .code import codegen
 from .errors import (
     DeclarationError,
     DiffError,
@@ -20,9 +20,7 @@ from .errors import (
     ShapeError,
     TimeLimitError,
 )
-from .hessian import Hessian, hessian
-
-__version__ = "0.1.0"
+from .version import __version__ as __version__
 
 __all__ = [
     "parse", "diff", "check", "hessian", "codegen", "Expression", "Derivative", "Hessian", "Step", "LAYOUTS",

@@ -112,7 +112,7 @@ def scale(c: int | Fraction, e: Expr) -> Expr:
     return mul(num(c), e)
 
 
-def had(*factors: Expr) -> Expr:
+def hadamard(*factors: Expr) -> Expr:
     """Elementwise product; for scalars the ordinary product.  Ones are dropped."""
     if all(f.is_scalar for f in factors):
         return mul(*factors)
@@ -156,4 +156,4 @@ def reciprocal(e: Expr) -> Expr:
     return power(e, -1)
 
 
-__all__ = ["zero", "add", "mul", "neg", "scale", "had", "transpose", "power", "reciprocal", "ONE"]
+__all__ = ["zero", "add", "mul", "neg", "scale", "hadamard", "transpose", "power", "reciprocal", "ONE"]

@@ -1,52 +1,35 @@
-"""The public API: :func:`parse` and :func:`diff`, and the objects they return."""
+"""The public API: :func:`parse`, :func:`diff`, :func:`hessian` and :func:`check`, and the
+objects they return.
+
+The objects are views: :class:`Expression` over a parsed tree and what its reading knows
+(declarations, shapes, abstract functions, assumptions); :class:`Derivative` and
+:class:`Hessian` over the derivation values of :mod:`matcalc.derive`, printed by the
+renderers of :mod:`matcalc.printing.render`.  Checking a claim is :mod:`matcalc.checking`'s.
+"""
 
 from __future__ import annotations
 
 import functools
 import re
-from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
-from fractions import Fraction
 from typing import Any
 
-from . import functions as F
-from .algebra import add, mul, transpose
 from .declare import Declarations, closest, may_be_abstract
-from .errors import DeclarationError, DiffError, MatcalcError, ParseError
-from .identify import gradient as identify_gradient
-from .identify import jacobian as identify_jacobian
+from .derive import LAYOUTS, FirstOrder, SecondOrder, derive, derive_second
+from .derive import Step as StepValue
+from .errors import DeclarationError, DiffError, MatcalcError, ParseError, bounded
 from .limits import API_TIMEOUT, api_bound
-from .nodes import Call, Diff, Expr, MatMul, Num, Size, Transpose, Var, Zeros, depends_on, map_bottom_up
+from .nodes import Expr, Num, Size, Var, Zeros
 from .parse import parse_tree, size_meaning
-from .printing.latex import latex_name, to_latex
-from .printing.prose import latex_text, rule_latex
-from .printing.shared import forms, is_long, latex_with_bindings, share, text_with_bindings
-from .printing.shared import names as used_names
-from .printing.text import ascii_words, to_text
-from .rules.canon import Canon, canonical, function_identities, simplified
-from .rules.differential import derivation, differential
+from .printing import render
+from .printing.latex import latex_name
+from .printing.prose import latex_text
+from .printing.render import function_note, latex_shape, latex_space
+from .printing.shared import forms, latex_with_bindings, text_with_bindings
+from .printing.text import to_text
+from .rules.canon import canonical  # noqa: F401 - (tests import it from here; to go)
 from .schema import SCHEMA_VERSION
 from .shapes import describe_shape, dim_str, shape_json, shape_str
-
-LAYOUTS = ("denominator", "numerator")
-
-TOO_DEEP = ("the expression is nested too deeply for matcalc: a pass over its tree ran out of Python's stack "
-            "(please report it with the expression; a shallower expression works)")
-
-
-def _bounded(method: Any) -> Any:
-    """Every pass over trees is meant to be iterative; should one still recurse, a very
-    deep expression gets a clean :class:`MatcalcError`, never a RecursionError traceback."""
-
-    @functools.wraps(method)
-    def run(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return method(*args, **kwargs)
-        except RecursionError:
-            raise MatcalcError(TOO_DEEP) from None
-
-    return run
 
 
 class Expression:
@@ -93,7 +76,7 @@ class Expression:
     def function_list(self) -> list[dict[str, Any]]:
         """Each abstract function, JSON-ready: ``name``, ``kind`` (scalar, elementwise or
         vector) and ``note`` (what it means and how its derivative is written)."""
-        return [{"name": name, "kind": decl.kind, "note": _function_note(name, decl, False)}
+        return [{"name": name, "kind": decl.kind, "note": function_note(name, decl, False)}
                 for name, decl in self.functions.items()]
 
     def to_dict(self) -> dict[str, Any]:
@@ -106,7 +89,7 @@ class Expression:
     def notes(self, ascii: bool = False) -> list[str]:
         """What a reader must know to read the expression as matcalc did: its abstract
         functions and its assumptions."""
-        out = [_function_note(name, decl, ascii) for name, decl in self.functions.items()]
+        out = [function_note(name, decl, ascii) for name, decl in self.functions.items()]
         return out + self.assumptions
 
     @property
@@ -174,19 +157,21 @@ class Expression:
               where z₁ = W3 tanh(W2 tanh(W1 x))
                     z₂ = W4 tanh(z₁)
         """
-        return text_with_bindings(self.tree, self._names(), ascii)
+        return text_with_bindings(self.tree, self.names(), ascii)
 
     def latex(self) -> str:
         """The expression in LaTeX; a long one as an aligned block with its bindings
         (``\\text{where } z_{1} = …``)."""
-        return latex_with_bindings(self.tree, self._names())
+        return latex_with_bindings(self.tree, self.names())
 
     def forms(self) -> dict[str, Any]:
         """Text, ASCII, LaTeX, shape and ``bindings`` (the named shared subexpressions the
         texts use; empty unless the expression is long), JSON-ready."""
-        return forms(self.tree, self._names())
+        return forms(self.tree, self.names())
 
-    def _names(self) -> set[str]:
+    def names(self) -> set[str]:
+        """Every name the expression's reading knows: variables, functions, declarations
+        (what a named subexpression z₁ or a direction V must not be called)."""
         return set(self._shapes) | set(self.functions) | set(self.decls.variables)
 
     def __str__(self) -> str:
@@ -196,21 +181,21 @@ class Expression:
         return f"Expression({self.text()!r}, shape {shape_str(self.shape)})"
 
     def _repr_latex_(self) -> str:
-        return f"$\\displaystyle {self.latex()} \\quad \\in \\mathbb{{R}}^{{{_latex_shape(self.shape)}}}$"
+        return f"$\\displaystyle {self.latex()} \\quad \\in \\mathbb{{R}}^{{{latex_shape(self.shape)}}}$"
 
     def latex_where(self) -> str:
         """The variables' shapes in LaTeX: ``A \\in \\mathbb{R}^{m \\times n},\\ x \\in \\mathbb{R}^{n}``."""
         symmetric = {n.name for n in self.tree.walk() if isinstance(n, Var) and n.symmetric}
         parts = []
         for name, shape in self._shapes.items():
-            parts.append(rf"{latex_name(name)} \in {_latex_space(shape)}" + (r"\ \text{symmetric}" if name in symmetric else ""))
+            parts.append(rf"{latex_name(name)} \in {latex_space(shape)}" + (r"\ \text{symmetric}" if name in symmetric else ""))
         return r",\ ".join(parts)
 
     def latex_block(self) -> str:
         """What ``matcalc parse`` prints, typeset: an ``aligned`` block with the expression
         and its shape, the variables' shapes, and the notes (abstract functions, what the
         reading assumed)."""
-        rows = [rf"f &= {self.latex()} && \in {_latex_space(self.shape)}"]
+        rows = [rf"f &= {self.latex()} && \in {latex_space(self.shape)}"]
         if self._shapes:
             rows.append(rf"& \text{{where }} {self.latex_where()}")
         rows.extend(rf"& \text{{{latex_text(n)}}}" for n in self.notes())
@@ -227,21 +212,6 @@ class Expression:
 
         return evaluate(self.tree, {**(values or {}), **kw}, dims)
 
-
-def _latex_shape(shape: tuple) -> str:
-    return rf"{_latex_dim(shape[0])} \times {_latex_dim(shape[1])}"
-
-
-def _latex_space(shape: tuple) -> str:
-    """ℝ, ℝⁿ or ℝ^{m×n}, in LaTeX."""
-    r, c = shape
-    if (r, c) == (1, 1):
-        return r"\mathbb{R}"
-    return rf"\mathbb{{R}}^{{{_latex_dim(r) if c == 1 else _latex_shape((r, c))}}}"
-
-
-def _latex_dim(d: Any) -> str:
-    return dim_str(d).replace("·", r" \cdot ")
 
 
 def parse(text: str, where: str | Mapping[str, object] | Declarations | None = None,
@@ -261,32 +231,40 @@ def parse(text: str, where: str | Mapping[str, object] | Declarations | None = N
                       parsed.spans)
 
 
-def _function_note(name: str, decl: Any, ascii: bool) -> str:
-    if decl.kind == "elementwise":
-        return f"{name}: abstract elementwise function ({name}{chr(39) if ascii else '′'} its derivative)"
-    if decl.kind == "vector":
-        out = f" with values in R^{decl.out}" if ascii else f" with values in ℝ^{decl.out}"
-        return f"{name}: abstract vector function{out if decl.out else ''} (jac {name} its Jacobian)"
-    return f"{name}: abstract scalar function ({'grad ' if ascii else '∇'}{name} its gradient)"
+# ======================================================================================
+# Steps
+# ======================================================================================
+
+
+class Step(StepValue):
+    """One step of a derivation (:class:`matcalc.derive.Step`), printable."""
+
+    def text(self, ascii: bool = False) -> str:
+        """The step's expression (long: with its shared subexpressions named, one a line)."""
+        return render.step_text(self, ascii)
+
+    def latex(self) -> str:
+        return render.step_latex(self)
+
+    def __str__(self) -> str:
+        """``df = xᵀ A dx    [d(AB) = (dA) B + A dB]``: the step as the derivation prints it."""
+        return render.step_line(self)
+
+    def __repr__(self) -> str:
+        return f"Step({self.rule!r}, {self.text()!r}, lhs={self.lhs!r})"
 
 
 class Derivation(list):
     """The steps of a derivation (a list of :class:`Step`); in Jupyter it renders as an
-    aligned derivation, each line with the rule that produced it."""
+    aligned derivation, each line with the rule that produced it.  ``function``: f for a
+    scalar, F for a matrix."""
 
-    #: the function's letter: f for a scalar, F for a matrix (set by the derivative)
-    function = "f"
+    def __init__(self, steps: tuple[StepValue, ...] = (), function: str = "f"):
+        super().__init__(Step(s.rule, s.expr, s.lhs) for s in steps)
+        self.function = function
 
     def text(self, ascii: bool = False, indent: str = "") -> str:
-        lines = []
-        for i, s in enumerate(self):
-            lhs = "df" if s.lhs == "d f" else s.lhs
-            rule = f"    [{ascii_words(s.rule) if ascii else s.rule}]" if s.rule else ""
-            head = f"{indent}{i + 1:>3}. {ascii_words(lhs) if ascii else lhs} = "
-            main, *bindings = s.text(ascii).split("\n")  # a long step: its bindings below it
-            lines.append(f"{head}{main}{rule}")
-            lines.extend(f"{' ' * len(head)}{b}" for b in bindings)
-        return "\n".join(lines)
+        return render.steps_text(self, ascii, indent)
 
     def __str__(self) -> str:
         return self.text()
@@ -296,157 +274,132 @@ class Derivation(list):
 
     def latex(self) -> str:
         """An ``aligned`` block: ``\\mathrm{d}f &= …`` rows, each with its rule, then the
-        identification on a line of its own (``\\Rightarrow \\frac{\\partial f}{\\partial X} &= …``)."""
-        rows = []
-        previous = None
-        for s in self:
-            lhs = _latex_lhs(s.lhs, self.function)
-            shown = "" if lhs == previous else lhs
-            if shown and previous is not None and s.lhs not in ("d f", "vec dF", "d²f", "dG", "vec dG"):
-                shown = rf"\Rightarrow {shown}"  # the identification: what the differential gives
-            previous = lhs
-            rule = f" && {rule_latex(s.rule)}" if s.rule else ""
-            rows.append(rf"{shown} &= {s.latex()}{rule}")
-        return "\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}"
+        identification on a line of its own."""
+        return render.steps_latex(self, self.function)
 
     def _repr_latex_(self) -> str:
         return f"$${self.latex()}$$"
 
 
-def _latex_lhs(lhs: str, function: str = "f") -> str:
-    if lhs == "d f":
-        return rf"\mathrm{{d}}{function}"
-    if lhs.startswith("∂"):
-        f, x = lhs[1:].split("/∂")
-        return rf"\frac{{\partial {f}}}{{\partial {latex_name(x)}}}"
-    if lhs.startswith("H[") and lhs.endswith("]"):  # the Hessian applied to a direction
-        return rf"H[{latex_name(lhs[2:-1])}]"
-    return {"vec dF": r"\operatorname{vec} \mathrm{d}F", "DF": r"\mathsf{D}F", "d²f": r"\mathrm{d}^{2} f",
-            "dG": r"\mathrm{d}G", "vec dG": r"\operatorname{vec} \mathrm{d}G"}.get(lhs, lhs)
+# ======================================================================================
+# Results
+# ======================================================================================
 
 
-@dataclass(frozen=True)
-class Step:
-    """One step of a derivation: an expression and the rule that produced it."""
+class _Result:
+    """What :class:`Derivative` and :class:`Hessian` share: the expression they came from,
+    results wrapped as expressions with its declarations, notes, printing, and the SymPy
+    check (run once, kept when it reached a verdict)."""
 
-    rule: str
-    expr: Expr
-    lhs: str = "d f"
+    expression: Expression
+    _checked: Any = None
 
-    def text(self, ascii: bool = False) -> str:
-        """The step's expression (long: with its shared subexpressions named, one a line)."""
-        return text_with_bindings(self.expr, used_names(self.expr), ascii)
+    def _wrap(self, tree: Expr | None, extra: dict[str, tuple] | None = None) -> Expression | None:
+        if tree is None:
+            return None
+        e = self.expression
+        return Expression(tree, None, e.decls, {**e._shapes, **(extra or {})}, e.functions, e.assumptions)
 
-    def latex(self) -> str:
-        return latex_with_bindings(self.expr, used_names(self.expr))
+    @property
+    def notes(self) -> list[str]:
+        """What a reader must know about the answer: abstract functions, assumptions the
+        reading made, conditions under which the answer holds."""
+        return self.notes_text()
+
+    def notes_text(self, ascii: bool = False) -> list[str]:
+        return self.expression.notes(ascii) + render.condition_words(self._value.conditions, ascii)
+
+    @property
+    def _value(self) -> FirstOrder | SecondOrder:
+        raise NotImplementedError
+
+    def text(self, ascii: bool = False, steps: bool = False) -> str:
+        raise NotImplementedError
 
     def __str__(self) -> str:
-        """``df = xᵀ A dx    [d(AB) = (dA) B + A dB]``: the step as the derivation prints it."""
-        lhs = "df" if self.lhs == "d f" else self.lhs
-        rule = f"    [{self.rule}]" if self.rule else ""
-        main, *bindings = self.text().split("\n")
-        return "\n".join([f"{lhs} = {main}{rule}", *(f"    {b}" for b in bindings)])
+        return self.text()
 
-    def __repr__(self) -> str:
-        return f"Step({self.rule!r}, {self.text()!r}, lhs={self.lhs!r})"
+    def _repr_latex_(self) -> str:
+        """The result typeset, with its SymPy check."""
+        return f"$${self.latex(check=self.check())}$$"
+
+    def latex(self, check: Any = None) -> str:
+        raise NotImplementedError
+
+    def markdown(self, steps: bool = False, check: Any = None) -> str:
+        """The result as a snippet for notes: the LaTeX block in ``$$ … $$`` (the check's
+        verdict in words below it), and the derivation as a second block."""
+        return render.markdown(self.latex(), check, self.steps.latex() if steps else None)
+
+    @property
+    def steps(self) -> Derivation:
+        raise NotImplementedError
+
+    def _check(self, claimed: Expr, timeout: float, **how: Any) -> Any:
+        from .checking import sympy_oracle  # SymPy is heavy: imported only when a check is asked for
+
+        if self._checked is not None:
+            return self._checked
+        result = sympy_oracle.check_derivative(self.expression.tree, self._value.wrt, claimed, timeout=timeout,
+                                               **how)
+        if result.ok is not None:
+            self._checked = result
+        return result
 
 
-class Derivative:
-    """What :func:`diff` returns.
+class Derivative(_Result):
+    """What :func:`diff` returns: a view of a :class:`matcalc.derive.FirstOrder`.
 
     ``differential`` (df, canonical), ``gradient`` (for scalar f: the matrix G with
     df = tr(Gᵀ dX), shaped like X; ``None`` otherwise), ``jacobian`` (DF with
     vec dF = J vec dX, always), ``derivative`` (∂f/∂X in the chosen ``layout``), and
-    ``steps``, the derivation.  Each is a tree; :meth:`text`, :meth:`latex` and
-    :meth:`to_dict` print them.
+    ``steps``, the derivation.  Each is an :class:`Expression`; :meth:`text`,
+    :meth:`latex` and :meth:`to_dict` print them.
     """
 
-    def __init__(self, expression: Expression, wrt: Var, layout: str, notes: tuple[str, ...] = (),
-                 any_symmetric_jacobian: bool = False):
-        """``any_symmetric_jacobian``: for a symmetric X, accept one of the Jacobians (they
-        agree on symmetric dX), as the Hessian does before it symmetrises."""
-        if layout not in LAYOUTS:
-            raise MatcalcError(f"layout must be one of {', '.join(LAYOUTS)}, not {layout!r}")
+    def __init__(self, expression: Expression, value: FirstOrder):
         self.expression = expression
-        self.wrt = wrt
-        self.layout = layout
-        f = expression.tree
-        self._raw = differential(function_identities(f), wrt)
-        self.is_scalar = f.is_scalar
-        # identification works on the differential with transposes at the leaves and the
-        # function identities applied (tr(A ⊗ dX) = tr(A) tr(dX)), but sums not distributed
-        self._canon = Canon()  # one memo for every canonical form of this derivative
-        linear = simplified(self._raw, self._canon)
-        if self.is_scalar:
-            self._identified = identify_gradient(linear, wrt)
-            g = self._identified
-            if wrt.symmetric:
-                g = mul(Num(Fraction(1, 2)), add(g, transpose(g)))
-            self._gradient: Expr | None = canonical(g, self._canon)
-            answer = self._gradient
-        else:
-            if wrt.symmetric and not wrt.is_scalar and not any_symmetric_jacobian:
-                raise DiffError(
-                    f"the Jacobian with respect to the symmetric matrix {wrt.name} is not unique; "
-                    f"declare {wrt.name} without 'symmetric' for the unconstrained Jacobian", node=wrt,
-                )
-            self._gradient = None
-            self.__dict__["_jacobian"] = answer = canonical(identify_jacobian(linear, wrt), self._canon)
-        self._conditions = [*notes, *_conditions(f, answer), *_kinks(f, wrt)]
-        if not any(isinstance(n, Var) and n.name == wrt.name for n in f.walk()):
-            self._conditions.append(f"f does not depend on {wrt.name}: its derivative is zero")
-
-    # -- results computed when first asked for (a scalar f's Jacobian is its gradient, reshaped)
-    @functools.cached_property
-    def _differential(self) -> Expr:
-        return canonical(self._raw, self._canon)
-
-    @functools.cached_property
-    def _jacobian(self) -> Expr:
-        assert self._gradient is not None  # a non-scalar f's Jacobian is computed at once
-        return canonical(transpose(F.vec_of(self._gradient)), self._canon)
-
-    @functools.cached_property
-    def _derivative(self) -> Expr:
-        if self._gradient is not None:
-            return self._gradient if self.layout == "denominator" else canonical(transpose(self._gradient), self._canon)
-        return self._jacobian if self.layout == "numerator" else canonical(transpose(self._jacobian), self._canon)
-
-    @functools.cached_property
-    def _unsymmetrised(self) -> Expr:
-        """The gradient before sym(G) = (G + Gᵀ)/2 (a step of the derivation)."""
-        return canonical(self._identified, self._canon) if self.wrt.symmetric else self._gradient  # type: ignore[return-value]
-
-    # -- results, as expressions (printable, evaluable, with the expression's declarations)
-    def _wrap(self, tree: Expr | None) -> Expression | None:
-        if tree is None:
-            return None
-        e = self.expression
-        return Expression(tree, None, e.decls, e._shapes, e.functions, e.assumptions)
+        self.value = value
 
     @property
-    @_bounded
+    def _value(self) -> FirstOrder:
+        return self.value
+
+    @property
+    def wrt(self) -> Var:
+        return self.value.wrt
+
+    @property
+    def layout(self) -> str:
+        return self.value.layout
+
+    @property
+    def is_scalar(self) -> bool:
+        return self.value.is_scalar
+
+    @property
+    @bounded
     def differential(self) -> Expression:
         """df, in canonical form (in terms of dX)."""
-        return self._wrap(self._differential)  # type: ignore[return-value]
+        return self._wrap(self.value.differential)  # type: ignore[return-value]
 
     @property
-    @_bounded
+    @bounded
     def gradient(self) -> Expression | None:
         """G with df = tr(Gᵀ dX), the shape of X; None when the expression is not scalar."""
-        return self._wrap(self._gradient)
+        return self._wrap(self.value.gradient)
 
     @property
-    @_bounded
+    @bounded
     def jacobian(self) -> Expression:
         """DF = J with vec dF = J vec dX (for a scalar f, (vec G)ᵀ)."""
-        return self._wrap(self._jacobian)  # type: ignore[return-value]
+        return self._wrap(self.value.jacobian)  # type: ignore[return-value]
 
     @property
-    @_bounded
+    @bounded
     def derivative(self) -> Expression:
         """∂f/∂X in the chosen layout."""
-        return self._wrap(self._derivative)  # type: ignore[return-value]
+        return self._wrap(self.value.derivative)  # type: ignore[return-value]
 
     def evaluate(self, values: Mapping[str, Any] | None = None, dims: Mapping[str, int] | None = None,
                  **kw: Any) -> Any:
@@ -461,10 +414,9 @@ class Derivative:
         """
         from .evaluate import evaluate  # NumPy is imported when something is evaluated
 
-        return evaluate(self._derivative, {**(values or {}), **kw}, dims, sizes_from=self.expression.tree)
+        return evaluate(self.value.derivative, {**(values or {}), **kw}, dims, sizes_from=self.expression.tree)
 
-    # -- the SymPy oracle ------------------------------------------------------------------
-    @_bounded
+    @bounded
     def check(self, timeout: float = 10.0) -> Any:
         """Check this result entry by entry with SymPy at small concrete sizes.
 
@@ -472,188 +424,41 @@ class Derivative:
         gradient (or Jacobian) is right.  Imports SymPy on first use.  The first result
         with a verdict is kept, and shown with the result in Jupyter.
         """
-        from .checking import sympy_oracle  # SymPy is heavy: imported only when a check is asked for
+        v = self.value
+        return self._check(v.gradient if v.gradient is not None else v.jacobian, timeout, name="matcalc's answer")
 
-        if self._checked is not None:
-            return self._checked
-        claimed = self._gradient if self._gradient is not None else self._jacobian
-        result = sympy_oracle.check_derivative(self.expression.tree, self.wrt, claimed, timeout=timeout,
-                                               name="matcalc's answer")
-        if result.ok is not None:
-            self._checked = result
-        return result
-
-    _checked: Any = None
-
-    # -- notes ---------------------------------------------------------------------------
-    @property
-    def notes(self) -> list[str]:
-        """What a reader must know about the answer: abstract functions, assumptions the
-        reading made, conditions under which the answer holds."""
-        return self.notes_text()
-
-    def notes_text(self, ascii: bool = False) -> list[str]:
-        return self.expression.notes(ascii) + self._conditions
-
-    # -- names ---------------------------------------------------------------------------
     @property
     def name(self) -> str:
-        """∂f/∂X for a scalar f, DF for a Jacobian."""
-        x = self.wrt.name
-        return f"∂f/∂{x}" if self.is_scalar else f"∂F/∂{x}"
+        """∂f/∂X for a scalar f, ∂F/∂X otherwise."""
+        return render.first_order_name(self.value)
 
-    @_bounded
+    @bounded
     def shape_note(self, ascii: bool = False) -> str:
-        x = self.wrt
-        d = self._derivative
-        if self.is_scalar:
-            if self.layout == "denominator":
-                return f"{shape_str(d.shape, ascii)}, the shape of {x.name} (denominator layout)"
-            return f"{shape_str(d.shape, ascii)}, the shape of {x.name}{chr(39) if ascii else 'ᵀ'} (numerator layout)"
-        if self.layout == "numerator":
-            return f"{shape_str(d.shape, ascii)} Jacobian, vec dF = J vec d{x.name} (numerator layout)"
-        return f"{shape_str(d.shape, ascii)}, the transpose of the Jacobian (denominator layout)"
+        return render.first_order_shape_note(self.value, ascii)
 
-    # -- steps ---------------------------------------------------------------------------
     @functools.cached_property
-    @_bounded
+    @bounded
     def steps(self) -> Derivation:
         """The derivation, rule by rule, as seed 001 writes it by hand."""
-        x = self.wrt
-        dx = Diff(x)
-        out = [Step(rule, e) for rule, e in derivation(self.expression.tree, x)]
-        if out[-1].expr != self._differential:
-            out.append(Step("simplify: collect terms, transpose scalars", self._differential))
-        if self.is_scalar:
-            assert self._gradient is not None
-            g = self._unsymmetrised
-            if x.is_scalar:
-                form = mul(g, dx)
-                rule = "identification: df = g dx"
-            elif x.shape[1] == 1:
-                form = mul(canonical(transpose(g)), dx)
-                rule = "a scalar equals its transpose: df = gᵀ dx"
-            else:
-                form = F.TRACE(mul(canonical(transpose(g)), dx))
-                rule = "a scalar equals its trace; trace cyclicity brings dX last: df = tr(Gᵀ dX)"
-            if form != out[-1].expr:
-                out.append(Step(rule, form))
-            # in numerator layout ∂f/∂X is Gᵀ: the identification gives G, the next step its transpose
-            named = f"∂f/∂{x.name}" if self.layout == "denominator" else "G"
-            out.append(Step("first identification table: df = tr(Gᵀ dX) ⇔ ∂f/∂X = G", g, named))
-            if x.symmetric:
-                out.append(Step(
-                    "symmetric X: the gradient on symmetric matrices is sym(G) = (G + Gᵀ)/2", self._gradient, named,
-                ))
-            if self.layout == "numerator":
-                out.append(Step("numerator layout: the transpose", self._derivative, f"∂f/∂{x.name}"))
-        else:
-            form = mul(self._jacobian, F.vec_of(dx)) if not x.is_scalar else mul(self._jacobian, dx)
-            out.append(Step("vec dF = J vec dX, with vec(A X B) = (Bᵀ ⊗ A) vec X", form, "vec dF"))
-            out.append(Step("identification: DF = J", self._jacobian, "DF"))
-            if self.layout == "denominator":
-                out.append(Step("denominator layout: the transpose Jᵀ", self._derivative, f"∂F/∂{x.name}"))
-        done = Derivation(out)
-        done.function = "f" if self.is_scalar else "F"
-        return done
+        return Derivation(self.value.steps, "f" if self.is_scalar else "F")
 
-    # -- printing ------------------------------------------------------------------------
-    def _shared(self, ascii: bool = False) -> tuple[list[Expr], list[tuple[str, Expr]]]:
-        """The derivative, df (and the Jacobian of a matrix F), with the repeated
-        subexpressions they share named once (z₁ = …) when one of them is long, so that the
-        output of a depth-k composition grows linearly with k; the expression itself is
-        printed as written."""
-        roots = [self._derivative, self._differential] + ([] if self.is_scalar else [self._jacobian])
-        if not any(is_long([r]) for r in roots):
-            return roots, []
-        return share(roots, self.expression._names(), ascii)
-
-    @_bounded
+    @bounded
     def text(self, ascii: bool = False, steps: bool = False) -> str:
-        pr = functools.partial(to_text, ascii=ascii)
-        e = self.expression
-        x = self.wrt.name
-        partial = "d" if ascii else "∂"
-        # long results name their repeated subexpressions once (z₁ = …), so that the
-        # output of a depth-k composition grows linearly with k
-        (deriv, df, *jac), bindings = self._shared(ascii)
-        f = e.tree
-        if self.is_scalar:
-            lines = [f"{partial}f/{partial}{x} = {pr(deriv)}    [{self.shape_note(ascii)}]"]
-        else:
-            size = shape_str(self._jacobian.shape, ascii)
-            lines = [f"DF = {pr(jac[0])}    [Jacobian, {size}: vec dF = J vec d{x} (numerator layout)]"]
-            if self.layout == "denominator":
-                lines.append(f"{partial}F/{partial}{x} = {pr(deriv)}    [{self.shape_note(ascii)}]")
-        lines.append("")
-        lines.append(f"  f  = {pr(f)}")
-        lines.append(f"  df = {pr(df)}")
-        for name, value in bindings:
-            lines.append(f"  {name} = {pr(value)}")
-        lines.append(f"  where {e.where(ascii)}")
-        lines.extend(f"  {ascii_words(n) if ascii else n}" for n in self.notes_text(ascii))
-        if steps:
-            lines.append("")
-            lines.append("Derivation:")
-            lines.append(self.steps.text(ascii, indent=" "))
-        return "\n".join(lines)
-
-    def __str__(self) -> str:
-        return self.text()
+        return render.first_order_text(self.value, self.expression, self.notes_text(ascii), ascii, steps)
 
     def __repr__(self) -> str:
         return f"<Derivative {self.name} = {self.derivative.text()}>"
 
-    @_bounded
+    @bounded
     def latex(self, check: Any = None) -> str:
         """Everything the text output carries, typeset: an ``aligned`` block with the
         derivative (its shape and layout), the Jacobian for a matrix F, f and df, the named
         shared subexpressions of a long result, the declarations, the notes and, given
         ``check`` (a :class:`~matcalc.checking.result.CheckResult` or a line of text), the
         check's verdict.  :meth:`steps` has its own ``.latex()``."""
-        x = latex_name(self.wrt.name)
-        f = "f" if self.is_scalar else "F"
-        (deriv, df, *jac), bindings = self._shared()
-        tree = self.expression.tree
-        shape = _latex_shape(self._derivative.shape)
-        rows = []
-        if self.is_scalar:
-            of = rf"${x}^{{\top}}$" if self.layout == "numerator" else f"${x}$"
-            rows.append(rf"\frac{{\partial f}}{{\partial {x}}} &= {to_latex(deriv)} && \in \mathbb{{R}}^{{{shape}}}"
-                        rf"\ \text{{(the shape of {of}; {self.layout} layout)}}")
-        else:
-            rows.append(rf"\mathsf{{D}}F &= {to_latex(jac[0])} && \in \mathbb{{R}}^{{{_latex_shape(self._jacobian.shape)}}}"
-                        rf"\ \text{{(the Jacobian: $\operatorname{{vec}} \mathrm{{d}}F = \mathsf{{D}}F \operatorname{{vec}}"
-                        rf" \mathrm{{d}}{x}$; numerator layout)}}")
-            if self.layout == "denominator":
-                rows.append(rf"\frac{{\partial F}}{{\partial {x}}} &= {to_latex(deriv)} && \in \mathbb{{R}}^{{{shape}}}"
-                            r"\ \text{(the transpose of the Jacobian; denominator layout)}")
-        rows.append(rf"{f} &= {to_latex(tree)}")
-        rows.append(rf"\mathrm{{d}}{f} &= {to_latex(df)}")
-        rows.extend(rf"{latex_name(name)} &= {to_latex(value)}" for name, value in bindings)
-        rows.append(rf"& \text{{where }} {self.expression.latex_where()}")
-        rows.extend(rf"& \text{{{latex_text(n)}}}" for n in self.notes)
-        if check is not None:
-            rows.append(rf"& \text{{{latex_text(str(check))}}}")
-        return "\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}"
+        return render.first_order_latex(self.value, self.expression, self.notes, check)
 
-    @_bounded
-    def markdown(self, steps: bool = False, check: Any = None) -> str:
-        """The result as a snippet for notes: the LaTeX block in ``$$ … $$`` (the notes and
-        the check's verdict in words below it), and the derivation as a second block."""
-        out = ["$$", self.latex(), "$$"]
-        if check is not None:
-            out += ["", str(check)]
-        if steps:
-            out += ["", "Derivation:", "", "$$", self.steps.latex(), "$$"]
-        return "\n".join(out)
-
-    @_bounded
-    def _repr_latex_(self) -> str:
-        """f, df, the gradient or Jacobian with its shape and layout, and the SymPy check."""
-        return f"$${self.latex(check=self.check())}$$"
-
-    @_bounded
+    @bounded
     def to_dict(self, check: Any = None) -> dict[str, Any]:
         """Everything, JSON-ready, in the schema of ``matcalc/schema/result.schema.json``
         (kind ``derivative``); the expressions re-parse with ``where``.  ``check``: the
@@ -666,41 +471,100 @@ class Derivative:
         ``latex_name``, ``text``, ``ascii``, ``latex`` and ``shape``; a binding uses only
         the names bound before it.  A short one has ``"bindings": []``.
         """
-        taken = self.expression._names()
-
-        def both(e: Expr | None) -> dict[str, Any] | None:
-            return None if e is None else forms(e, taken)
-
-        e = self.expression
-        if check is None and self._checked is not None:
-            check = self._checked
-        f = "f" if self.is_scalar else "F"
-        out = {
-            "version": SCHEMA_VERSION,
-            "kind": "derivative",
-            "expression": e.forms(),
-            "wrt": self.wrt.name,
-            "layout": self.layout,
-            "scalar": self.is_scalar,
-            "where": e.where(),
-            "variables": e.variables(),
-            "shapes": e.shapes,
-            "functions": e.function_list(),
-            "differential": both(self._differential),
-            "gradient": both(self._gradient),
-            "jacobian": both(self._jacobian),
-            "derivative": {**(both(self._derivative) or {}), "note": self.shape_note()},
-            "steps": [{"rule": s.rule, "rule_latex": rule_latex(s.rule) if s.rule else "",
-                       "lhs": f"d{f}" if s.lhs == "d f" else s.lhs,
-                       "lhs_latex": _latex_lhs(s.lhs, f), "text": s.text(), "latex": s.latex()} for s in self.steps],
-            "assumptions": list(e.assumptions),
-            "notes": self.notes,
-        }
-        if check is not None:
-            out["check"] = check if isinstance(check, dict) else check.to_dict()
-        return out
+        return render.first_order_json(self.value, self.expression, self.notes,
+                                       check if check is not None else self._checked)
 
 
+class Hessian(_Result):
+    """What :func:`hessian` returns, a view of a :class:`matcalc.derive.SecondOrder`:
+    ``hessian`` (H, with vec dG = H vec dX), ``hvp`` (H[V], the Hessian applied to a
+    direction V shaped like X), ``gradient``, ``steps``; printed by :meth:`text`,
+    :meth:`latex`, :meth:`to_dict`; checked by :meth:`check`."""
+
+    def __init__(self, expression: Expression, value: SecondOrder):
+        self.expression = expression
+        self.value = value
+
+    @property
+    def _value(self) -> SecondOrder:
+        return self.value
+
+    @property
+    def wrt(self) -> Var:
+        return self.value.wrt
+
+    @property
+    def wrt2(self) -> Var | None:
+        return self.value.wrt2
+
+    @property
+    def direction(self) -> str:
+        """The name of the direction of H[V]: V (a matrix), v (a vector or a scalar), a
+        name f does not use."""
+        return self.value.direction.name
+
+    @property
+    def first(self) -> Derivative:
+        """The first derivative, as :func:`diff` gives it."""
+        return Derivative(self.expression, self.value.first)
+
+    @property
+    def hessian(self) -> Expression:
+        """H = ∂²f/∂vec X ∂(vec X)ᵀ (or ∂²f/∂vec X ∂(vec Y)ᵀ), with vec dG = H vec dX."""
+        return self._wrap(self.value.hessian)  # type: ignore[return-value]
+
+    @property
+    def hvp(self) -> Expression:
+        """H[V]: the Hessian applied to V, shaped like the gradient (dG with dX = V)."""
+        return self._wrap(self.value.hvp, {self.direction: self.value.second.shape})  # type: ignore[return-value]
+
+    @property
+    def gradient(self) -> Expression:
+        return self._wrap(self.value.first.gradient)  # type: ignore[return-value]
+
+    @property
+    def name(self) -> str:
+        return render.second_order_name(self.value)
+
+    def shape_note(self, ascii: bool = False) -> str:
+        return render.second_order_shape_note(self.value, ascii)
+
+    @functools.cached_property
+    @bounded
+    def steps(self) -> Derivation:
+        """d²f = tr(dGᵀ dX), vec dG = H vec dX, then H and H[V]."""
+        return Derivation(self.value.steps)
+
+    @bounded
+    def text(self, ascii: bool = False, steps: bool = False) -> str:
+        return render.second_order_text(self.value, self.expression, self.hvp.where(ascii),
+                                        self.notes_text(ascii), ascii, steps)
+
+    def __repr__(self) -> str:
+        return f"<Hessian {self.name} = {to_text(self.value.hessian)}>"
+
+    @bounded
+    def latex(self, check: Any = None) -> str:
+        """An ``aligned`` block: H with its shape, H[V], f, ∇f, the declarations, the notes
+        and, given ``check``, the check's verdict."""
+        return render.second_order_latex(self.value, self.expression, self.hvp.latex_where(), self.notes, check)
+
+    @bounded
+    def to_dict(self, check: Any = None) -> dict[str, Any]:
+        """JSON-ready, in the schema of ``matcalc/schema/result.schema.json`` (kind ``hessian``)."""
+        return render.second_order_json(self.value, self.expression, self.hvp.where(), self.notes,
+                                        check if check is not None else self._checked)
+
+    @bounded
+    def check(self, timeout: float = 10.0) -> Any:
+        """Compare H entry by entry with SymPy's second partial derivatives of f itself (at
+        sizes 3 and up, then one larger; mixed ones for a mixed derivative)."""
+        return self._check(self.value.hessian, timeout, name="matcalc's Hessian", order=2, wrt2=self.wrt2)
+
+
+# ======================================================================================
+# Differentiating
+# ======================================================================================
 
 
 def diff(expr: str | Expression, wrt: str, where: str | Mapping[str, object] | None = None,
@@ -718,30 +582,64 @@ def diff(expr: str | Expression, wrt: str, where: str | Mapping[str, object] | N
     Bᵀ ⊗ A
     """
     with api_bound(timeout, "differentiating"):
-        return _diff(expr, wrt, where, layout)
+        e = _expression(expr, where)
+        x = _variable(e, wrt)
+        try:
+            return Derivative(e, derive(e.tree, x, layout, tuple(unused_declarations(e, allowed=(wrt,)))))
+        except MatcalcError as err:  # a missing rule points into the expression
+            raise err.located(e.source, e.spans) from None
 
 
-def _diff(expr: str | Expression, wrt: str, where: str | Mapping[str, object] | None, layout: str) -> Derivative:
-    if isinstance(expr, Expression) and where is not None:
-        raise DeclarationError("the expression is already parsed with its declarations: pass where= to "
-                               "parse(), or pass the expression as a string", None)
-    e = expr if isinstance(expr, Expression) else parse(expr, where)
+def hessian(expr: str | Expression, wrt: str, wrt2: str | None = None,
+            where: str | Mapping[str, object] | None = None, timeout: float | None = API_TIMEOUT) -> Hessian:
+    """The Hessian of the scalar ``expr`` with respect to ``wrt`` (with ``wrt2``: the mixed
+    second derivative ∂²f/∂vec X ∂(vec Y)ᵀ).  ``timeout`` as for :func:`diff`.
+
+    >>> h = hessian("x' A x", "x")
+    >>> print(h.hessian)
+    A + Aᵀ
+    >>> print(h.hvp)
+    (A + Aᵀ) v
+    """
+    with api_bound(timeout, "differentiating twice"):
+        e = _expression(expr, where)
+        if not e.tree.is_scalar:
+            raise DiffError(f"a Hessian is of a scalar expression; {e} is {shape_str(e.shape)} "
+                            "(differentiate it with diff for its Jacobian)", None)
+        first = diff(e, wrt)
+        y = None
+        if wrt2 is not None and wrt2 != wrt:
+            if wrt2 not in e.shapes:
+                raise MatcalcError(f"'{wrt2}' is not a variable of {e}", None)
+            y = e.variable(wrt2)
+        try:
+            return Hessian(e, derive_second(first.value, y, frozenset(e.names())))
+        except MatcalcError as err:
+            raise err.located(e.source, e.spans) from None
+
+
+def _expression(expr: str | Expression, where: str | Mapping[str, object] | None) -> Expression:
+    if isinstance(expr, Expression):
+        if where is not None:
+            raise DeclarationError("the expression is already parsed with its declarations: pass where= to "
+                                   "parse(), or pass the expression as a string", None)
+        return expr
+    return parse(expr, where)
+
+
+def _variable(e: Expression, wrt: str) -> Var:
+    """The variable ``wrt`` of ``e`` (declared but absent: a variable f does not depend on),
+    or an error that says what ``wrt`` is instead."""
     if not isinstance(wrt, str):
         raise DiffError(f"the variable to differentiate with respect to must be a name, not {wrt!r}", None)
     if not wrt.strip():
         names = ", ".join(sorted(e.shapes))
         raise DiffError(f"the variable to differentiate with respect to is empty: give one of {e}'s variables "
                         f"({names})" if names else "the variable to differentiate with respect to is empty", None)
-    unused = tuple(unused_declarations(e, allowed=(wrt,)))
-    try:
-        if wrt in e.shapes:
-            return Derivative(e, e.variable(wrt), layout, unused)
-        if wrt in e.decls.variables:  # declared but absent: f does not depend on it, the derivative is 0
-            return Derivative(e, parse(wrt, e.decls).tree, layout, unused)
-    except MatcalcError as err:  # a missing rule points into the expression
-        raise err.located(e.source, e.spans) from None
-    except RecursionError:
-        raise MatcalcError(TOO_DEEP, None, e.source) from None
+    if wrt in e.shapes:
+        return e.variable(wrt)
+    if wrt in e.decls.variables:  # declared but absent: f does not depend on it, the derivative is 0
+        return parse(wrt, e.decls).tree  # type: ignore[return-value]
     size = size_meaning(e.tree, wrt)
     if size is not None:  # ‖X w − y‖² / m: m is a number of rows, not something to vary
         raise DiffError(f"{wrt} is a size ({size}), not a variable: a size used as a number is constant", None)
@@ -774,62 +672,16 @@ def unused_declarations(e: Expression, allowed: tuple[str, ...] = ()) -> list[st
     return notes
 
 
-def _kinks(f: Expr, wrt: Var) -> list[str]:
-    """Where f is not differentiable: abs, sign, relu and ‖·‖₁ have a kink where an entry
-    of their argument is 0, and the derivative holds away from it."""
-    dep: dict[Expr, bool] = {}
-    depends_on(f, wrt, dep)
-    calls = [n for n in f.walk() if isinstance(n, Call) and n.fn.kink and dep.get(n.args[0], False)]
-    args = {n.args[0]: None for n in calls}
-    if is_long(list(args)):  # a deep relu network: one note per function, not one per layer
-        count = Counter(n.fn.name for n in calls)
-        return [f"holds where no entry of an argument of {name} is 0 ({name} is applied {k} times)"
-                for name, k in count.items()]
-    return [f"holds where no entry of {to_text(a)} is 0" if not a.is_scalar else f"holds where {to_text(a)} ≠ 0"
-            for a in args]
-
-
-def _conditions(f: Expr, answer: Expr) -> list[str]:
-    """Where an answer holds that f itself does not already require: the answer inverts a
-    matrix that f never inverts (det X has the gradient det(X) X⁻ᵀ where X is invertible,
-    adj(X)ᵀ everywhere)."""
-
-    def inverted(t: Expr) -> set[Expr]:
-        out = set()
-        for n in t.walk():
-            m = F.inverted_matrix(n)
-            if m is not None:
-                out.add(m.arg if isinstance(m, Transpose) else m)
-        return out
-
-    needed = sorted(inverted(answer) - inverted(f), key=to_text)
-    out = [f"holds where {to_text(m)} is invertible ({to_text(F.ADJ(m))} = {to_text(mul(F.DET(m), F.INV(m)))} there)"
-           for m in needed]
-    adjugates = sorted({m for n in answer.walk() if (m := F.adjugate_arg(n)) is not None
-                        and not m.is_scalar and _may_be_invertible(m)}, key=to_text)
-    for m in adjugates:  # adj(A X B) everywhere; the textbook's det · inverse form where that is defined
-        invertible = map_bottom_up(answer, lambda n, m=m: mul(F.DET(m), F.INV(m)) if F.adjugate_arg(n) == m else n)
-        out.append(f"where {to_text(m)} is invertible, adj({to_text(m)}) = {to_text(mul(F.DET(m), F.INV(m)))}: "
-                   f"this is {to_text(canonical(invertible))} (the adjugate form holds everywhere)")
-    return out
-
-
-def _may_be_invertible(m: Expr) -> bool:
-    """Can the square ``m`` be invertible for some sizes and values?  Not a product through a
-    vector (u uᵀ has rank 1) or through a numeric size smaller than its own."""
-    if not isinstance(m, MatMul):
-        return True
-    chain = [f for f in m.factors if not f.is_scalar]
-    inner = [f.shape[1] for f in chain[:-1]]
-    outer = m.shape[0]
-    return not any(d == 1 or (isinstance(d, int) and isinstance(outer, int) and d < outer) for d in inner)
+# ======================================================================================
+# Checking a claim
+# ======================================================================================
 
 
 def check(expr: str | Expression, wrt: str, claim: str, where: str | Mapping[str, object] | None = None,
           layout: str = "denominator", timeout: float = 10.0, hessian: bool = False) -> Any:
     """Is ``claim`` the gradient (or derivative) of ``expr`` with respect to ``wrt``?
     With ``hessian=True``: is it the Hessian (the matrix H, or H[V] applied to a direction
-    V of the claim's own, see :func:`matcalc.hessian.check_hessian`)?
+    V of the claim's own, see :func:`check_hessian`)?
 
     Returns a :class:`matcalc.checking.verdict.Verdict`: ``.correct``, ``.diagnosis`` (how a wrong
     claim is wrong), ``.answer``, ``.counterexample``, ``.text()``.  The verdict comes
@@ -839,13 +691,31 @@ def check(expr: str | Expression, wrt: str, claim: str, where: str | Mapping[str
     True
     """
     if hessian:
-        from .hessian import check_hessian
-
         return check_hessian(expr, wrt, claim, where, timeout=timeout)
     from .checking.verdict import judge  # NumPy and SymPy: imported when a check is asked for
 
     r = diff(expr, wrt, where, layout=layout)
-    return judge(r, parse_claim(claim, r), diff, timeout=timeout)
+    return judge(r, parse_claim(claim, r), timeout=timeout)
+
+
+def check_hessian(expr: str | Expression, wrt: str, claim: str, where: str | Mapping[str, object] | None = None,
+                  wrt2: str | None = None, timeout: float = 10.0) -> Any:
+    """Is ``claim`` the Hessian of ``expr`` with respect to ``wrt`` (and ``wrt2``)?  The claim is
+    either the matrix H = ∂²f/∂vec X ∂(vec X)ᵀ (n×n for a vector x; ``kron``, ``K_{n,n}``
+    for a matrix), or H[V], the Hessian applied to a direction: a name the expression does
+    not use, shaped like X (``A V B + A' V B'``).  Returns a :class:`Verdict`, from SymPy's
+    own second partials of f.
+
+    >>> check_hessian("x' A x", "x", "A + A'").correct
+    True
+    >>> check_hessian("tr(X' A X B)", "X", "A V B + A' V B'").correct
+    True
+    """
+    from .checking.verdict import judge_hessian  # NumPy and SymPy: imported when a check is asked for
+
+    h = hessian(expr, wrt, wrt2, where)
+    c, direction = parse_hessian_claim(claim, h)
+    return judge_hessian(h, c, direction, timeout=timeout)
 
 
 def parse_claim(claim: str, r: Derivative) -> Expression:
@@ -853,12 +723,7 @@ def parse_claim(claim: str, r: Derivative) -> Expression:
     derivative's shape ("0" is the zero matrix of that shape).  A name the expression does
     not have is an error, as is a claim that does not parse (said to be in the claim)."""
     e = r.expression
-    try:
-        c = parse(claim, e.where(), expect=r.derivative.shape)
-    except MatcalcError as err:
-        raise type(err)(f"in the claim: {err.message}", err.span, claim) from None
-    if isinstance(c.tree, Num) and c.tree.value == 0 and r.derivative.shape != (1, 1):  # "0": the zero matrix
-        c = Expression(Zeros(r.derivative.shape), claim, c.decls, c._shapes, c.functions)
+    c = _read_claim(claim, e.where(), r.derivative.shape)
     extra = sorted(set(c.shapes) - set(e.shapes))
     if extra:
         raise ParseError(f"the claim uses {', '.join(extra)}, which {'is' if len(extra) == 1 else 'are'} not in "
@@ -866,4 +731,38 @@ def parse_claim(claim: str, r: Derivative) -> Expression:
     return c
 
 
-__all__ = ["parse", "diff", "check", "Expression", "Derivative", "Derivation", "Step", "LAYOUTS", "describe_shape"]
+def parse_hessian_claim(claim: str, h: Hessian) -> tuple[Expression, Var | None]:
+    """The claimed H, or H[V] when the claim has one name the expression does not (V,
+    declared shaped like the variable, symmetric with it)."""
+    e = h.expression
+    where = e.where()
+    y = h.wrt2 or h.wrt
+    first = _read_claim(claim, where, None)
+    extra = sorted(set(first.shapes) - set(e.shapes))
+    if not extra:
+        return _read_claim(claim, where, h.value.hessian.shape), None
+    if len(extra) > 1:
+        raise ParseError(f"the claim uses {', '.join(extra)}, which are not in the expression {e} (a claimed "
+                         f"Hessian applied to a direction has one name of its own, such as {h.direction})", None, claim)
+    name = extra[0]
+    r, k = y.shape
+    spec = "scalar" if y.is_scalar else dim_str(r) if k == 1 else f"{dim_str(r)}×{dim_str(k)}"
+    symmetric = " symmetric" if y.symmetric and not y.is_scalar else ""
+    c = _read_claim(claim, f"{where}, {name}: {spec}{symmetric}" if where else f"{name}: {spec}{symmetric}", y.shape)
+    return c, c.variable(name)
+
+
+def _read_claim(claim: str, where: str, shape: tuple | None) -> Expression:
+    """A claim read with the expression's declarations, its errors said to be in the claim;
+    ``0`` of a matrix shape is the zero matrix."""
+    try:
+        c = parse(claim, where, expect=shape)
+    except MatcalcError as err:
+        raise type(err)(f"in the claim: {err.message}", err.span, claim) from None
+    if shape is not None and isinstance(c.tree, Num) and c.tree.value == 0 and shape != (1, 1):
+        c = Expression(Zeros(shape), claim, c.decls, c._shapes, c.functions)
+    return c
+
+
+__all__ = ["parse", "diff", "hessian", "check", "check_hessian", "Expression", "Derivative", "Hessian",
+           "Derivation", "Step", "LAYOUTS", "describe_shape"]

@@ -24,10 +24,11 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
-from . import __version__, api, limits
+from . import api, limits
 from .errors import EXIT_CODES, MatcalcError, TimeLimitError
 from .printing.text import ascii_words
 from .shapes import shape_str
+from .version import __version__
 
 EXAMPLES = """examples:
   matcalc diff "L(W x + b)" W
@@ -117,6 +118,14 @@ def _parser() -> tuple[argparse.ArgumentParser, Options]:
             help=f"time limit of the whole command, SymPy check included (default {limits.DEFAULT_TIMEOUT:g}, "
                  f"at most {limits.MAX_TIMEOUT:g}); with --table, of each row")
 
+    def derived(add: Callable[..., argparse.Action], what: str) -> None:
+        """The options of a command that derives (diff, hessian): steps, the check, formats."""
+        add("--steps", "-s", action="store_true", help="show the derivation step by step")
+        add("--check", dest="check", action="store_true", default=True,
+            help=f"check the {what} with SymPy (the default)")
+        add("--no-check", dest="check", action="store_false", help=f"skip the SymPy check of the {what}")
+        common(add, ("text", "ascii", "latex", "markdown", "json"))
+
     add = command("parse", "print an expression back with every variable's shape")
     add("expr", metavar="EXPR")
     common(add, ("text", "ascii", "latex", "json"))
@@ -127,11 +136,7 @@ def _parser() -> tuple[argparse.ArgumentParser, Options]:
     add("--layout", "-l", choices=api.LAYOUTS, default="denominator",
         help="denominator (default): gradients have the shape of WRT; numerator: the transpose, "
              "and Jacobians as DF")
-    add("--steps", "-s", action="store_true", help="show the derivation step by step")
-    add("--check", dest="check", action="store_true", default=True,
-        help="check the answer with SymPy (the default)")
-    add("--no-check", dest="check", action="store_false", help="skip the SymPy check of the answer")
-    common(add, ("text", "ascii", "latex", "markdown", "json"))
+    derived(add, "answer")
 
     add = command("hessian", "Hessian of the scalar EXPR with respect to WRT (and WRT2: the mixed derivative)")
     add("expr", metavar="EXPR")
@@ -139,11 +144,7 @@ def _parser() -> tuple[argparse.ArgumentParser, Options]:
     add("wrt2", metavar="WRT2", nargs="?", help="a second variable: the mixed derivative ∂²f/∂vec WRT ∂(vec WRT2)ᵀ")
     add("--layout", "-l", choices=api.LAYOUTS, default=None,
         help="not for a Hessian: it has no layout (one row per entry of vec WRT); swap WRT and WRT2 for the transpose")
-    add("--steps", "-s", action="store_true", help="show the derivation step by step")
-    add("--check", dest="check", action="store_true", default=True,
-        help="check the Hessian with SymPy (the default)")
-    add("--no-check", dest="check", action="store_false", help="skip the SymPy check")
-    common(add, ("text", "ascii", "latex", "markdown", "json"))
+    derived(add, "Hessian")
 
     add = command("check", "is CLAIM the gradient (or derivative, or with --hessian the Hessian) of EXPR with respect to WRT?")
     add("expr", metavar="EXPR", nargs="?")
@@ -411,9 +412,7 @@ def _cmd_check(args: argparse.Namespace, clock: _Clock) -> int:
                            "column per entry of vec WRT2); for the transpose of a mixed Hessian, swap the variables")
     with limits.deadline(clock.seconds, "checking the claim"):
         if args.hessian:
-            from .hessian import check_hessian
-
-            v = check_hessian(args.expr, args.wrt, args.claim, args.where, wrt2=args.wrt2,
+            v = api.check_hessian(args.expr, args.wrt, args.claim, args.where, wrt2=args.wrt2,
                               timeout=clock.check_budget())
         else:
             v = api.check(args.expr, args.wrt, args.claim, args.where, layout=args.layout or "denominator",
@@ -426,8 +425,7 @@ def _cmd_check(args: argparse.Namespace, clock: _Clock) -> int:
 
 
 def _cmd_hessian(args: argparse.Namespace, clock: _Clock) -> int:
-    from .hessian import hessian
-
+    hessian = api.hessian
     ascii = args.format == "ascii"
     if args.layout is not None:
         raise MatcalcError(f"--layout {args.layout}: a Hessian has no layout. H = ∂²f/∂vec X ∂(vec Y)ᵀ has one row "
@@ -455,7 +453,7 @@ def _cmd_hessian(args: argparse.Namespace, clock: _Clock) -> int:
 
 
 def _cmd_codegen(args: argparse.Namespace, clock: _Clock) -> int:
-    from .codegen import codegen
+    from .code import codegen
 
     with limits.deadline(clock.seconds, "generating code"):
         print(codegen(args.expr, args.wrt, args.where, target=args.target, hessian=args.hessian), end="")

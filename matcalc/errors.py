@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
 Span = tuple[int, int]
 
 
@@ -79,3 +85,21 @@ class TimeLimitError(MatcalcError):
     """The work inside :func:`matcalc.limits.deadline` ran out of time."""
 
     kind = "time limit"
+
+
+TOO_DEEP = ("the expression is nested too deeply for matcalc: a pass over its tree ran out of Python's stack "
+            "(please report it with the expression; a shallower expression works)")
+
+
+def bounded(method: Callable[..., T]) -> Callable[..., T]:
+    """Every pass over trees is meant to be iterative; should one still recurse, a very
+    deep expression gets a clean :class:`MatcalcError`, never a RecursionError traceback."""
+
+    @functools.wraps(method)
+    def run(*args: Any, **kwargs: Any) -> T:
+        try:
+            return method(*args, **kwargs)
+        except RecursionError:
+            raise MatcalcError(TOO_DEEP) from None
+
+    return run

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
-from .algebra import add, had, mul, neg, power, transpose, zero
+from .algebra import add, hadamard, mul, neg, power, transpose, zero
 from .nodes import (
     Add,
     Call,
@@ -94,7 +94,7 @@ class Function:
     invertible: Callable[[Call, Callable[[Expr], bool]], bool] | None = None
     #: canonical identities of a call of this row, each ``call → expression | None``
     identities: tuple[Callable[[Call], Expr | None], ...] = field(default=())
-    #: generated code (:mod:`matcalc.codegen`): a template with ``{0}`` the argument, ``xp``
+    #: generated code (:mod:`matcalc.code`): a template with ``{0}`` the argument, ``xp``
     #: the array library and ``_name`` the target's helpers (stable σ, logsumexp, …)
     code: str | None = None
     #: a stabler form for some arguments: ``call → (template, arguments) | None``
@@ -187,7 +187,7 @@ def elementwise(
 
     def d(call: Call, dargs: tuple[Expr, ...]) -> Expr:
         assert prime is not None
-        return had(prime(call.args[0]), dargs[0])
+        return hadamard(prime(call.args[0]), dargs[0])
 
     return _row(Function(
         key=key, name=key, shape=_same, requires="one argument", d=d if prime else None,
@@ -343,12 +343,12 @@ ERF = elementwise(
 
 # derivative rows
 SIGMOID_PRIME = elementwise(
-    "sigmoid'", lambda x: had(SIGMOID_PRIME(x), _one_plus(x, mul(num(-2), SIGMOID(x)))),
+    "sigmoid'", lambda x: hadamard(SIGMOID_PRIME(x), _one_plus(x, mul(num(-2), SIGMOID(x)))),
     lambda np, x: _sigmoid_np(np, x) * (1.0 - _sigmoid_np(np, x)),
     lambda sp, x: sp.exp(-x) / (1 + sp.exp(-x)) ** 2, r"\sigma'", unicode="σ′", code='_sigmoid_prime({0})',
 )
 TANH_PRIME = elementwise(
-    "tanh'", lambda x: had(num(-2), TANH(x), TANH_PRIME(x)),
+    "tanh'", lambda x: hadamard(num(-2), TANH(x), TANH_PRIME(x)),
     lambda np, x: 1.0 - np.tanh(x) ** 2, lambda sp, x: 1 - sp.tanh(x) ** 2, r"\tanh'", unicode="tanh′", code='_tanh_prime({0})',
 )
 RELU_PRIME = elementwise(
@@ -356,7 +356,7 @@ RELU_PRIME = elementwise(
     r"\operatorname{relu}'", unicode="relu′", kink=True, code='_relu_prime({0})',
 )
 ERF_PRIME = elementwise(  # erf′(x) = 2 exp(−x²) / √π
-    "erf'", lambda x: mul(num(-2), had(x, ERF_PRIME(x))),
+    "erf'", lambda x: mul(num(-2), hadamard(x, ERF_PRIME(x))),
     lambda np, x: 2.0 / np.sqrt(np.pi) * np.exp(-x * x), lambda sp, x: 2 * sp.exp(-x**2) / sp.sqrt(sp.pi),
     r"\operatorname{erf}'", unicode="erf′", code='_erf_prime({0})',
 )
@@ -403,9 +403,9 @@ def _d_softmax(c: Call, d: tuple[Expr, ...]) -> Expr:
     z = c.args[0]
     if z.shape[1] == 1:
         return mul(add(DIAG(c), neg(mul(c, transpose(c)))), d[0])
-    s_dz = had(c, d[0])
+    s_dz = hadamard(c, d[0])
     ones = Ones((z.shape[0], z.shape[0]))
-    return add(s_dz, neg(had(c, mul(ones, s_dz))))
+    return add(s_dz, neg(hadamard(c, mul(ones, s_dz))))
 
 
 def generically_invertible(x: Expr) -> bool:

@@ -18,15 +18,16 @@ summed over its uses before it is passed on, so the cost is linear in the DAG's 
 **Jacobian**: for F of any shape, ``vec dF = J vec dX  ⇔  DF = J``, built with
 ``vec(A L B) = (Bᵀ ⊗ A) vec L``, ``vec(Lᵀ) = K vec L`` (commutation matrix) and
 ``vec(A ⊙ L) = diag(vec A) vec L`` and ``vec(A ⊗ L) = P (vec A ⊗ I) vec L``: one rule per
-node type in :data:`JACOBIANS`, as the gradient's are in :data:`ADJOINTS`.
+node type, the gradient's and the Jacobian's rules of a node in one record of :data:`LINEAR`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from . import functions as F
-from .algebra import add, had, mul, transpose, zero
+from .algebra import add, hadamard, mul, transpose, zero
 from .errors import DiffError
 from .nodes import (
     ONE,
@@ -68,23 +69,28 @@ def adj_add(e: Add, c: Expr, mask: list[bool]) -> list[tuple[int, Expr]]:
     return [(i, c) for i, m in enumerate(mask) if m]
 
 
+def _sides(e: MatMul, i: int) -> tuple[list[Expr], list[Expr], list[Expr]]:
+    """A product s A L B, the factor L at ``i`` (a matrix): the scalars s, the matrices A on
+    its left and B on its right — the one description of L ↦ s A L B from which its adjoint
+    (C ↦ s Aᵀ C Bᵀ) and its Jacobian (s Bᵀ ⊗ A) both come."""
+    f = e.factors
+    others = f[:i] + f[i + 1:]
+    return ([g for g in others if g.is_scalar], [g for g in f[:i] if not g.is_scalar],
+            [g for g in f[i + 1:] if not g.is_scalar])
+
+
 def adj_matmul(e: MatMul, c: Expr, mask: list[bool]) -> list[tuple[int, Expr]]:
     """tr(Cᵀ A L B) = tr((Aᵀ C Bᵀ)ᵀ L) (trace cyclicity); scalar factors commute."""
     i = _one_dependent(e, mask, "gradient")
-    f = e.factors
-    lin = f[i]
-    others = f[:i] + f[i + 1:]
-    scalars = [g for g in others if g.is_scalar]
-    if lin.is_scalar:
+    scalars, left, right = _sides(e, i)
+    if e.factors[i].is_scalar:
         # s(L) M: tr(Cᵀ M) s(L), so the scalar L gets ⟨C, M⟩ = tr(Mᵀ C)
-        rest = [g for g in others if not g.is_scalar]
+        rest = left + right
         if not rest:
             return [(i, mul(*scalars, c))]
         m = mul(*rest)
         inner = mul(transpose(m), c) if m.shape[1] == 1 else F.TRACE(mul(transpose(m), c))
         return [(i, mul(*scalars, inner))]
-    left = [g for g in f[:i] if not g.is_scalar]
-    right = [g for g in f[i + 1:] if not g.is_scalar]
     lt = [transpose(g) for g in reversed(left)]
     rt = [transpose(g) for g in reversed(right)]
     return [(i, mul(*scalars, *lt, c, *rt))]
@@ -94,7 +100,7 @@ def adj_hadamard(e: Hadamard, c: Expr, mask: list[bool]) -> list[tuple[int, Expr
     """tr(Cᵀ (A ⊙ L)) = tr((C ⊙ A)ᵀ L)."""
     i = _one_dependent(e, mask, "gradient")
     others = e.factors[:i] + e.factors[i + 1:]
-    return [(i, had(c, *others))]
+    return [(i, hadamard(c, *others))]
 
 
 def adj_transpose(e: Transpose, c: Expr, mask: list[bool]) -> list[tuple[int, Expr]]:
@@ -155,17 +161,6 @@ def adj_kron(e: Kron, c: Expr, mask: list[bool]) -> list[tuple[int, Expr]]:
     return [(i, Unvec(flat, r, k))]
 
 
-ADJOINTS: dict[type, Adjoint] = {
-    Add: adj_add,  # type: ignore[dict-item]
-    MatMul: adj_matmul,  # type: ignore[dict-item]
-    Hadamard: adj_hadamard,  # type: ignore[dict-item]
-    Transpose: adj_transpose,  # type: ignore[dict-item]
-    Call: adj_call,  # type: ignore[dict-item]
-    Unvec: adj_unvec,  # type: ignore[dict-item]
-    Kron: adj_kron,  # type: ignore[dict-item]
-}
-
-
 def gradient(df: Expr, x: Var) -> Expr:
     """G with df = tr(Gᵀ dX), for a scalar differential df linear in dX (uncanonicalised)."""
     dx = Diff(x)
@@ -197,11 +192,11 @@ def gradient(df: Expr, x: Var) -> Expr:
         if n == dx:
             result.append(c)
             continue
-        rule = ADJOINTS.get(type(n))
+        rule = LINEAR.get(type(n))
         if rule is None:
             raise _linear_error(n, "gradient")
         kids = n.children
-        for i, ci in rule(n, c, [dep.get(k, False) for k in kids]):
+        for i, ci in rule.adjoint(n, c, [dep.get(k, False) for k in kids]):
             cot.setdefault(kids[i], []).append(ci)
     return add(*result) if result else zero(x.shape)
 
@@ -224,14 +219,12 @@ def jac_matmul(e: MatMul, J: Callable[[Expr], Expr], dep: Callable[[Expr], bool]
     f = e.factors
     i = _one_dependent(e, [dep(g) for g in f], "Jacobian")
     lin = f[i]
-    scalars = [g for k, g in enumerate(f) if k != i and g.is_scalar]
+    scalars, left, right = _sides(e, i)
     if lin.is_scalar:
-        rest = [g for k, g in enumerate(f) if k != i and not g.is_scalar]
+        rest = left + right
         if not rest:
             return mul(*scalars, J(lin))
         return mul(*scalars, F.vec_of(mul(*rest)), J(lin))
-    left = [g for g in f[:i] if not g.is_scalar]
-    right = [g for g in f[i + 1:] if not g.is_scalar]
     r, c = lin.shape
     a = mul(*left) if left else None
     b = mul(*right) if right else None
@@ -250,7 +243,7 @@ def jac_hadamard(e: Hadamard, J: Callable[[Expr], Expr], dep: Callable[[Expr], b
     """vec(A ⊙ L) = diag(vec A) vec L."""
     i = _one_dependent(e, [dep(f) for f in e.factors], "Jacobian")
     others = e.factors[:i] + e.factors[i + 1:]
-    return mul(F.DIAG(F.vec_of(had(*others))), J(e.factors[i]))
+    return mul(F.DIAG(F.vec_of(hadamard(*others))), J(e.factors[i]))
 
 
 def jac_transpose(e: Transpose, J: Callable[[Expr], Expr], dep: Callable[[Expr], bool]) -> Expr:
@@ -280,21 +273,32 @@ def jac_kron(e: Kron, J: Callable[[Expr], Expr], dep: Callable[[Expr], bool]) ->
     return mul(shuffle, m, J(e.children[i]))
 
 
-#: the Jacobian rules, one per node type: vec of the node from vec of its dependent child
-JACOBIANS: dict[type, Jacobian] = {
-    Add: jac_add,  # type: ignore[dict-item]
-    MatMul: jac_matmul,  # type: ignore[dict-item]
-    Hadamard: jac_hadamard,  # type: ignore[dict-item]
-    Transpose: jac_transpose,  # type: ignore[dict-item]
-    Call: jac_call,  # type: ignore[dict-item]
-    Unvec: jac_unvec,  # type: ignore[dict-item]
-    Kron: jac_kron,  # type: ignore[dict-item]
+@dataclass(frozen=True)
+class Linear:
+    """How a node that is linear in its dependent child passes identification on, both
+    ways: ``adjoint`` (reverse: the cotangent C of the node gives its child's, with
+    tr(Cᵀ node) = tr(C'ᵀ child)) and ``jacobian`` (forward: vec node = M vec child)."""
+
+    adjoint: Adjoint
+    jacobian: Jacobian
+
+
+#: one record per node type: the identification rules of the nodes a differential can be
+#: linear through (the product rules' operands, transposes, linear functions, vec⁻¹)
+LINEAR: dict[type, Linear] = {
+    Add: Linear(adj_add, jac_add),  # type: ignore[arg-type]
+    MatMul: Linear(adj_matmul, jac_matmul),  # type: ignore[arg-type]
+    Hadamard: Linear(adj_hadamard, jac_hadamard),  # type: ignore[arg-type]
+    Transpose: Linear(adj_transpose, jac_transpose),  # type: ignore[arg-type]
+    Call: Linear(adj_call, jac_call),  # type: ignore[arg-type]
+    Unvec: Linear(adj_unvec, jac_unvec),  # type: ignore[arg-type]
+    Kron: Linear(adj_kron, jac_kron),  # type: ignore[arg-type]
 }
 
 
 def jacobian(dF: Expr, x: Var) -> Expr:
     """J with vec dF = J vec dX (uncanonicalised): forward accumulation over the DAG,
-    children before parents, each node by its rule in :data:`JACOBIANS`."""
+    children before parents, each node by its rule in :data:`LINEAR`."""
     dx = Diff(x)
     deps: dict[Expr, bool] = {}
     size = dim_mul(x.shape[0], x.shape[1])
@@ -314,9 +318,9 @@ def jacobian(dF: Expr, x: Var) -> Expr:
         if n == dx:
             memo[n] = Identity(size)
             continue
-        rule = JACOBIANS.get(type(n))
+        rule = LINEAR.get(type(n))
         if rule is None:
             raise DiffError(f"no Jacobian rule for {getattr(getattr(n, 'fn', None), 'name', type(n).__name__)} "
                             "of the variable yet", node=n)
-        memo[n] = rule(n, memo.__getitem__, dep)
+        memo[n] = rule.jacobian(n, memo.__getitem__, dep)
     return memo[dF]

@@ -3,22 +3,15 @@
 Each bound has a clean error beyond it (never a hang, a traceback or an allocation that
 takes the machine down); the README's "Limits" section lists them.  The numbers are
 generous for anything written by hand and small enough that the work they allow is
-bounded.  What each costs at the bound (measured on the 2-core development machine,
-CPython 3.11, while other work ran):
-
-- a flat sum of 25,000 terms (100,000 characters, ``MAX_INPUT_CHARS``) parses in 2.6 s, a
-  flat product of 20,000 factors in 1.7 s, a ⊙ of 20,000 in 1 s (all linear now);
-- ``MAX_NESTING`` = 1,000 nested brackets, calls, signs or primes parse and differentiate
-  in well under a second; a 400-layer network ``tanh(W tanh(W … x))`` parses in 0.1 s (its
-  derivative is bounded by the time limit: canonicalisation grows faster than linearly);
-- a literal of ``MAX_DIGITS`` digits or with ``e±MAX_DECIMAL_EXPONENT`` is read exactly in
-  a millisecond; ``1e999999999`` is refused in 0.1 ms (it hung);
-- ``tr(X^64)`` and the Jacobian of ``X^64`` (``MAX_MATRIX_POWER``) take 0.07 s;
-- ``evaluate`` refuses an array of more than ``MAX_ENTRIES`` entries before allocating it
-  (10⁷ float64 entries are 80 MB and evaluate in about 1 s).
+bounded: the input's length (:data:`MAX_INPUT_CHARS`) and nesting (:data:`MAX_NESTING`,
+:data:`MAX_DEPTH`), the digits and exponents of number literals, matrix powers (each
+Xᵏ is differentiated as k terms), the sizes written in the input, the entries an
+evaluation or a check may build.  Every pass over trees is iterative, so the bounds
+limit work, not the stack; ``benchmarks/limits.py`` measures how parsing grows toward them.
 
 :func:`deadline` bounds the time of everything done inside it (parse, diff,
-canonicalisation, evaluate) with ``SIGALRM``.
+canonicalisation, evaluate) with ``SIGALRM``; :func:`api_bound` is the Python API's own
+default bound on one call.
 """
 
 from __future__ import annotations

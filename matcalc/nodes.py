@@ -157,16 +157,10 @@ class Expr(metaclass=_HashConsed):
         )
 
     def __repr__(self) -> str:
-        """The node as a reader writes it, with its kind and shape: ``<MatMul xᵀ A dx, 1×1>``
-        (the tree itself: :meth:`dump`)."""
-        from .printing.text import to_text  # (the printers import the nodes)
-        from .shapes import shape_str
-
-        try:
-            text = to_text(self)
-        except Exception:  # a tree no printer can show (a bug): still something to read
-            return self.dump()
-        return f"<{type(self).__name__} {text}, {shape_str(self.shape)}>"
+        """The tree itself, as constructor calls (:meth:`dump`).  Nodes do not print
+        themselves as mathematics: the printers (:mod:`matcalc.printing`) and the API's
+        objects, which print as text, do."""
+        return self.dump()
 
     def dump(self) -> str:
         """The tree as constructor calls: ``MatMul((Transpose(Var('x', ('m', 1), False)), …))``

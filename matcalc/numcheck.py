@@ -1,7 +1,7 @@
 """The numerical check at real sizes: ``matcalc numcheck EXPR WRT … --size n=500``.
 
 SymPy's elementwise check needs small sizes; this one scales.  It generates the NumPy
-module (:func:`matcalc.codegen.codegen`), runs ``value_and_grad`` at random inputs of the
+module (:func:`matcalc.code.codegen`), runs ``value_and_grad`` at random inputs of the
 given sizes, and compares each gradient G with central finite differences of the
 generated value along random directions D — (f(X + hD) − f(X − hD)) / 2h against ⟨G, D⟩ —
 and, when JAX is installed, with ``jax.grad`` of the same function written for JAX (in
@@ -21,9 +21,12 @@ import numpy as np
 
 from .checking.numeric import numpy_functions, numpy_point
 from .checking.sizes import instantiate_sizes, positive_variables
+from .code import codegen, py_name
 from .errors import MatcalcError
 from .limits import MAX_ENTRIES
 from .nodes import Call, Var
+from .parse import parse_tree
+from .printing.text import to_text
 from .schema import SCHEMA_VERSION
 
 #: agreement with finite differences (relative to the directional derivative's scale)
@@ -86,18 +89,17 @@ def numcheck(expr: Any, wrt: str | list[str], where: Any = None, sizes: dict[str
              seed: int = 0) -> NumcheckReport:
     """Run the generated NumPy code at random inputs (sizes given, others ten times the
     SymPy check's) and compare its gradients with finite differences and JAX."""
-    from .api import Expression, parse
-    from .codegen import codegen, py_name
-
-    e = expr if isinstance(expr, Expression) else parse(expr, where)
+    e = parse_tree(expr, where) if isinstance(expr, str) else expr  # (a parsed expression: its tree and shapes)
+    variables_by_name = {n.name: n for n in e.tree.walk() if isinstance(n, Var)}
+    text = to_text(e.tree)
     wrts = [wrt] if isinstance(wrt, str) else list(wrt)
     known = instantiate_sizes(e.tree)
     unknown = sorted(set(sizes or {}) - set(known))
     if unknown:
-        raise MatcalcError(f"--size {unknown[0]}: {e} has no size named {unknown[0]} (its sizes: "
+        raise MatcalcError(f"--size {unknown[0]}: {text} has no size named {unknown[0]} (its sizes: "
                            f"{', '.join(known) or 'none'})")
     dims = {k: 10 * v for k, v in known.items()} | dict(sizes or {})
-    variables = [e.variable(v) for v in e.shapes]
+    variables = [variables_by_name[v] for v in e.shapes]
     total = sum(_entries(v, dims) for v in variables)
     if total > MAX_ENTRIES:
         raise MatcalcError(f"the inputs would have {total:,} entries, more than {MAX_ENTRIES:,}; choose smaller sizes")
@@ -112,7 +114,7 @@ def numcheck(expr: Any, wrt: str | list[str], where: Any = None, sizes: dict[str
         t = time.perf_counter()
         value, grads = ns["value_and_grad"](**args)
         times.append(time.perf_counter() - t)
-    report = NumcheckReport(e.text(), dims, sorted(times)[1])
+    report = NumcheckReport(text, dims, sorted(times)[1])
 
     def f_at(name: str, x: np.ndarray) -> float:
         return ns["value_and_grad"](**(args | {py_name(name): x}))[0]
@@ -124,7 +126,7 @@ def numcheck(expr: Any, wrt: str | list[str], where: Any = None, sizes: dict[str
         worst = 0.0
         for _ in range(DIRECTIONS):
             d = rng.standard_normal(x.shape)
-            if e.variable(w).symmetric:
+            if variables_by_name[w].symmetric:
                 d = (d + d.T) / 2
             h = 1e-5 * (1 + float(np.max(np.abs(x))))
             fd = (f_at(w, x + h * d) - f_at(w, x - h * d)) / (2 * h)
@@ -134,7 +136,7 @@ def numcheck(expr: Any, wrt: str | list[str], where: Any = None, sizes: dict[str
         auto = None
         if jax_grads is not None:
             j = np.asarray(jax_grads[w], dtype=float).reshape(x.shape)
-            if e.variable(w).symmetric and j.ndim == 2:  # matcalc's gradient is sym(G); jax.grad's is G
+            if variables_by_name[w].symmetric and j.ndim == 2:  # matcalc's gradient is sym(G); jax.grad's is G
                 j = (j + j.T) / 2
             auto = float(np.max(np.abs(j - g)) / max(float(np.max(np.abs(g))), 1e-300))
         report.comparisons.append(Comparison(w, tuple(np.shape(values[w])), worst, auto))
@@ -170,7 +172,6 @@ def _jax_gradients(e: Any, wrts: list[str], args: dict[str, Any]) -> tuple[dict[
         return None, "not installed (pip install jax): compared with finite differences only"
     import jax
 
-    from .codegen import codegen, py_name
 
     if any(callable(v) for v in args.values()):
         return None, f"{jax.__version__}, not used: abstract functions are NumPy stand-ins here"

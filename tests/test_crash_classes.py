@@ -80,7 +80,7 @@ def test_a_run_of_one_factor_is_linear_work():
     for k in (10, 300):
         r = matcalc.diff("tr(" + " ".join(["X"] * k) + ")", "X")
         assert str(r.gradient) == f"{k} (Xᵀ){_sup(k - 1)}"
-        assert sum(1 for _ in r._raw.walk()) < 3 * k + 40  # k terms of three factors: linear in k
+        assert sum(1 for _ in r.value.raw.walk()) < 3 * k + 40  # k terms of three factors: linear in k
 
 
 def _sup(k: int) -> str:

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import matcalc
-from matcalc.hessian import check_hessian
+from matcalc.api import check_hessian
 
 from oracle import Oracle, det, inv, logdet, matcalc_sizes, norm, second_difference, sigmoid, softmax, tr
 

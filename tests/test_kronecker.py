@@ -12,7 +12,7 @@ import pytest
 
 import matcalc
 from matcalc.evaluate import evaluate
-from matcalc.identify import JACOBIANS
+from matcalc.identify import LINEAR
 from matcalc.nodes import Add, Call, Hadamard, Kron, MatMul, Transpose, Unvec
 from matcalc.printing.text import to_text
 from matcalc.rules.canon import canonical as canonical_form
@@ -52,7 +52,7 @@ def test_derivatives_through_a_kronecker_product(expr, wrt, where, oracle):
 
 
 def test_the_jacobian_side_is_one_table():
-    assert {Add, MatMul, Hadamard, Transpose, Call, Unvec, Kron} <= set(JACOBIANS)
+    assert {Add, MatMul, Hadamard, Transpose, Call, Unvec, Kron} <= set(LINEAR)
 
 
 def _k(v, m: str | int, n: str | int) -> np.ndarray:

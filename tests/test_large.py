@@ -109,7 +109,7 @@ def test_text_with_bindings_means_the_result(text, wrt, ascii):
     binding by binding, it evaluates to what the result evaluates to."""
     r = matcalc.diff(text, wrt)
     g = r.gradient
-    sharing = Sharing([g.tree], g._names())  # only_beyond=0: name what is shared, however short
+    sharing = Sharing([g.tree], g.names())  # only_beyond=0: name what is shared, however short
     (main,), bindings = sharing.rewrite(ascii)
     assert len(bindings) >= 3
     printed = join_text(to_text(main, ascii), [(n, to_text(v, ascii)) for n, v in bindings])

@@ -22,7 +22,7 @@ import matcalc
 from matcalc import functions as F
 from matcalc.cli import main
 from matcalc.printing.prose import latex_text, rule_latex
-from matcalc.rules.differential import RULE_NAMES
+from matcalc.rules.differential import RULES
 
 from identities import ROWS
 
@@ -92,7 +92,7 @@ def test_the_identity_table_renders():
 
 def test_rule_names_notes_and_verdicts_render():
     rules = {f.rule for f in vars(F).values() if isinstance(f, F.Function) and f.rule}
-    rules |= set(RULE_NAMES.values())
+    rules |= {r.name for r in RULES.values() if r.name}
     for text in ("x' A x", "tr(X' X)", "A X B", "L(W x + b)", "sum(log(σ(X w)))", "S x", "x"):
         for wrt in ("x", "X", "W"):
             try:

@@ -13,26 +13,33 @@ claim with matcalc's own answer numerically is reported as a note, never as a ve
 since matcalc's answer is not an independent oracle.
 
 The claim comes parsed, with matcalc's derivation of the expression
-(:func:`matcalc.api.check` reads them); the diagnosis differentiates again with other
-declarations through the ``diff`` it is given.  This module never imports
-:mod:`matcalc.api`: the API depends on the checks, not the reverse.
+(:func:`matcalc.api.check` reads them).  The diagnosis is one ladder (:func:`_diagnose`):
+each rung a way claims go wrong, tried in order, for gradients (:data:`GRADIENT_RUNGS`)
+and Hessians (:data:`HESSIAN_RUNGS`); a rung that needs the derivative under other
+declarations (symmetric matrices) derives it again (:mod:`matcalc.derive`).  This module
+never imports :mod:`matcalc.api`: the API depends on the checks, not the reverse.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from ..algebra import Q_HALF, add, mul
+from ..derive import FirstOrder, SecondOrder, derive, derive_second
 from ..errors import EXIT_CODES, EvaluationError, MatcalcError
 from ..evaluate import evaluate
 from ..limits import MAX_ENTRIES
 from ..nodes import Expr, Num, Transpose, Var, map_bottom_up
+from ..parse import parse_tree
 from ..printing.latex import latex_name
+from ..printing.render import Source
+from ..printing.text import to_text
 from ..rules.canon import canonical
 from ..schema import SCHEMA_VERSION
 from ..shapes import shape_str
@@ -41,12 +48,34 @@ from .result import STATUS, CheckResult, sizes_text
 from .sizes import instantiate_sizes, positive_variables, size_of, variables_of
 from .sympy_oracle import check_derivative
 
-if TYPE_CHECKING:  # the types only: the API depends on this module, not the reverse
-    from ..api import Derivative, Expression
-    from ..hessian import Hessian
 
-#: diff(expr, wrt, where, layout=…) of :mod:`matcalc.api`, for the diagnosis
-Diff = Callable[..., "Derivative"]
+class Result(Protocol):
+    """What a verdict needs of a derivative: its expression, its value, its answer, its notes
+    (:class:`matcalc.api.Derivative` is one)."""
+
+    expression: Source
+    value: FirstOrder
+
+    @property
+    def derivative(self) -> Source: ...
+    def notes_text(self, ascii: bool = False) -> list[str]: ...
+
+
+class HessianResult(Protocol):
+    """What a verdict needs of a Hessian (:class:`matcalc.api.Hessian` is one)."""
+
+    expression: Source
+    value: SecondOrder
+    wrt: Var
+    wrt2: Var | None
+    direction: str
+    name: str
+
+    @property
+    def hessian(self) -> Source: ...
+    @property
+    def hvp(self) -> Source: ...
+    def notes_text(self, ascii: bool = False) -> list[str]: ...
 
 OTHER = {"denominator": "numerator", "numerator": "denominator"}
 
@@ -59,17 +88,17 @@ class Verdict:
     the oracle reached no verdict; ``check`` says why)."""
 
     correct: bool | None
-    expression: Expression
+    expression: Source
     wrt: str
-    claim: Expression
-    answer: Expression
+    claim: Source
+    answer: Source
     layout: str
     diagnosis: list[str] = field(default_factory=list)
     check: CheckResult | None = None
     counterexample: str | None = None
     #: the derivation behind ``answer``: its notes (abstract functions, assumptions,
     #: conditions such as "holds where X is invertible") are shown with the verdict
-    derivation: Derivative | Hessian | None = field(default=None, repr=False)
+    derivation: Result | HessianResult | None = field(default=None, repr=False)
     #: what was claimed: "gradient", "derivative", "Hessian" or "Hessian applied to V" (None: by f's shape)
     what: str | None = None
 
@@ -164,24 +193,22 @@ class Verdict:
         return self.markdown()
 
 
-def judge(r: Derivative, c: Expression, diff: Diff, timeout: float = 10.0) -> Verdict:
-    """Is the claim ``c`` the derivative that ``r`` derived (with respect to ``r.wrt``, in
-    ``r.layout``)?  The verdict is the SymPy oracle's; ``diff`` (:func:`matcalc.diff`)
-    serves the diagnosis of a wrong claim.
+def judge(r: Result, c: Source, timeout: float = 10.0) -> Verdict:
+    """Is the claim ``c`` the derivative that ``r`` derived (with respect to its variable,
+    in its layout)?  The verdict is the SymPy oracle's; matcalc's answer only says how a
+    wrong claim is wrong.
 
     >>> from matcalc import diff, parse
     >>> r = diff("x' A x", "x")
-    >>> v = judge(r, parse("2 A x", r.expression.where()), diff)
+    >>> v = judge(r, parse("2 A x", r.expression.where()))
     >>> v.correct, v.diagnosis[0][:40]
     (False, 'The claim is right only when A is symmet')
     """
     e = r.expression
-    wrt = r.wrt.name
-    layout = r.layout
+    d = r.value
+    x, layout, scalar = d.wrt, d.layout, d.is_scalar
     answer = r.derivative
-    x = r.wrt
-    scalar = e.is_scalar
-    verdict = Verdict(False, e, wrt, c, answer, layout, derivation=r)
+    verdict = Verdict(False, e, x.name, c, answer, layout, derivation=r)
 
     def as_gradient(t: Expr) -> Expr:
         """The claim in the form the oracle checks: G (scalar f) or the Jacobian DF."""
@@ -196,20 +223,21 @@ def judge(r: Derivative, c: Expression, diff: Diff, timeout: float = 10.0) -> Ve
         if flipped == want and _same_at_points(e, x, Transpose(c.tree), answer.tree):
             verdict.diagnosis.append(
                 f"The claim is the transpose of the answer: a layout mix-up. It follows the {OTHER[layout]} layout "
-                f"({_layout_words(OTHER[layout], scalar, wrt)}); in {layout} layout "
-                f"{_layout_words(layout, scalar, wrt)}."
+                f"({_layout_words(OTHER[layout], scalar, x.name)}); in {layout} layout "
+                f"{_layout_words(layout, scalar, x.name)}."
             )
         else:
             verdict.diagnosis.append(
                 f"The claim has the wrong shape: it is {shape_str(got)}, but the {'gradient' if scalar else 'derivative'} "
-                f"in {layout} layout is {shape_str(want)} ({_layout_words(layout, scalar, wrt)})."
+                f"in {layout} layout is {shape_str(want)} ({_layout_words(layout, scalar, x.name)})."
             )
         verdict.counterexample = _counterexample_shapes(e, c.tree, answer.tree)
         return verdict
 
     result = check_derivative(e.tree, x, as_gradient(c.tree), timeout=timeout)
+    case = _Case(e, x, c.tree, answer.tree, result.sizes, "answer", layout=layout)
     return _settle(verdict, result, lambda: _numeric_note(e, x, c.tree, answer.tree, result.sizes),
-                   lambda: _diagnose(diff, e, x, c.tree, answer.tree, layout, scalar, wrt, result.sizes))
+                   lambda: _diagnose(case, GRADIENT_RUNGS))
 
 
 def _settle(verdict: Verdict, result: CheckResult, note: Callable[[], list[str]],
@@ -233,11 +261,10 @@ def _settle(verdict: Verdict, result: CheckResult, note: Callable[[], list[str]]
     return verdict
 
 
-def judge_hessian(h: Hessian, c: Expression, direction: Var | None, hessian: Callable[..., Hessian],
-                  timeout: float = 10.0) -> Verdict:
+def judge_hessian(h: HessianResult, c: Source, direction: Var | None, timeout: float = 10.0) -> Verdict:
     """Is the claim ``c`` the Hessian H of ``h`` (or, with ``direction`` V, H[V], the Hessian
     applied to V)?  The verdict is the SymPy oracle's, against its own second partials of f;
-    ``hessian`` (:func:`matcalc.hessian`) serves the diagnosis of a wrong claim."""
+    matcalc's Hessian only says how a wrong claim is wrong."""
     e = h.expression
     x, y = h.wrt, h.wrt2 or h.wrt
     answer = h.hvp if direction is not None else h.hessian
@@ -263,65 +290,187 @@ def judge_hessian(h: Hessian, c: Expression, direction: Var | None, hessian: Cal
         return verdict
     result = check_derivative(e.tree, x, c.tree, timeout=timeout, order=2, wrt2=h.wrt2, direction=direction)
     extra = (direction,) if direction is not None else ()
-
-    def diagnose() -> list[str]:
-        try:
-            return _hessian_diagnosis(h, hessian, c.tree, answer.tree, direction, result.sizes)
-        except (MatcalcError, ValueError, FloatingPointError, ZeroDivisionError):  # cannot evaluate at points
-            return ["The claim differs from the answer."]
-
-    return _settle(verdict, result, lambda: _numeric_note(e, x, c.tree, answer.tree, result.sizes, extra), diagnose)
+    case = _Case(e, x, c.tree, answer.tree, result.sizes, "Hessian", wrt2=h.wrt2, direction=direction, name=h.name)
+    return _settle(verdict, result, lambda: _numeric_note(e, x, c.tree, answer.tree, result.sizes, extra),
+                   lambda: _diagnose(case, HESSIAN_RUNGS))
 
 
 def _renamed(t: Expr, old: str, new: str) -> Expr:
     return map_bottom_up(t, lambda n: Var(new, n.dims, n.symmetric) if isinstance(n, Var) and n.name == old else n)
 
 
-def _hessian_diagnosis(h: Hessian, hessian: Callable[..., Hessian], claim: Expr, answer: Expr,
-                       direction: Var | None, sizes: dict[str, int]) -> list[str]:
-    """How a wrong Hessian is wrong: a factor, the sign, a transpose (the mixed derivative
-    the other way round), the missing symmetrisation (B for d²f = (vec dX)ᵀ B vec dX, where H
-    = (B + Bᵀ)/2), or right only for symmetric matrices."""
-    e, x = h.expression, h.wrt
-    extra = (direction,) if direction is not None else ()
-    ev = _evaluator(e, x, sizes=sizes, extra=extra)
-    ratio = _constant_ratio(ev, claim, answer)
-    if ratio is not None:
-        if ratio == -1:
-            return ["The claim has the wrong sign: it is minus the Hessian."]
-        if abs(ratio) < 1e-12:
-            return ["The claim is zero, but the Hessian is not."]
-        return [f"The claim differs by a constant factor: it is {_fmt(ratio)} times the Hessian."]
-    if direction is None and claim.shape[0] == claim.shape[1]:
-        if h.wrt2 is not None and _same(ev, Transpose(claim), answer):
-            return [f"The claim is the transpose of the mixed Hessian: it is ∂²f/∂vec {h.wrt2.name} ∂(vec {x.name})ᵀ; "
-                    f"{h.name} has one row per entry of vec {x.name}."]
-        if h.wrt2 is None and _same(ev, _symmetric_part(claim), answer):
-            return ["The claim is not symmetric: with M the claim, d²f = (vec dX)ᵀ M (vec dX) is right, but the "
-                    "Hessian is the symmetric (M + Mᵀ)/2 (the second identification table)."]
-    if direction is not None and h.wrt2 is None and direction.shape[0] == direction.shape[1] and not direction.is_scalar:
-        flipped = Transpose(map_bottom_up(claim, lambda n: Transpose(n) if n == direction else n))
-        if _same(ev, Transpose(claim), answer) or _same(ev, flipped, answer):  # dGᵀ: the other layout's gradient
-            return [f"The claim is the transpose of the Hessian applied to {direction.name}: it differentiates "
-                    f"∂f/∂{x.name} written in numerator layout (Gᵀ, shaped like {x.name}ᵀ); the Hessian applied to "
-                    f"{direction.name} is dG with d{x.name} = {direction.name}, G shaped like {x.name}."]
-    if direction is not None and h.wrt2 is None and _same_quadratic(ev, claim, answer, direction):
-        return [f"The claim gives the right d²f = ⟨{direction.name}, H[{direction.name}]⟩ but is not the symmetric "
-                f"map: the Hessian applied to {direction.name} is the symmetric part of the claim's map."]
-    square = [v for v in variables_of(e.tree).values() if v.name not in (x.name, getattr(h.wrt2, "name", None))
-              and v.shape[0] == v.shape[1] and v.shape != (1, 1) and not v.symmetric]
-    if square:
-        names = ", ".join(v.name for v in square)
-        are = "is" if len(square) == 1 else "are"
-        sym_ev = _evaluator(e, x, symmetric=True, sizes=sizes, extra=extra)
-        if _same(sym_ev, claim, answer):
-            sym = hessian(e.text(), x.name, getattr(h.wrt2, "name", None), _symmetric_where(e, square))
-            shown = sym.hvp if direction is not None else sym.hessian
-            return [f"The claim is right only when {names} {are} symmetric: it is missing the symmetric part. "
-                    f"For symmetric {names} the {'Hessian applied to ' + sym.direction if direction is not None else 'Hessian'}"
-                    f" is {shown}; in general it is not."]
-    return ["The claim differs from the Hessian (not by a constant factor, a transpose, a symmetric part or the "
-            "symmetrisation)."]
+# ----------------------------------------------------------------------- the diagnosis
+
+@dataclass
+class _Case:
+    """A wrong claim and the answer it is compared with: what the rungs of the ladder ask."""
+
+    e: Source
+    x: Var
+    claim: Expr
+    answer: Expr
+    sizes: dict[str, int]
+    #: "answer" (a gradient or derivative) or "Hessian"
+    what: str
+    layout: str = "denominator"
+    wrt2: Var | None = None
+    #: the direction V of a claimed H[V]
+    direction: Var | None = None
+    #: the Hessian's name, ∂²f/∂vec X ∂(vec X)ᵀ
+    name: str = ""
+
+    @property
+    def extra(self) -> tuple[Var, ...]:
+        return (self.direction,) if self.direction is not None else ()
+
+    @functools.cached_property
+    def ev(self) -> Evaluator:
+        return _evaluator(self.e, self.x, sizes=self.sizes, extra=self.extra)
+
+    @functools.cached_property
+    def square(self) -> list[Var]:
+        """The square matrices other than the variables, not declared symmetric."""
+        mine = (self.x.name, getattr(self.wrt2, "name", None))
+        return [v for v in variables_of(self.e.tree).values() if v.name not in mine
+                and v.shape[0] == v.shape[1] and v.shape != (1, 1) and not v.symmetric]
+
+
+Rung = Callable[[_Case], "list[str] | None"]
+
+
+def _diagnose(case: _Case, rungs: tuple[Rung, ...]) -> list[str]:
+    """How a wrong claim is wrong, in words: the first rung of the ladder that says."""
+    try:
+        for rung in rungs:
+            found = rung(case)
+            if found:
+                return found
+    except (MatcalcError, ValueError, FloatingPointError, ZeroDivisionError):  # cannot evaluate at points
+        return [f"The claim differs from the {case.what}."]
+    if case.what == "Hessian":
+        return ["The claim differs from the Hessian (not by a constant factor, a transpose, a symmetric part or the "
+                "symmetrisation)."]
+    return ["The claim differs from the answer (not by a transpose, a constant factor, a symmetric part or a "
+            "condition such as 𝟏ᵀy = 1 or an orthogonal matrix)."]
+
+
+def _factor(case: _Case) -> list[str] | None:
+    """A constant factor: the sign, zero, or a number times the answer."""
+    ratio = _constant_ratio(case.ev, case.claim, case.answer)
+    if ratio is None:
+        return None
+    if ratio == -1:
+        return [f"The claim has the wrong sign: it is minus the {case.what}."]
+    if abs(ratio) < 1e-12:
+        return [f"The claim is zero, but the {'Hessian' if case.what == 'Hessian' else 'derivative'} is not."]
+    return [f"The claim differs by a constant factor: it is {_fmt(ratio)} times the {case.what}."]
+
+
+def _symmetric_only(case: _Case) -> list[str] | None:
+    """Right only when the other square matrices are symmetric (the symmetric part is missing)."""
+    if not case.square:
+        return None
+    names = ", ".join(v.name for v in case.square)
+    are = "is" if len(case.square) == 1 else "are"
+    sym_ev = _evaluator(case.e, case.x, symmetric=True, sizes=case.sizes, extra=case.extra)
+    where = _symmetric_where(case.e, case.square)
+    if case.what == "Hessian":
+        if not _same(sym_ev, case.claim, case.answer):
+            return None
+        sym = _hessian_of(case.e, case.x, case.wrt2, where)
+        shown = sym.hvp if case.direction is not None else sym.hessian
+        part = f"Hessian applied to {sym.direction.name}" if case.direction is not None else "Hessian"
+        return [f"The claim is right only when {names} {are} symmetric: it is missing the symmetric part. "
+                f"For symmetric {names} the {part} is {to_text(shown)}; in general it is not."]
+    sym = to_text(_derivative_of(case.e, case.x, where, case.layout))
+    if _same(sym_ev, case.claim, case.answer):
+        return [f"The claim is right only when {names} {are} symmetric: it is missing the symmetric part. "
+                f"For symmetric {names} the answer is {sym}; in general it is not."]
+    k = _constant_ratio(sym_ev, case.claim, case.answer)
+    if k is not None:
+        return [f"The claim is missing the symmetric part, and even for symmetric {names} it is "
+                f"{_fmt(k)} times the answer, which is then {sym}."]
+    return None
+
+
+def _transposed(case: _Case) -> list[str] | None:
+    """The transpose of a square answer: a layout mix-up."""
+    if case.claim.shape[0] == case.claim.shape[1] and _same(case.ev, Transpose(case.claim), case.answer):
+        scalar = case.e.tree.is_scalar
+        return [f"The claim is the transpose of the answer: a layout mix-up. It follows the {OTHER[case.layout]} "
+                f"layout ({_layout_words(OTHER[case.layout], scalar, case.x.name)})."]
+    return None
+
+
+def _conditional(case: _Case) -> list[str] | None:
+    """Right only under a condition notes take for granted (𝟏ᵀy = 1, an orthogonal Q)."""
+    condition = _right_when(case.e, case.x, case.claim, case.answer, case.sizes)
+    if condition is None:
+        return None
+    what = "gradient" if case.e.tree.is_scalar else "derivative"
+    return [f"The claim is right only when {condition}, which the expression does not assume; the {what} "
+            "below holds without it."]
+
+
+def _mixed_transposed(case: _Case) -> list[str] | None:
+    if case.direction is None and case.wrt2 is not None and case.claim.shape[0] == case.claim.shape[1] \
+            and _same(case.ev, Transpose(case.claim), case.answer):
+        return [f"The claim is the transpose of the mixed Hessian: it is ∂²f/∂vec {case.wrt2.name} "
+                f"∂(vec {case.x.name})ᵀ; {case.name} has one row per entry of vec {case.x.name}."]
+    return None
+
+
+def _not_symmetrised(case: _Case) -> list[str] | None:
+    if case.direction is None and case.wrt2 is None and case.claim.shape[0] == case.claim.shape[1] \
+            and _same(case.ev, _symmetric_part(case.claim), case.answer):
+        return ["The claim is not symmetric: with M the claim, d²f = (vec dX)ᵀ M (vec dX) is right, but the "
+                "Hessian is the symmetric (M + Mᵀ)/2 (the second identification table)."]
+    return None
+
+
+def _transposed_hvp(case: _Case) -> list[str] | None:
+    """H[V] transposed: the derivative of the numerator-layout gradient."""
+    v, x = case.direction, case.x
+    if v is None or case.wrt2 is not None or v.shape[0] != v.shape[1] or v.is_scalar:
+        return None
+    flipped = Transpose(map_bottom_up(case.claim, lambda n: Transpose(n) if n == v else n))
+    if _same(case.ev, Transpose(case.claim), case.answer) or _same(case.ev, flipped, case.answer):
+        return [f"The claim is the transpose of the Hessian applied to {v.name}: it differentiates "
+                f"∂f/∂{x.name} written in numerator layout (Gᵀ, shaped like {x.name}ᵀ); the Hessian applied to "
+                f"{v.name} is dG with d{x.name} = {v.name}, G shaped like {x.name}."]
+    return None
+
+
+def _same_form(case: _Case) -> list[str] | None:
+    """A claimed H[V] with the right quadratic form d²f = ⟨V, H[V]⟩ but not the symmetric map."""
+    v = case.direction
+    if v is not None and case.wrt2 is None and _same_quadratic(case.ev, case.claim, case.answer, v):
+        return [f"The claim gives the right d²f = ⟨{v.name}, H[{v.name}]⟩ but is not the symmetric "
+                f"map: the Hessian applied to {v.name} is the symmetric part of the claim's map."]
+    return None
+
+
+#: the ladder for a gradient or derivative, and for a Hessian: each rung a way claims go wrong
+GRADIENT_RUNGS: tuple[Rung, ...] = (_factor, _symmetric_only, _transposed, _conditional)
+HESSIAN_RUNGS: tuple[Rung, ...] = (_factor, _mixed_transposed, _not_symmetrised, _transposed_hvp, _same_form,
+                                   _symmetric_only)
+
+
+def _derivative_of(e: Source, x: Var, where: str, layout: str) -> Expr:
+    """The derivative of ``e`` read again with the declarations ``where``."""
+    tree = parse_tree(e.text(), where).tree
+    return derive(tree, _var(tree, x.name), layout).derivative
+
+
+def _hessian_of(e: Source, x: Var, y: Var | None, where: str) -> SecondOrder:
+    tree = parse_tree(e.text(), where).tree
+    names = {n.name for n in tree.walk() if isinstance(n, Var)}
+    first = derive(tree, _var(tree, x.name))
+    return derive_second(first, _var(tree, y.name) if y is not None else None, frozenset(names))
+
+
+def _var(tree: Expr, name: str) -> Var:
+    return next(n for n in tree.walk() if isinstance(n, Var) and n.name == name)
 
 
 def _symmetric_part(claim: Expr) -> Expr:
@@ -341,7 +490,7 @@ def _same_quadratic(ev: Evaluator, claim: Expr, answer: Expr, v: Var) -> bool:
         return False
 
 
-def _numeric_note(e: Expression, x: Var, claim: Expr, answer: Expr, sizes: dict[str, int],
+def _numeric_note(e: Source, x: Var, claim: Expr, answer: Expr, sizes: dict[str, int],
                   extra: tuple[Var, ...] = ()) -> list[str]:
     """What NumPy says about the claim against matcalc's answer: a note, not a verdict."""
     try:
@@ -355,60 +504,13 @@ def _numeric_note(e: Expression, x: Var, claim: Expr, answer: Expr, sizes: dict[
     return [f"Numerically, {at}, the claim differs from matcalc's answer; this is not a verification."]
 
 
-# ----------------------------------------------------------------------- diagnosis
-
-
 def _layout_words(layout: str, scalar: bool, wrt: str) -> str:
     if scalar:
         return f"the gradient has the shape of {wrt}" if layout == "denominator" else f"the gradient has the shape of {wrt}ᵀ"
     return "∂F/∂X is the transpose of the Jacobian" if layout == "denominator" else "∂F/∂X is the Jacobian DF"
 
 
-def _diagnose(diff: Diff, e: Expression, x: Var, claim: Expr, answer: Expr, layout: str, scalar: bool, wrt: str,
-              sizes: dict[str, int] | None = None) -> list[str]:
-    try:
-        return _diagnosis(diff, e, x, claim, answer, layout, scalar, wrt, sizes)
-    except (MatcalcError, ValueError, FloatingPointError, ZeroDivisionError):  # cannot evaluate at points
-        return ["The claim differs from the answer."]
-
-
-def _diagnosis(diff: Diff, e: Expression, x: Var, claim: Expr, answer: Expr, layout: str, scalar: bool, wrt: str,
-               sizes: dict[str, int] | None) -> list[str]:
-    ev = _evaluator(e, x, sizes=sizes)
-    ratio = _constant_ratio(ev, claim, answer)
-    if ratio is not None:
-        if ratio == -1:
-            return ["The claim has the wrong sign: it is minus the answer."]
-        if abs(ratio) < 1e-12:
-            return ["The claim is zero, but the derivative is not."]
-        return [f"The claim differs by a constant factor: it is {_fmt(ratio)} times the answer."]
-    square = [v for v in variables_of(e.tree).values() if v.name != x.name and v.shape[0] == v.shape[1]
-              and v.shape != (1, 1) and not v.symmetric]
-    if square:
-        names = ", ".join(v.name for v in square)
-        are = "is" if len(square) == 1 else "are"
-        sym_ev = _evaluator(e, x, symmetric=True, sizes=sizes)
-        sym = diff(e.text(), wrt, _symmetric_where(e, square), layout=layout).derivative
-        if _same(sym_ev, claim, answer):
-            return [f"The claim is right only when {names} {are} symmetric: it is missing the symmetric part. "
-                    f"For symmetric {names} the answer is {sym}; in general it is not."]
-        k = _constant_ratio(sym_ev, claim, answer)
-        if k is not None:
-            return [f"The claim is missing the symmetric part, and even for symmetric {names} it is "
-                    f"{_fmt(k)} times the answer, which is then {sym}."]
-    if claim.shape[0] == claim.shape[1] and _same(ev, Transpose(claim), answer):
-        return [f"The claim is the transpose of the answer: a layout mix-up. It follows the {OTHER[layout]} "
-                f"layout ({_layout_words(OTHER[layout], scalar, wrt)})."]
-    condition = _right_when(e, x, claim, answer, sizes)
-    if condition is not None:
-        what = "gradient" if scalar else "derivative"
-        return [f"The claim is right only when {condition}, which the expression does not assume; the {what} "
-                "below holds without it."]
-    return ["The claim differs from the answer (not by a transpose, a constant factor, a symmetric part or a "
-            "condition such as 𝟏ᵀy = 1 or an orthogonal matrix)."]
-
-
-def _right_when(e: Expression, x: Var, claim: Expr, answer: Expr, sizes: dict[str, int] | None) -> str | None:
+def _right_when(e: Source, x: Var, claim: Expr, answer: Expr, sizes: dict[str, int] | None) -> str | None:
     """A condition users take for granted under which the claim equals the answer, in words
     (𝟏ᵀy = 1 for a label y, QᵀQ = I for a square Q), or None: each tried at random points
     that satisfy it."""
@@ -440,7 +542,7 @@ def _right_when(e: Expression, x: Var, claim: Expr, answer: Expr, sizes: dict[st
     return None
 
 
-def _symmetric_where(e: Expression, square: list[Var]) -> str:
+def _symmetric_where(e: Source, square: list[Var]) -> str:
     names = {v.name for v in square}
     return ", ".join(
         part + (" symmetric" if part.split(":")[0].strip() in names else "") for part in e.where().split(", ")
@@ -455,7 +557,7 @@ def _fmt(v: float) -> str:
 Evaluator = Callable[[Expr, int], np.ndarray]
 
 
-def _evaluator(e: Expression, x: Var, symmetric: bool = False, sizes: dict[str, int] | None = None,
+def _evaluator(e: Source, x: Var, symmetric: bool = False, sizes: dict[str, int] | None = None,
                extra: tuple[Var, ...] = (), condition: Callable[[dict[str, Any]], None] | None = None) -> Evaluator:
     """Evaluate trees at random points (the same point for the same seed), at ``sizes``
     (by default the oracle's); ``condition`` changes the point in place to one that
@@ -499,7 +601,7 @@ def _same(ev: Evaluator, a: Expr, b: Expr, seeds: tuple[int, ...] = (1, 2, 3), s
         return False
 
 
-def _same_at_points(e: Expression, x: Var, a: Expr, b: Expr) -> bool:
+def _same_at_points(e: Source, x: Var, a: Expr, b: Expr) -> bool:
     """Equal at random points at the oracle's sizes; False where they cannot be evaluated."""
     try:
         return _same(_evaluator(e, x), a, b)
@@ -525,7 +627,7 @@ def _constant_ratio(ev: Evaluator, a: Expr, b: Expr) -> float | None:
     return None
 
 
-def _counterexample_shapes(e: Expression, claim: Expr, answer: Expr) -> str:
+def _counterexample_shapes(e: Source, claim: Expr, answer: Expr) -> str:
     sizes = instantiate_sizes(e.tree, claim, answer)
     at = "".join(f"{k}={v}, " for k, v in sizes.items())
     at = f"at {at}" if at else ""

@@ -9,8 +9,8 @@ form, ``Subs(Derivative(L(ξ…), ξᵢ), ξ, y)``, is not safe: SymPy merges �
 yᵢ and yⱼ are the same entry, as in ``L(Wᵀ W)``.)  Partial derivatives of every order
 are named by their sorted argument indices, so mixed partials are equal.
 
-The SymPy oracle gives every abstract function a concrete formula for evaluation at points
-(:func:`matcalc.checking.sympy_oracle.concrete`).
+The SymPy check itself computes with :mod:`matcalc.checking.jets`; this conversion gives the
+symbol matrices it uses and serves the tests as SymPy's own symbolic derivative.
 
 This module imports SymPy; nothing imports it at ``import matcalc`` time.
 """

@@ -7,8 +7,8 @@
    (outside function arguments), like terms collected, scalar sub-products hoisted to the
    front (transposition of scalars), powers of one base merged, terms and commutative
    factors sorted.  Each normaliser is one local step, keyed by node type.
-2. **Present**: common left or right factors of a sum are factored out again, so that
-   ``A x + Aᵀ x`` prints as ``(A + Aᵀ) x``, and a common coefficient is taken out.
+2. **Factor** (:mod:`.factoring`): common left or right factors of a sum are taken out
+   again, so that ``A x + Aᵀ x`` prints as ``(A + Aᵀ) x``, and a common coefficient too.
 
 Function arguments are normalised without distributing sums, so ``σ′(W (x + y))`` keeps
 the argument as written.  The normal form does not depend on the order of terms or of
@@ -18,7 +18,6 @@ commutative factors (the confluence tests in ``tests/test_engine.py``).
 from __future__ import annotations
 
 import itertools
-import math
 from collections.abc import Callable
 from fractions import Fraction
 
@@ -27,17 +26,13 @@ from ..algebra import Q_ONE, flatten_product, zero
 from ..nodes import (
     ONE,
     Add,
-    Apply,
     Call,
     Commutation,
-    Deriv,
     Diff,
     Expr,
-    Grad,
     Hadamard,
     Hess,
     Identity,
-    Jac,
     Kron,
     MatMul,
     MatPow,
@@ -54,23 +49,24 @@ from ..nodes import (
     unknown_postorder,
 )
 from ..strategies import fixpoint
+from .factoring import FUNCTION_LIKE, factor_common, split_coeff, transposed_sums
 from .order import Key, Order
 
 _Q0, _Q1 = Fraction(0), Q_ONE  # (made once: Fractions are slow to make)
 EXPANSION_LIMIT = 64  # a product of sums is distributed only up to this many terms
-_FUNCTION_LIKE = (Call, Apply, Grad, Deriv, Hess, Jac)
 
 
 class Canon:
     """One canonicalisation: a rule set (:data:`EXPANDING`, which distributes products
     over sums, or :data:`NORMALISING`, which keeps the structure), memo tables, and the
-    normalising canonicalisation used inside function arguments (``light``)."""
+    normalising canonicalisation used inside function arguments and for the structure of
+    a differential (``structural``: the same rules without distributing sums)."""
 
-    def __init__(self, expand: bool = True, light: Canon | None = None):
+    def __init__(self, expand: bool = True, structural: Canon | None = None):
         self.rules = EXPANDING if expand else NORMALISING
         self.memo: dict[Expr, Expr] = {}
-        self.light = self if not expand else (light or Canon(expand=False))
-        shared = self.light if self.light is not self else None
+        self.structural = self if not expand else (structural or Canon(expand=False))
+        shared = self.structural if self.structural is not self else None
         # sort keys, sizes and "contains dX", each computed once per node
         self._order: Order = shared._order if shared else Order()
         self._sizes: dict[Expr, int] = shared._sizes if shared else {}
@@ -92,7 +88,7 @@ class Canon:
                 c.memo[n] = c._step(n)
                 continue
             stack.append((c, n, True))
-            sub = c.light if isinstance(n, _FUNCTION_LIKE) else c
+            sub = c.structural if isinstance(n, FUNCTION_LIKE) else c
             stack.extend((sub, k, False) for k in n.children if k not in sub.memo)
         return self.memo[e]
 
@@ -100,7 +96,7 @@ class Canon:
         """The rule for ``e``, whose children are simplified (in the memo)."""
         kids = e.children
         node = e
-        sub = self.light if isinstance(e, _FUNCTION_LIKE) else self
+        sub = self.structural if isinstance(e, FUNCTION_LIKE) else self
         if kids:
             new = [sub.memo[k] for k in kids]
             if any(a is not b for a, b in zip(new, kids, strict=True)):
@@ -151,7 +147,7 @@ class Canon:
             return factors[0]
         return self.norm(MatMul(factors))
 
-    def had(self, *factors: Expr) -> Expr:
+    def hadamard(self, *factors: Expr) -> Expr:
         if len(factors) == 1:
             return factors[0]
         if all(f.is_scalar for f in factors):
@@ -346,7 +342,7 @@ def _diagonal_identity(c: Canon, chain: list[Expr]) -> bool:
             j = next((j for j in range(i + 1, len(chain)) if chain[j].shape[1] == 1), None)
             if j is not None:  # diag(a) M v = a ⊙ (M v)
                 rest = chain[i + 1:j + 1]
-                chain[i:j + 1] = [c.had(a.args[0], rest[0] if len(rest) == 1 else c.mul(*rest))]  # type: ignore[attr-defined]
+                chain[i:j + 1] = [c.hadamard(a.args[0], rest[0] if len(rest) == 1 else c.mul(*rest))]  # type: ignore[attr-defined]
                 return True
         if i + 1 < len(chain) and _is_diag(chain[i + 1]):
             b = chain[i + 1]
@@ -354,7 +350,7 @@ def _diagonal_identity(c: Canon, chain: list[Expr]) -> bool:
             if k is not None:  # uᵀ M diag(b) = (b ⊙ (uᵀ M)ᵀ)ᵀ
                 head = chain[k:i + 1]
                 row = head[0] if len(head) == 1 else c.mul(*head)
-                chain[k:i + 2] = [c.T(c.had(b.args[0], c.T(row)))]  # type: ignore[attr-defined]
+                chain[k:i + 2] = [c.T(c.hadamard(b.args[0], c.T(row)))]  # type: ignore[attr-defined]
                 return True
     return False
 
@@ -380,7 +376,7 @@ def _scalar_unit(c: Canon, unit: list[Expr]) -> Expr:
         return unit[0]
     if len(unit) == 2 and unit[0].shape[0] == 1 and unit[1].shape[1] == 1 and _may_cancel(unit[0], unit[1]):
         u, v = c.T(unit[0]), unit[1]
-        merged = c.had(u, v)
+        merged = c.hadamard(u, v)
         if _degree(merged) < _degree(u) + _degree(v) and not isinstance(merged, Ones) and not _has_coeff(merged):
             return MatMul((Transpose(Ones(u.shape)), merged))  # the merge cancelled something
     if isinstance(unit[-1], Diff) and not (isinstance(unit[0], Diff) or _is_diff_t(unit[0])):
@@ -507,7 +503,7 @@ def n_hadamard(c: Canon, e: Hadamard) -> Expr:
             core.append(f)
     core = _collect_powers(c, _factor_identities(c, core), scalar=False)
     if core and all(isinstance(f, Transpose) for f in core):  # Aᵀ ⊙ Bᵀ = (A ⊙ B)ᵀ
-        inner = c.had(*(f.arg for f in core))  # type: ignore[attr-defined]
+        inner = c.hadamard(*(f.arg for f in core))  # type: ignore[attr-defined]
         out = c.norm(Transpose(inner))
         return out if coeff == 1 and not scalars else c.mul(Num(coeff), *scalars, out)
     core = sorted(core, key=c.size_key)
@@ -524,7 +520,7 @@ def distribute_hadamard(c: Canon, e: Hadamard) -> Expr | None:
     if not any(isinstance(f, Add) for f in core) or _terms(core) > EXPANSION_LIMIT:
         return None
     choices = [f.terms if isinstance(f, Add) else (f,) for f in core]
-    return c.add([c.had(*pick) for pick in itertools.product(*choices)], e.shape)
+    return c.add([c.hadamard(*pick) for pick in itertools.product(*choices)], e.shape)
 
 
 def _factor_identities(c: Canon, factors: list[Expr]) -> list[Expr]:
@@ -551,7 +547,7 @@ def n_add(c: Canon, e: Add) -> Expr:
     for t in flat:
         if is_zero(t):
             continue
-        k, core = _split_coeff(t)
+        k, core = split_coeff(t)
         coeffs[core] = coeffs.get(core, _Q0) + k
     terms = []
     for core, k in coeffs.items():
@@ -571,17 +567,8 @@ def n_add(c: Canon, e: Add) -> Expr:
 
 def _term_key(c: Canon, t: Expr) -> tuple[bool, bool, Key]:
     """Positive terms first; numbers and 𝟏 first among them (𝟏 + exp(x)); then by text."""
-    k, core = _split_coeff(t)
+    k, core = split_coeff(t)
     return (k < 0, not isinstance(core, (Num, Ones)), c.key(core))
-
-
-def _split_coeff(t: Expr) -> tuple[Fraction, Expr]:
-    if isinstance(t, Num):
-        return t.value, ONE
-    if isinstance(t, MatMul) and isinstance(t.factors[0], Num):
-        rest = t.factors[1:]
-        return t.factors[0].value, rest[0] if len(rest) == 1 else MatMul(rest)
-    return _Q1, t
 
 
 def n_power(c: Canon, e: Power) -> Expr:
@@ -657,8 +644,8 @@ def n_kron(c: Canon, e: Kron) -> Expr:
         return c.mul(e.left, e.right)
     if isinstance(e.left, Identity) and isinstance(e.right, Identity):
         return Identity(e.shape[0])
-    k1, left = _split_coeff(e.left)
-    k2, right = _split_coeff(e.right)
+    k1, left = split_coeff(e.left)
+    k2, right = split_coeff(e.right)
     if k1 * k2 != 1:
         return c.mul(Num(k1 * k2), c.norm(Kron(left, right)))
     return e
@@ -767,231 +754,6 @@ EXPANDING: dict[type, Callable[[Canon, Expr], Expr]] = {
 }
 
 
-# ======================================================================================
-# presentation: factor common left / right factors out of sums
-# ======================================================================================
-
-
-def present(c: Canon, e: Expr) -> Expr:
-    """Common factors of sums taken out, bottom-up (function arguments as they are)."""
-    memo: dict[Expr, Expr] = {}
-    stack: list[tuple[Expr, bool]] = [(e, False)]
-    while stack:
-        n, ready = stack.pop()
-        if n in memo:
-            continue
-        below = () if isinstance(n, _FUNCTION_LIKE) else n.children
-        if not ready:
-            stack.append((n, True))
-            stack.extend((k, False) for k in below if k not in memo)
-            continue
-        node = n
-        if below:
-            new = [memo[k] for k in below]
-            if any(a is not b for a, b in zip(new, below, strict=True)):
-                if isinstance(n, MatMul):  # a factored sum that is now a product is spliced in
-                    coeff, flat = flatten_product(new)
-                    node = _chain(([Num(coeff)] if coeff != 1 else []) + flat)
-                else:
-                    node = n.rebuild(new)
-        if isinstance(node, MatMul) and len(node.factors) == 2 and isinstance(node.factors[0], Num) \
-                and isinstance(node.factors[1], MatMul) and not isinstance(node.factors[1].factors[0], Num):
-            node = MatMul((node.factors[0], *node.factors[1].factors))  # −(aᵀ dx) is −aᵀ dx
-        memo[n] = _factor_sum(c, node) if isinstance(node, Add) else node
-    return memo[e]
-
-
-def transposed_sums(e: Expr) -> Expr:
-    """Every sum of transposes in ``e`` written as a transposed sum (the last step of the
-    presentation; function arguments included)."""
-    order = Order()
-    return map_bottom_up(e, lambda n: _transposed_sum(n, order))
-
-
-def _transposed_sum(e: Expr, order: Order) -> Expr:
-    """xᵀ − μᵀ = (x − μ)ᵀ: a difference of transposes stays a transposed difference, as
-    a person writes it (the normal form has the transposes at the leaves)."""
-    if not isinstance(e, Add):
-        return e
-    inner = []
-    for t in e.terms:
-        k, core = _split_coeff(t)
-        untransposed = _untransposed(core)
-        if untransposed is None:
-            return e
-        inner.append((k, untransposed))
-    inner.sort(key=lambda kt: (kt[0] < 0, not isinstance(kt[1], (Num, Ones)), order.key(kt[1])))  # as n_add sorts
-    return Transpose(Add(tuple(_scaled(t, k) for k, t in inner)))
-
-
-def _untransposed(e: Expr) -> Expr | None:
-    """A with Aᵀ = e when e is written with transposes only: Xᵀ, wᵀ Xᵀ = (X w)ᵀ."""
-    if e.is_scalar:
-        return None
-    if isinstance(e, Transpose):
-        return e.arg
-    if isinstance(e, MatMul) and all(isinstance(f, Transpose) for f in e.factors):
-        return MatMul(tuple(f.arg for f in reversed(e.factors)))  # type: ignore[attr-defined]
-    return None
-
-
-def _merge_traces(c: Canon, e: Add) -> Expr:
-    """tr(A dX) + 2 tr(B dX) = tr((A + 2 B) dX): one trace, as in df = tr(Gᵀ dX)."""
-    traces, others = [], []
-    shapes = [(_split_coeff(t)[1].args[0].shape if _is_trace(_split_coeff(t)[1]) else None) for t in e.terms]
-    common = max(set(s for s in shapes if s), key=shapes.count, default=None)
-    for t, shape in zip(e.terms, shapes, strict=True):
-        k, core = _split_coeff(t)
-        if shape is not None and shape == common:  # only traces of matrices of one shape merge
-            a = core.args[0]  # type: ignore[attr-defined]
-            traces.append(a if k == 1 else MatMul((Num(k), *(a.factors if isinstance(a, MatMul) else (a,)))))
-        else:
-            others.append(t)
-    if len(traces) < 2:
-        return e
-    inner = c.light.norm(Add(tuple(traces)))
-    inner = _factor_sum(c, inner) if isinstance(inner, Add) else inner
-    merged = Call(F.TRACE, (inner,))
-    return merged if not others else Add((merged, *others))
-
-
-def _is_trace(e: Expr) -> bool:
-    return F.trace_arg(e) is not None
-
-
-def _factor_sum(c: Canon, e: Add) -> Expr:
-    """A x + Aᵀ x = (A + Aᵀ) x;  xᵀ A + xᵀ Aᵀ = xᵀ (A + Aᵀ);  2 a + 2 b = 2 (a + b)."""
-    merged = _merge_traces(c, e)
-    if not isinstance(merged, Add):
-        return merged
-    e = merged
-    common_scalars = _common_scalars(e)
-    if common_scalars:  # A x / s + Aᵀ x / s = (A x + Aᵀ x) / s
-        rest = []
-        for t in e.terms:
-            k, core = _split_coeff(t)
-            factors = list(core.factors) if isinstance(core, MatMul) else [core]
-            for s_ in common_scalars:
-                factors.remove(s_)
-            body: Expr = (factors[0] if len(factors) == 1 else MatMul(tuple(factors))) if factors else ONE
-            rest.append(_scaled(body, k))
-        inner = c.light.norm(Add(tuple(rest)))
-        inner = _factor_sum(c, inner) if isinstance(inner, Add) else inner
-        return _chain([*common_scalars, *_chain_of(inner)]) if not inner.is_scalar or common_scalars else inner
-    for side in (-1, 0):
-        groups: dict[Expr, list[int]] = {}
-        parts = []
-        for i, t in enumerate(e.terms):
-            k, core = _split_coeff(t)
-            factors = list(core.factors) if isinstance(core, MatMul) else [core]
-            scalars = [f for f in factors if f.is_scalar]
-            chain = [f for f in factors if not f.is_scalar]
-            if not chain:
-                parts.append(None)
-                continue
-            parts.append((k, scalars, chain))
-            groups.setdefault(chain[side], []).append(i)
-        for key, members in groups.items():  # s x joins x − σ(s) x, but not A x (no s I)
-            bare = [i for i in members if not (parts[i][2][:-1] if side == -1 else parts[i][2][1:])]
-            if any(parts[i][1] for i in bare) and len(bare) < len(members):
-                groups[key] = [i for i in members if i not in bare or not parts[i][1]]
-        best = max(groups.items(), key=lambda kv: len(kv[1]), default=None)
-        if best is None or len(best[1]) < 2:
-            continue
-        common, idx = best
-        inner_terms = []
-        for i in idx:
-            k, scalars, chain = parts[i]  # type: ignore[misc]
-            rest = chain[:-1] if side == -1 else chain[1:]
-            if not rest and all(not parts[j][2][:-1] if side == -1 else not parts[j][2][1:] for j in idx):
-                rest = []  # x − σ(s) x = (1 − σ(s)) x: the inner sum is a scalar
-            elif not rest:
-                rest = [Identity(common.shape[0] if side == -1 else common.shape[1])]
-            pieces = [*scalars, *rest]
-            body: Expr = (pieces[0] if len(pieces) == 1 else MatMul(tuple(pieces))) if pieces else ONE
-            inner_terms.append(_scaled(body, k))
-        inner = c.light.norm(Add(tuple(inner_terms)))
-        inner = _factor_sum(c, inner) if isinstance(inner, Add) else inner
-        pieces = [*_chain_of(inner), common] if side == -1 else [common, *_chain_of(inner)]
-        factored = _chain(pieces)
-        rest_terms = [t for i, t in enumerate(e.terms) if i not in idx]
-        if not rest_terms:
-            return factored
-        return Add((factored, *rest_terms))
-    # a common coefficient: 1/2 G + 1/2 Gᵀ = (G + Gᵀ) / 2;  2 a − 2 b = 2 (a − b) — but not of the
-    # terms of a differential, which read as terms (½ (x − μ)ᵀ Σ⁻¹ dΣ Σ⁻¹ (x − μ) − ½ tr(Σ⁻¹ dΣ))
-    ks = [_split_coeff(t)[0] for t in e.terms]
-    common = _common_factor(ks)
-    if common != 1 and not c.has_diff(e):
-        inner = Add(tuple(_scaled(core, k / common) for k, core in (_split_coeff(t) for t in e.terms)))
-        return MatMul((Num(common), inner))
-    return e
-
-
-def _common_scalars(e: Add) -> list[Expr]:
-    """The scalar factors (not numbers) that every term of the sum has, each as often as
-    the term that has it least."""
-    common: list[Expr] | None = None
-    for t in e.terms:
-        _, core = _split_coeff(t)
-        scalars = [f for f in (core.factors if isinstance(core, MatMul) else (core,)) if f.is_scalar]
-        if not core.is_scalar and not scalars:
-            return []
-        if core.is_scalar and not isinstance(core, MatMul):
-            return []  # a scalar term that is one factor: nothing to take out
-        if common is None:
-            common = scalars
-        else:
-            left = list(scalars)
-            common = [f for f in common if f in left and not left.remove(f)]  # type: ignore[func-returns-value]
-        if not common:
-            return []
-    return common or []
-
-
-def _common_factor(ks: list[Fraction]) -> Fraction:
-    """The largest positive number dividing every coefficient to a whole number."""
-    num = 0
-    den = 1
-    for k in ks:
-        num = math.gcd(num, k.numerator)
-        den = den * k.denominator // math.gcd(den, k.denominator)
-    common = Fraction(num, den)
-    return common if common > 0 and all((k / common).denominator == 1 for k in ks) else _Q1
-
-
-def _scaled(core: Expr, k: Fraction) -> Expr:
-    if k == 1:
-        return core
-    if core == ONE:
-        return Num(k)
-    return MatMul((Num(k), *(core.factors if isinstance(core, MatMul) else (core,))))
-
-
-def _chain_of(e: Expr) -> tuple[Expr, ...]:
-    """The factors of a non-scalar product (to splice into a longer chain), or e itself."""
-    if isinstance(e, MatMul) and not e.is_scalar:
-        return e.factors
-    if isinstance(e, MatMul) and isinstance(e.factors[0], Num):  # 2 (uᵀ v): the 1×1 product stays one unit
-        rest = e.factors[1:]
-        return (e.factors[0], rest[0] if len(rest) == 1 else MatMul(rest))
-    return (e,)
-
-
-def _chain(pieces: list[Expr]) -> Expr:
-    """A product of already-canonical pieces, with its numbers first, then its scalars, as
-    a textbook writes them: 2 Aᵀ (A x − b), β Φᵀ (Φ w − y) (not Φᵀ β (Φ w − y))."""
-    coeff = _Q1
-    scalars, rest = [], []
-    for p in pieces:
-        if isinstance(p, Num):
-            coeff *= p.value
-        else:
-            (scalars if p.is_scalar else rest).append(p)
-    rest = scalars + rest
-    return MatMul(((Num(coeff),) if coeff != 1 else ()) + tuple(rest)) if len(rest) > 1 or coeff != 1 else rest[0]
-
-
 def canonical(e: Expr, canon: Canon | None = None) -> Expr:
     """The canonical, textbook form of ``e`` (see the module docstring).
 
@@ -1001,10 +763,10 @@ def canonical(e: Expr, canon: Canon | None = None) -> Expr:
     had (``Aᵀ C (D x + e)``).
     """
     expanded = canon or Canon()
-    a = transposed_sums(present(expanded, _fixpoint(expanded, e)))
+    a = transposed_sums(factor_common(expanded, _fixpoint(expanded, e)))
     if not any(isinstance(n, Add) for n in e.walk()):
         return a  # without a sum, both readings are one
-    b = transposed_sums(present(expanded, _fixpoint(expanded.light, e)))
+    b = transposed_sums(factor_common(expanded, _fixpoint(expanded.structural, e)))
     # a differential reads as df = G dX: prefer the reading with no dX inside a bracketed sum
     return min((a, b), key=lambda t: (_diff_in_sum(expanded, t), expanded._order.length(t), expanded.key(t)))
 
@@ -1066,7 +828,7 @@ def _runs_as_powers(e: MatMul) -> Expr:
 def simplified(e: Expr, canon: Canon | None = None) -> Expr:
     """The normal form without distributing sums (the structure of e is kept).  ``canon``:
     a canonicalisation whose memo to share (its normalising part is used)."""
-    return _fixpoint(canon.light if canon else Canon(expand=False), e)
+    return _fixpoint(canon.structural if canon else Canon(expand=False), e)
 
 
 def normal_form(e: Expr) -> Expr:

@@ -12,9 +12,11 @@ the cost is linear in the size of the expression's DAG.  :func:`derivation` appl
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 from .. import functions as F
-from ..algebra import add, had, mul, transpose, zero
+from ..algebra import add, hadamard, mul, transpose, zero
 from ..errors import DiffError
 from ..nodes import (
     Add,
@@ -41,39 +43,41 @@ from ..nodes import (
     num,
 )
 
-Rule = Callable[[Expr, tuple[Expr, ...]], Expr]
+
+def _nonzero(ds: tuple[Expr, ...]) -> list[int]:
+    return [i for i, d in enumerate(ds) if not is_zero(d)]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One differential rule: its name, as a derivation step shows it, and the rule itself,
+    ``(node, differentials of its children) → the node's differential``."""
+
+    name: str
+    d: Callable[[Any, tuple[Expr, ...]], Expr]
 
 
 def _nonzero(ds: tuple[Expr, ...]) -> list[int]:
     return [i for i, d in enumerate(ds) if not is_zero(d)]
 
 
+def product_rule(name: str, build: Callable[..., Expr], factors: Callable[[Any], tuple[Expr, ...]]) -> Rule:
+    """The product rule of a multilinear product, from how it is built from its factors:
+    d(A ∘ B ∘ C) = dA ∘ B ∘ C + A ∘ dB ∘ C + A ∘ B ∘ dC (for ∘ the matrix, Hadamard or
+    Kronecker product) — as JAX's ``defbilinear`` derives a JVP from the product itself."""
+
+    def d(e: Expr, ds: tuple[Expr, ...]) -> Expr:
+        f = factors(e)
+        terms = [build(*f[:i], ds[i], *f[i + 1:]) for i in _nonzero(ds)]
+        return add(*terms) if terms else zero(e.shape)
+
+    d.__doc__ = f"d(A B C) = dA B C + A dB C + A B dC ({name})"
+    return Rule(name, d)
+
+
 def d_add(e: Add, ds: tuple[Expr, ...]) -> Expr:
     """d(A + B) = dA + dB."""
     return add(*ds)
-
-
-def d_matmul(e: MatMul, ds: tuple[Expr, ...]) -> Expr:
-    """d(A B C) = dA B C + A dB C + A B dC (product rule)."""
-    f = e.factors
-    return add(*(mul(*f[:i], ds[i], *f[i + 1:]) for i in _nonzero(ds))) if _nonzero(ds) else zero(e.shape)
-
-
-def d_hadamard(e: Hadamard, ds: tuple[Expr, ...]) -> Expr:
-    """d(A ⊙ B) = dA ⊙ B + A ⊙ dB (product rule)."""
-    f = e.factors
-    return add(*(had(*f[:i], ds[i], *f[i + 1:]) for i in _nonzero(ds))) if _nonzero(ds) else zero(e.shape)
-
-
-def d_kron(e: Kron, ds: tuple[Expr, ...]) -> Expr:
-    """d(A ⊗ B) = dA ⊗ B + A ⊗ dB (product rule)."""
-    da, db = ds
-    terms = []
-    if not is_zero(da):
-        terms.append(Kron(da, e.right))
-    if not is_zero(db):
-        terms.append(Kron(e.left, db))
-    return add(*terms) if terms else zero(e.shape)
 
 
 def d_transpose(e: Transpose, ds: tuple[Expr, ...]) -> Expr:
@@ -91,9 +95,9 @@ def d_power(e: Power, ds: tuple[Expr, ...]) -> Expr:
             lower = b if p.value == 2 else Power(b, num(p.value - 1))
         else:
             lower = Power(b, add(p, num(-1)))
-        terms.append(mul(p, had(lower, db)))
+        terms.append(mul(p, hadamard(lower, db)))
     if not is_zero(dp):
-        terms.append(mul(dp, had(e, F.LOG(b))))
+        terms.append(mul(dp, hadamard(e, F.LOG(b))))
     return add(*terms) if terms else zero(e.shape)
 
 
@@ -130,11 +134,11 @@ def d_apply(e: Apply, ds: tuple[Expr, ...]) -> Expr:
         )
     (y,), (dy,) = e.args, ds
     if e.kind == "elementwise":
-        return had(Deriv(e.name, e.args), dy)
+        return hadamard(Deriv(e.name, e.args), dy)
     if e.kind == "vector":
         return mul(Jac(e.name, e.args, e.out), dy)  # type: ignore[arg-type]
     g = Grad(e.name, e.args)
-    return F._inner(g, dy) if not y.is_scalar else mul(g, dy)
+    return F.inner(g, dy) if not y.is_scalar else mul(g, dy)
 
 
 def d_unvec(e: Unvec, ds: tuple[Expr, ...]) -> Expr:
@@ -155,7 +159,7 @@ def d_deriv(e: Deriv, ds: tuple[Expr, ...]) -> Expr:
     """d f′(Y) = f″(Y) ⊙ dY."""
     if e.order >= 2:
         return _no_second_order(e, ds)
-    return had(Deriv(e.name, e.args, e.order + 1), ds[0])
+    return hadamard(Deriv(e.name, e.args, e.order + 1), ds[0])
 
 
 def _no_second_order(e: Expr, ds: tuple[Expr, ...]) -> Expr:
@@ -166,46 +170,35 @@ def _no_second_order(e: Expr, ds: tuple[Expr, ...]) -> Expr:
     )
 
 
+#: one rule per node type: its name (as a step shows it) and its differential
 RULES: dict[type, Rule] = {
-    Add: d_add,
-    MatMul: d_matmul,
-    Hadamard: d_hadamard,
-    Kron: d_kron,
-    Transpose: d_transpose,
-    Power: d_power,
-    MatPow: d_matpow,
-    Call: d_call,
-    Apply: d_apply,
-    Unvec: d_unvec,
-    Grad: d_grad,
-    Deriv: d_deriv,
-    Hess: _no_second_order,
-    Jac: _no_second_order,
+    Add: Rule("sum rule", d_add),
+    MatMul: product_rule("product rule", mul, lambda e: e.factors),
+    Hadamard: product_rule("product rule (⊙)", hadamard, lambda e: e.factors),
+    Kron: product_rule("product rule (⊗)", Kron, lambda e: (e.left, e.right)),
+    Transpose: Rule("d(Aᵀ) = (dA)ᵀ", d_transpose),
+    Power: Rule("power rule", d_power),
+    MatPow: Rule("product rule for powers", d_matpow),
+    Call: Rule("", d_call),  # named by the function's row (rule_name)
+    Apply: Rule("chain rule", d_apply),
+    Unvec: Rule("linearity of vec⁻¹", d_unvec),
+    Grad: Rule("d ∇L(y) = ∇²L(y) dy", d_grad),
+    Deriv: Rule("d f′(X) = f′′(X) ⊙ dX", d_deriv),
+    Hess: Rule("Hess", _no_second_order),
+    Jac: Rule("Jac", _no_second_order),
 }
 
-#: the rule's name, as a derivation step shows it
-RULE_NAMES: dict[type, str] = {
-    Add: "sum rule",
-    MatMul: "product rule",
-    Hadamard: "product rule (⊙)",
-    Kron: "product rule (⊗)",
-    Transpose: "d(Aᵀ) = (dA)ᵀ",
-    Power: "power rule",
-    MatPow: "product rule for powers",
-    Apply: "chain rule",
-    Unvec: "linearity of vec⁻¹",
-    Grad: "d ∇L(y) = ∇²L(y) dy",
-    Deriv: "d f′(X) = f′′(X) ⊙ dX",
-}
+
 def rule_name(e: Expr) -> str:
     if isinstance(e, Call):
         return e.fn.rule or f"rule for {e.fn.name}"
-    return RULE_NAMES.get(type(e), type(e).__name__)
+    rule = RULES.get(type(e))
+    return rule.name if rule is not None else type(e).__name__
 
 
-def _rule(e: Expr) -> Rule:
+def _rule(e: Expr) -> Callable[[Any, tuple[Expr, ...]], Expr]:
     try:
-        return RULES[type(e)]
+        return RULES[type(e)].d
     except KeyError:
         raise DiffError(f"no differential rule for {type(e).__name__}", node=e) from None
 
@@ -305,10 +298,10 @@ def _rebuild_sum_or_product(n: Expr, new: list[Expr]) -> Expr:
     if isinstance(n, MatMul):
         return mul(*new)
     if isinstance(n, Hadamard):
-        return had(*new)
+        return hadamard(*new)
     if isinstance(n, Transpose):
         return transpose(new[0])
     return n.rebuild(new)
 
 
-__all__ = ["differential", "derivation", "RULES", "rule_name"]
+__all__ = ["differential", "derivation", "RULES", "Rule", "product_rule", "rule_name"]

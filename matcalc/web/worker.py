@@ -30,7 +30,7 @@ KINDS = ("diff", "hessian", "check", "codegen")
 #: answers :data:`WARM_REQUEST`
 WARM_MODULES = (
     "sympy", "numpy", "numpy.random", "sympy.combinatorics", "sympy.tensor.tensor", "sympy.assumptions.wrapper",
-    "matcalc.api", "matcalc.hessian", "matcalc.codegen", "matcalc.checking.numeric",
+    "matcalc.api", "matcalc.code", "matcalc.checking.numeric",
     "matcalc.checking.sympy_oracle", "matcalc.checking.verdict", "matcalc.web.warm",
 )
 #: the request a worker answers once before it says it is ready (the parser is built,
@@ -62,7 +62,7 @@ def _text(request: dict[str, Any], key: str, required: bool = True, limit: int =
 def compute(request: dict[str, Any]) -> dict[str, Any]:
     """The answer to one request (``kind``: diff, hessian, check or codegen)."""
     from .. import api
-    from ..hessian import check_hessian, hessian
+    from ..api import check_hessian, hessian
 
     kind = request.get("kind", "diff")
     if kind not in KINDS:
@@ -78,7 +78,7 @@ def compute(request: dict[str, Any]) -> dict[str, Any]:
     assert expr is not None and wrt is not None
     with limits.deadline(budget + 5.0, "the request"):
         if kind == "codegen":
-            from ..codegen import codegen
+            from ..code import codegen
 
             target = request.get("target") or "numpy"
             source = codegen(expr, wrt.split(), where, target=target, hessian=bool(request.get("hessian")))
