@@ -18,7 +18,6 @@ from .identify import gradient as identify_gradient
 from .identify import jacobian as identify_jacobian
 from .limits import API_TIMEOUT, api_bound
 from .nodes import Call, Diff, Expr, MatMul, Num, Size, Transpose, Var, Zeros, depends_on, map_bottom_up
-from .parse import parse_tree, size_meaning
 from .printing.latex import latex_name, to_latex
 from .printing.prose import latex_text, rule_latex
 from .printing.shared import forms, is_long, latex_with_bindings, share, text_with_bindings
@@ -28,6 +27,7 @@ from .rules.canon import Canon, canonical, function_identities, simplified
 from .rules.differential import derivation, differential
 from .schema import SCHEMA_VERSION
 from .shapes import describe_shape, dim_str, shape_json, shape_str
+from .syntax import parse_tree, size_meaning
 
 LAYOUTS = ("denominator", "numerator")
 

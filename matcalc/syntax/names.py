@@ -10,13 +10,14 @@ A name is, first match wins:
 - a **size used as a number**: a declared size (``--where "Σ: N×N"``) wherever it is written
   (``−N/2 log|Σ|``); an undeclared one at every occurrence in a scalar position (a divisor:
   ``‖X w − y‖² / m``, ``(1/n) 𝟏ᵀ x``, ``tr(S)/k``; a negative power: ``n⁻¹ 𝟏ᵀ x``; and,
-  when the expression does not parse otherwise, a factor: ``𝟏 − m softmax(z)``), and the
-  name a declared size or a
-  letter that names sizes (:data:`SIZE_LETTERS`); matcalc.parse ties it to a size of the
-  expression;
+  when the expression does not parse otherwise, a factor: ``𝟏 − m softmax(z)``), the
+  name a declared size or a letter that names sizes
+  (:data:`~matcalc.syntax.words.SIZE_LETTERS`); :func:`matcalc.syntax.sizes.tie_sizes` ties
+  it to a size of the expression;
 - a **built-in function** of the function table (:func:`matcalc.functions.lookup`), called
   as ``f(…)``; written without parentheses, ``log det X``, ``log det(X)`` and ``log|X|``
-  are read as the table's row of the joined name (logdet) and ``f |…|`` as f of the bars;
+  are read as the table's row of the joined name (logdet) and ``f |…|`` as f of the bars
+  (:func:`matcalc.syntax.rewrite.rewrite_juxtaposed`);
   a single Greek letter that names a function (σ) is a variable when not called;
 - otherwise an **abstract function** when called (a single letter, or declared), else a
   **variable** of the default kind (:func:`matcalc.declare.default_kind`).
@@ -27,19 +28,15 @@ A name is used as a variable or as a function, never both.  :class:`Names` is th
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from lark import Token, Tree
-from lark.tree import Meta
 
-from . import functions as F
-from .declare import (
+from .. import functions as F
+from ..declare import (
     FUNCTION_LETTERS,
-    GREEK_NAMES,
-    KEYWORDS,
     Declarations,
     FuncDecl,
     VarDecl,
@@ -48,25 +45,11 @@ from .declare import (
     default_kind,
     may_be_abstract,
 )
-from .errors import ParseError, Span
-from .nodes import Kron, Var
-from .shapes import DimVar, Inference
-
-#: letters that name sizes in notes and textbooks: an undeclared one used only as a number
-#: (``/ m``) is a size of the expression (declared sizes are sizes whatever their name)
-SIZE_LETTERS = frozenset("mnpqkdNMKTD")
-
-#: names that build a node of their own rather than a call of a table row
-NODE_CALLS = {"kron": Kron}
-
-#: c 𝟏 and c 𝟏𝟏ᵀ of the size the expression needs, as MatrixCalculus.org writes them:
-#: vector(c), matrix(c)
-FILLED = {"vector": "vector", "matrix": "matrix"}
-
-#: names of constants, with the leaf kind they resolve to
-CONSTANTS = {"I": "identity", "eye": "identity", "ones": "ones", "zeros": "zeros"}
-
-_SIZED = re.compile(r"(I|ones)_\{?([A-Za-z0-9·*]+)\}?")
+from ..errors import ParseError, Span
+from ..nodes import Var
+from ..shapes import DimVar, Inference
+from .rewrite import rewrite_juxtaposed
+from .words import CONSTANTS, FILLED, NODE_CALLS, SIZE_LETTERS, SIZED, function_word, may_be_variable
 
 #: the lark trees that carry a name token first, and how the name is used there
 _NAME_TREES = ("name", "call", "primed_call", "primed2_call", "grad_call", "hess_call", "jac_call", "compose",
@@ -75,7 +58,7 @@ _NAME_TREES = ("name", "call", "primed_call", "primed2_call", "grad_call", "hess
 
 @dataclass(frozen=True)
 class Meaning:
-    """What one occurrence of a name is.  ``kind`` is the Builder's dispatch key."""
+    """What one occurrence of a name is.  ``kind`` is the tree builder's dispatch key."""
 
     kind: str
     name: str
@@ -102,8 +85,9 @@ def unknown_function(name: str, span: Span | None) -> ParseError:
 class Names:
     """The resolution pass: the meaning of every name token, keyed by its position.
 
-    Built once per parse; it also rewrites the juxtaposed applications of the function
-    table (``log det X``, ``log|X|``) into trees of their own, which the Builder maps."""
+    Built once per parse (twice where size names that are factors are also read as
+    numbers); it first rewrites the juxtaposed applications of the function table
+    (``log det X``, ``log|X|``) into trees of their own, which the tree builder maps."""
 
     def __init__(self, tree: Any, decls: Declarations, factors_are_numbers: bool = False,
                  readings: tuple[str, ...] = ()):
@@ -123,7 +107,7 @@ class Names:
         #: where each name read as a size is first used
         self.size_spans: dict[str, Span] = {}
         self._used_as: dict[str, str] = {}
-        _rewrite_juxtaposed(tree, self)
+        rewrite_juxtaposed(tree, decls)
         occurrences = sorted(_occurrences(tree), key=lambda pair: pair[1].start_pos)
         self._find_sizes(tree, occurrences)
         for data, tok in occurrences:
@@ -135,9 +119,7 @@ class Names:
 
     def function_word(self, name: str) -> F.Function | None:
         """The table row of a name written as a function, not called: ``log`` in ``log|X|``."""
-        if self.declared(name) or _may_be_variable(name):
-            return None
-        return F.lookup(name)
+        return function_word(name, self.decls)
 
     # -- sizes ---------------------------------------------------------------------------
     def _find_sizes(self, tree: Any, occurrences: list[tuple[str, Token]]) -> None:
@@ -161,7 +143,7 @@ class Names:
             ok = data == "name" and tok.start_pos in scalar_positions
             candidates[name] = candidates.get(name, True) and ok
         for name, only_numbers in candidates.items():
-            if self.declared(name) or name in CONSTANTS or _SIZED.fullmatch(name):
+            if self.declared(name) or name in CONSTANTS or SIZED.fullmatch(name):
                 continue
             if name in declared_sizes:  # a declared size is that size wherever it is written
                 self.sizes[name] = True
@@ -203,12 +185,12 @@ class Names:
             return Meaning("differential", name[1:])
         if name in CONSTANTS:
             return Meaning(CONSTANTS[name], name)
-        if _SIZED.fullmatch(name):
+        if SIZED.fullmatch(name):
             return Meaning("sized", name)
         if name in self.sizes:
             self.size_spans.setdefault(name, span)
             return Meaning("size", name)
-        if name in self.callable and not _may_be_variable(name):
+        if name in self.callable and not may_be_variable(name):
             raise ParseError(f"'{name}' is a function: write {name}(…)", span)
         self._use(name, "variable", span)
         return Meaning("variable", name)
@@ -286,11 +268,6 @@ class Names:
         return Meaning("apply_bare", str(tok), self.function_word(str(tok)))
 
 
-def _may_be_variable(name: str) -> bool:
-    """A single Greek letter that names a function (σ) is also a letter for a variable."""
-    return len(name) == 1 and default_kind(name) == "scalar"
-
-
 def _occurrences(tree: Any) -> Iterator[tuple[str, Token]]:
     for sub in tree.iter_subtrees():
         if sub.data in _NAME_TREES and sub.children and isinstance(sub.children[0], Token):
@@ -343,166 +320,6 @@ def _number_or_name(t: Any) -> bool:
     return isinstance(t, Tree) and t.data in ("name", "number", "vulgar")
 
 
-# ---------------------------------------------------------------- letters written together
-
-#: words that are one name although made only of letters: Greek letters spelt out
-#: (``lambda``, ``Sigma``), and the usual abbreviation of epsilon
-GREEK_WORDS = frozenset(GREEK_NAMES | {"eps"})
-
-#: postfix trees: their operator binds to the last letter of a word (``Ax'`` is A xᵀ)
-_POSTFIX_TREES = ("transpose", "power", "superscript", "elempower")
-
-_LETTERS = re.compile(r"[A-Za-zα-ωΑ-Ωℓ]{2,}")
-
-
-def is_letter_product(name: str, decls: Declarations) -> bool:
-    """Is the undeclared ``name`` a product of its letters (``Ax`` = A x)?  Only a name
-    of two or more letters and nothing else (no digit, prime or subscript: ``W1``,
-    ``x_i``, ``W_q`` stay names), that is not declared (as a variable, a function or a
-    size), not a function or a constant, and not a Greek word (``lambda``, ``Sigma``,
-    ``eps``)."""
-    if not _LETTERS.fullmatch(name) or name in decls.variables or name in decls.functions:
-        return False
-    if name in decls.dim_symbols() or name in CONSTANTS or name in NODE_CALLS or name in FILLED:
-        return False
-    if name.lower() in GREEK_WORDS or name.lower() in KEYWORDS or F.lookup(name) is not None or name in F.names():
-        return False  # (a declaration's word in an expression is an error of its own: x : scalar)
-    return not (name[0] == "d" and name[1:] in decls.variables)  # dX of a declared X is its differential
-
-
-def split_letter_products(tree: Any, decls: Declarations) -> tuple[Any, list[str]]:
-    """Every undeclared name made of letters only (:func:`is_letter_product`) rewritten as
-    the product of its letters, as notes write products (``x'Ax`` is xᵀ A x, ``y'Bz`` is
-    yᵀ B z); a postfix operator on the word binds to its last letter (``Ax'`` is A xᵀ).
-    Returns the tree (a new root where the whole expression was such a name) and, for the
-    output, one sentence per word so read."""
-    if isinstance(tree, Token):
-        return tree, []
-    parent: dict[int, Tree] = {}
-    hits: list[Tree] = []
-    for sub in tree.iter_subtrees_topdown():
-        for k in sub.children:
-            if isinstance(k, Tree):
-                parent[id(k)] = sub
-        if sub.data in ("name", "exp_name") and isinstance(sub.children[0], Token) \
-                and is_letter_product(str(sub.children[0]), decls):
-            hits.append(sub)
-    readings: dict[str, str] = {}
-    for leaf in hits:
-        tok = leaf.children[0]
-        word = str(tok)
-        letters = [_letter(tok, i) for i in range(len(word))]
-        top, inner = leaf, Tree("name", [letters[-1]], _meta(letters[-1], letters[-1]))
-        while id(top) in parent and parent[id(top)].data in _POSTFIX_TREES and parent[id(top)].children[0] is top:
-            up = parent[id(top)]
-            inner = Tree(up.data, [inner, *up.children[1:]], _meta(letters[-1], up.children[-1]))
-            top = up
-        steps = [Tree("step_mul", [Tree("name", [t], _meta(t, t))], _meta(t, t)) for t in letters[1:-1]]
-        steps.append(Tree("step_mul", [inner], inner.meta))
-        product = Tree("product_chain", [Tree("name", [letters[0]], _meta(letters[0], letters[0])), *steps],
-                       _meta(letters[0], top if top is not leaf else letters[-1]))
-        up = parent.get(id(top))
-        if up is None:
-            tree = product
-        else:
-            up.children[up.children.index(top)] = product
-        spelled = " ".join(word)
-        readings.setdefault(word, f"{word} is read as the product {spelled} (letters written together are a "
-                                  f"product; to use {word} as one name, declare it: --where \"{word}: m×n\")")
-    return tree, list(readings.values())
-
-
-def _letter(tok: Token, i: int) -> Token:
-    """The ``i``-th letter of a name token, as a name token of its own at its position."""
-    out = Token.new_borrow_pos("NAME", str(tok)[i], tok)
-    out.start_pos, out.end_pos = tok.start_pos + i, tok.start_pos + i + 1
-    out.column, out.end_column = tok.column + i, tok.column + i + 1
-    out.end_line = tok.line
-    return out
-
-
-# ---------------------------------------------------------------- juxtaposed functions
-
-
-def _meta(first: Any, last: Any) -> Meta:
-    meta = Meta()
-    meta.empty = False
-    a = first if isinstance(first, Token) else first.meta
-    b = last if isinstance(last, Token) else last.meta
-    meta.start_pos, meta.end_pos = a.start_pos, b.end_pos
-    meta.line, meta.column = a.line, a.column
-    meta.end_line, meta.end_column = b.end_line, b.end_column
-    return meta
-
-
-def _rewrite_juxtaposed(tree: Any, names: Names) -> None:
-    """``log det X``, ``log det(X)`` → compose(log, det, X): the table's row of the joined
-    name (logdet); ``log|X|`` → apply_bare(log, |X|) (log of det X is logdet, see the
-    Builder).  Only where the joined row exists or the argument is between bars: any
-    other function name without parentheses stays an error (``tr A B`` is not guessed)."""
-    for chain in list(tree.iter_subtrees()):
-        if chain.data != "product_chain":
-            continue
-        kids = chain.children
-        i = 0
-        while i < len(kids) - 1:
-            wrappers: list[Tree] = []  # −log|X|: the sign wraps the first factor
-            f = kids[i] if i == 0 else kids[i].children[0] if kids[i].data == "step_mul" else None
-            while i == 0 and isinstance(f, Tree) and f.data in ("neg", "pos"):
-                wrappers.append(f)
-                f = f.children[-1]
-            word = _function_word(f, names)
-            nxt = kids[i + 1]
-            new, used = _juxtaposed(word, nxt.children[0], kids[i + 2:], names) \
-                if word is not None and nxt.data == "step_mul" else (None, 0)
-            if new is None:
-                i += 1
-                continue
-            applied = Tree(new[0], new[1], _meta(f, new[1][-1]))
-            for w in wrappers:
-                w.meta.end_pos, w.meta.end_line, w.meta.end_column = \
-                    applied.meta.end_pos, applied.meta.end_line, applied.meta.end_column
-            if wrappers:
-                wrappers[-1].children[-1] = applied
-                applied = wrappers[0]
-            kids[i:i + 2 + used] = [applied if i == 0 else Tree("step_mul", [applied], _meta(f, new[1][-1]))]
-            i += 1
-
-
-def _function_word(t: Any, names: Names) -> Token | None:
-    if isinstance(t, Tree) and t.data == "name" and names.function_word(str(t.children[0])) is not None:
-        return t.children[0]
-    return None
-
-
-def _juxtaposed(word: Token, g: Any, rest: list, names: Names) -> tuple[tuple[str, list] | None, int]:
-    """The tree for ``word g …`` and how many further steps of the product it takes."""
-    f = names.function_word(str(word))
-    assert f is not None
-    if isinstance(g, Tree) and g.data == "bars":
-        return ("apply_bare", [word, g]), 0
-    if isinstance(g, Tree) and g.data == "call" and len(g.children[1].children) == 1:
-        inner = g.children[0]
-        if _joined(f, str(inner), names):
-            return ("compose", [word, inner, g.children[1].children[0]]), 0
-    second = _function_word(g, names)
-    if second is not None and _joined(f, str(second), names) and rest and rest[0].data == "step_mul":
-        if len(rest) > 1 and rest[1].data == "step_mul":  # log det X Y: of X, or of X Y?
-            raise ParseError(f"'{word} {second} …' followed by a product is ambiguous: write "
-                             f"{word} {second}(…) with parentheses", (word.start_pos, rest[1].meta.end_pos))
-        return ("compose", [word, second, rest[0].children[0]]), 1
-    return None, 0
-
-
-def _joined(f: F.Function, g_name: str, names: Names) -> F.Function | None:
-    g = names.function_word(g_name)
-    return F.lookup(f.name + g.name) if g is not None else None
-
-
-def joined_row(f: F.Function, g: F.Function) -> F.Function | None:
-    """The row that ``f g`` written without parentheses names: log det → logdet."""
-    return F.lookup(f.name + g.name)
-
 
 # ------------------------------------------------------------------------- one reading
 
@@ -510,7 +327,7 @@ def joined_row(f: F.Function, g: F.Function) -> F.Function | None:
 class Scope:
     """What one reading gives the names: the shapes of variables (declared, or by default
     kind; ``promoted`` scalars read as vectors), the sizes read as numbers, the values of
-    vector functions.  One per reading; the Builder asks it for leaves."""
+    vector functions.  One per reading; the tree builder asks it for leaves."""
 
     def __init__(self, names: Names, decls: Declarations, u: Inference, promoted: frozenset[str],
                  demoted: frozenset[str] = frozenset()):
@@ -537,7 +354,7 @@ class Scope:
 
     def size(self, name: str) -> Any:
         """The size a name used as a number stands for: the declared symbol, or an unknown
-        size that matcalc.parse ties to a size of the expression."""
+        size that :func:`~matcalc.syntax.sizes.tie_sizes` ties to a size of the expression."""
         if self.names.sizes[name]:
             return name
         if name not in self.size_dims:
