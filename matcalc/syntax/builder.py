@@ -41,7 +41,7 @@ from ..nodes import (
 )
 from ..shapes import DimVar, Mismatch, describe_shape, shape_error
 from .calls import CallBuilder
-from .literals import FROM_SUBSCRIPT, SUPER_DIGITS, number_value, parse_dim, parse_dims, vulgar_value
+from .literals import FROM_SUBSCRIPT, number_value, parse_dim, parse_dims, superscript_exponent, vulgar_value
 from .making import NodeMaker
 from .names import Meaning
 from .source import at, meta_span, token_span
@@ -72,12 +72,16 @@ class Builder(CallBuilder):
 
     # -- leaves ------------------------------------------------------------------------
     def number(self, meta: Any, tok: Token) -> Expr:
+        """2, 0.5, 1e-3, and ½, ⅔, 2½ (two and a half), exactly."""
+        if tok.type == "VULGAR":
+            return at(Num(vulgar_value(tok)), token_span(tok))
         out = at(Num(number_value(tok)), token_span(tok))
         if str(tok) == "1":
             self._literal_ones[id(out)] = out
         return out
 
     def name(self, meta: Any, tok: Token) -> Expr:
+        """A name: built as the resolution pass says it is (see :data:`_LEAVES`)."""
         meaning = self.names.at[tok.start_pos]
         return at(self._LEAVES[meaning.kind](self, meaning, tok), token_span(tok))
 
@@ -109,11 +113,8 @@ class Builder(CallBuilder):
         "sized": _leaf_sized, "ones": _leaf_ones, "zeros": _leaf_zeros, "size": _leaf_size,
     }
 
-    def vulgar(self, meta: Any, tok: Token) -> Expr:
-        """½, ⅔, and 2½ (two and a half), exactly."""
-        return at(Num(vulgar_value(tok)), token_span(tok))
-
     def ones(self, meta: Any, tok: Token) -> Expr:
+        """𝟏, and 𝟏ₙ, 𝟏_n, ones_n with its length."""
         text = str(tok)
         if "_" in text:
             return at(Ones((parse_dim(text.split("_", 1)[1].strip("{}"), token_span(tok)), 1)), token_span(tok))
@@ -126,12 +127,14 @@ class Builder(CallBuilder):
         rows, cols = parse_dims(str(tok)[len("unvec_{"):-1], 2, "unvec_{m,n}", token_span(tok))
         return self._make(Unvec, (arg, rows, cols), meta_span(meta))
 
-    def sized_identity(self, meta: Any, tok: Token) -> Expr:
+    def identity(self, meta: Any, tok: Token) -> Expr:
+        """I_n, I_{m·n}, I₃: the identity of a given size."""
         text = str(tok)
         size = text[3:-1] if text.startswith("I_{") else text[1:].translate(FROM_SUBSCRIPT)
         return at(Identity(parse_dim(size, token_span(tok))), token_span(tok))
 
-    def zero_matrix(self, meta: Any, tok: Token) -> Expr:
+    def zeros(self, meta: Any, tok: Token) -> Expr:
+        """𝟎, and 𝟎_{m,n}, zeros_{m,n} with its size."""
         text = str(tok)
         if "_" in text:  # 𝟎_{m,n}, zeros_{m,n}
             rows, cols = parse_dims(text.split("_", 1)[1].strip("{}"), 2, "𝟎_{m,n}", token_span(tok))
@@ -145,10 +148,10 @@ class Builder(CallBuilder):
     # -- sums and products -------------------------------------------------------------
     # A run of terms (a + b − c …) or of factors (a b / c ⊙ d …) is one grammar rule, so
     # that long flat sums and products are built in linear time without recursion.
-    def sum_step(self, meta: Any, sign: Token, b: Expr) -> tuple[bool, Expr]:
+    def term(self, meta: Any, sign: Token, b: Expr) -> tuple[bool, Expr]:
         return (sign.type == "MINUS", b)
 
-    def sum_chain(self, meta: Any, first: Expr, *steps: tuple[bool, Expr]) -> Expr:
+    def add(self, meta: Any, first: Expr, *steps: tuple[bool, Expr]) -> Expr:
         """a + b − c + …: one sum; a sum in parentheses is spliced in."""
         span = meta_span(meta)
         terms: list[Expr] = []
@@ -206,6 +209,7 @@ class Builder(CallBuilder):
 
     # -- postfix -----------------------------------------------------------------------
     def transpose(self, meta: Any, a: Expr, prime: Token | None = None) -> Expr:
+        """x', x’, x⊤ (and xᵀ, x^T through :meth:`power`)."""
         span = meta_span(meta)
         if self._literal_one(a) and a.span and meta.start_pos == a.span[0]:
             # 1ᵀ: the vector of ones, transposed — only the literal 1 written right before
@@ -213,23 +217,19 @@ class Builder(CallBuilder):
             a = at(Ones((self.u.fresh(), 1)), a.span)
         return self._make(Transpose, (a,), span)
 
-    def superscript(self, meta: Any, a: Expr, tok: Token) -> Expr:
-        text = str(tok)
-        span = meta_span(meta)
-        if text == "ᵀ":
-            return self.transpose(meta, a)
-        if text == "⁻ᵀ":
-            return self._make(Transpose, (self._inverse(a, span),), span)
-        if "ᵀ" in text or not re.fullmatch(r"⁻?[⁰¹²³⁴⁵⁶⁷⁸⁹]+", text):
-            raise ParseError(f"'{text}' is not an exponent: write ᵀ, ⁻¹, ⁻ᵀ or a power like ²", token_span(tok))
-        return self._power(a, Fraction(int(text.translate(SUPER_DIGITS))), span)
-
     def power(self, meta: Any, a: Expr, exponent: Any) -> Expr:
+        """x^e and xᵉ, by the exponent: ᵀ (^T) transposes, ⁻ᵀ (^-T) inverts and transposes, a
+        number k is the power Xᵏ of a square matrix (X⁻¹ its inverse) or of a scalar, a
+        symbolic b the power of a scalar."""
         span = meta_span(meta)
+        if isinstance(exponent, Token):  # a superscript: ᵀ, ⁻ᵀ, ², ⁻¹
+            exponent = superscript_exponent(exponent)
         if exponent == "T":
             return self.transpose(meta, a)
         if exponent == "-T":
             return self._make(Transpose, (self._inverse(a, span),), span)
+        if isinstance(exponent, Fraction):
+            return self._power(a, exponent, span)
         if isinstance(exponent, Num):
             return self._power(a, exponent.value, span)
         if not self._scalar(a) and not self._vector(a):
@@ -242,7 +242,8 @@ class Builder(CallBuilder):
                              exponent.span) from None
         return self._make(Power, (a, exponent), span)
 
-    def elempower(self, meta: Any, a: Expr, exponent: Expr) -> Expr:
+    def elementwise_power(self, meta: Any, a: Expr, exponent: Expr) -> Expr:
+        """x.^p: the power entry by entry."""
         return self._make(Power, (a, exponent), meta_span(meta))
 
     def _power(self, a: Expr, p: Fraction, span: Span | None) -> Expr:
@@ -282,21 +283,20 @@ class Builder(CallBuilder):
             return self._reciprocal(a, span)
         return self._make(Call, (F.INV, (a,)), span)
 
-
-    def exp_transpose(self, meta: Any, *_: Token) -> str:
+    def transpose_exponent(self, meta: Any, *_: Token) -> str:
         return "T"
 
-    def exp_inverse_transpose(self, meta: Any, *_: Token) -> str:
+    def inverse_transpose_exponent(self, meta: Any, *_: Token) -> str:
         return "-T"
 
-    def exp_number(self, meta: Any, tok: Token) -> Expr:
+    def number_exponent(self, meta: Any, tok: Token) -> Expr:
         return at(Num(number_value(tok)), token_span(tok))
 
-    def exp_negative(self, meta: Any, minus: Token, tok: Token) -> Expr:
+    def negative_exponent(self, meta: Any, minus: Token, tok: Token) -> Expr:
         return at(Num(-number_value(tok)), (minus.start_pos, tok.end_pos))
 
     # -- bars, norms, inner products ------------------------------------------------------
-    def bars(self, meta: Any, open_: Token, a: Expr, close: Token) -> Expr:
+    def det_or_abs(self, meta: Any, open_: Token, a: Expr, close: Token) -> Expr:
         """|a| of a scalar is abs(a); |Σ| of a square matrix is det(Σ)."""
         span = meta_span(meta)
         if self._scalar(a):

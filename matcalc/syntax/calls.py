@@ -29,6 +29,7 @@ class CallBuilder(ProductBuilder):
         return list(items)
 
     def call(self, meta: Any, tok: Token, args: list[Expr]) -> Expr:
+        """f(…): built as the resolution pass says the name is (see :data:`_CALLS`)."""
         meaning = self.names.at[tok.start_pos]
         return self._CALLS[meaning.kind](self, meaning, args, meta_span(meta), token_span(tok))
 
@@ -111,13 +112,13 @@ class CallBuilder(ProductBuilder):
             costs.append((fit.cost, -i, row))
         return min(costs, key=lambda c: c[:2])[2] if costs else fn
 
-    def compose(self, meta: Any, f: Token, g: Token, arg: Expr) -> Expr:
+    def joined_call(self, meta: Any, f: Token, g: Token, arg: Expr) -> Expr:
         """log det X, log det(X): the row of the joined name (logdet)."""
         row = joined_row(self.names.at[f.start_pos].fn, F.lookup(str(g)))  # type: ignore[arg-type]
-        assert row is not None  # the resolution pass only writes compose where it exists
+        assert row is not None  # the rewrite writes joined_call only where the joined row exists
         return self._call(row, [arg], meta_span(meta))
 
-    def apply_bare(self, meta: Any, f: Token, arg: Expr) -> Expr:
+    def bars_call(self, meta: Any, f: Token, arg: Expr) -> Expr:
         """log|X|: f of the bars; log of det X is logdet X."""
         fn = self.names.at[f.start_pos].fn
         assert fn is not None
@@ -127,7 +128,9 @@ class CallBuilder(ProductBuilder):
                 return self._call(row, list(arg.args), meta_span(meta))
         return self._call(fn, [arg], meta_span(meta))
 
-    def primed_call(self, meta: Any, tok: Token, args: list[Expr]) -> Expr:
+    def derivative(self, meta: Any, tok: Token, args: list[Expr]) -> Expr:
+        """f′(x): the derivative of an elementwise function (a row of the table, or declared);
+        x′(y) for a variable x is the product xᵀ y."""
         meaning = self.names.at[tok.start_pos]
         name_span = (tok.start_pos, tok.end_pos - 1)
         if len(args) != 1:
@@ -155,7 +158,7 @@ class CallBuilder(ProductBuilder):
     _PRIMED = {"derivative": _primed_derivative, "abstract_derivative": _primed_abstract,
                "transposed_product": _primed_product}
 
-    def primed2_call(self, meta: Any, tok: Token, args: list[Expr]) -> Expr:
+    def second_derivative(self, meta: Any, tok: Token, args: list[Expr]) -> Expr:
         """f″(x), σ″(x): the second derivative of an elementwise function."""
         m = self.names.at[tok.start_pos]
         span = meta_span(meta)
@@ -169,7 +172,7 @@ class CallBuilder(ProductBuilder):
             raise ParseError(f"{m.name}″ is not defined: only elementwise functions have a second derivative", span)
         return at(second, span)
 
-    def hess_call(self, meta: Any, tok: Token, args: list[Expr]) -> Expr:
+    def hess(self, meta: Any, tok: Token, args: list[Expr]) -> Expr:
         """∇²L(y): the Hessian of a scalar abstract function at a vector y."""
         name, span = str(tok), meta_span(meta)
         decl = self.names.kind_of(name)
@@ -179,7 +182,8 @@ class CallBuilder(ProductBuilder):
             raise ParseError(f"∇²{name}(…) takes one argument", span)
         return self._make(Hess, (name, tuple(args)), span)
 
-    def grad_call(self, meta: Any, tok: Token, args: list[Expr]) -> Expr:
+    def grad(self, meta: Any, tok: Token, args: list[Expr]) -> Expr:
+        """∇L(y): the gradient of a scalar abstract function at y."""
         name, span = str(tok), meta_span(meta)
         decl = self.names.kind_of(name)
         if decl.kind != "scalar":
@@ -188,7 +192,8 @@ class CallBuilder(ProductBuilder):
             raise ParseError(f"∇{name}(…) takes one argument", span)
         return self._make(Grad, (name, tuple(args)), span)
 
-    def jac_call(self, meta: Any, tok: Token, args: list[Expr]) -> Expr:
+    def jac(self, meta: Any, tok: Token, args: list[Expr]) -> Expr:
+        """∂g(y): the Jacobian of a vector abstract function at a vector y."""
         name, span = str(tok), meta_span(meta)
         decl = self.names.kind_of(name)
         if decl.kind != "vector" or len(args) != 1:

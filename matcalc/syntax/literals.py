@@ -52,6 +52,18 @@ def vulgar_value(tok: Token) -> Fraction:
     return whole + Fraction(int(num), int(den))
 
 
+def superscript_exponent(tok: Token) -> str | Fraction:
+    """A superscript exponent: "T" for ᵀ, "-T" for ⁻ᵀ, else its whole number (², ⁻¹)."""
+    text = str(tok)
+    if text == "ᵀ":
+        return "T"
+    if text == "⁻ᵀ":
+        return "-T"
+    if "ᵀ" in text or not re.fullmatch(r"⁻?[⁰¹²³⁴⁵⁶⁷⁸⁹]+", text):
+        raise ParseError(f"'{text}' is not an exponent: write ᵀ, ⁻¹, ⁻ᵀ or a power like ²", token_span(tok))
+    return Fraction(int(text.translate(SUPER_DIGITS)))
+
+
 def parse_dim(text: str, span: Span | None = None) -> Any:
     """A written size: a whole number from 1 to MAX_SIZE, a name (n), or a product m·n."""
     dims: list[Any] = []

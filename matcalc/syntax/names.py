@@ -52,8 +52,7 @@ from .rewrite import rewrite_juxtaposed
 from .words import CONSTANTS, FILLED, NODE_CALLS, SIZE_LETTERS, SIZED, function_word, may_be_variable
 
 #: the lark trees that carry a name token first, and how the name is used there
-_NAME_TREES = ("name", "call", "primed_call", "primed2_call", "grad_call", "hess_call", "jac_call", "compose",
-               "apply_bare")
+_NAME_TREES = ("name", "call", "derivative", "second_derivative", "grad", "hess", "jac", "joined_call", "bars_call")
 
 
 @dataclass(frozen=True)
@@ -125,9 +124,9 @@ class Names:
     def _find_sizes(self, tree: Any, occurrences: list[tuple[str, Token]]) -> None:
         scalar_positions: set[int] = set()
         for sub in tree.iter_subtrees():
-            if sub.data in ("power", "superscript") and _negative_number(sub.children[1]):
+            if sub.data == "power" and _negative_number(sub.children[1]):
                 scalar_positions.update(t.start_pos for t in _scalar_names(sub.children[0], self))  # n⁻¹
-            if sub.data == "product_chain":
+            if sub.data == "product":
                 if self.factors_are_numbers:
                     factors = [sub.children[0], *(s.children[0] for s in sub.children[1:] if s.data == "step_mul")]
                     factors = [f.children[1] if isinstance(f, Tree) and f.data == "neg" else f for f in factors]  # −N
@@ -210,7 +209,7 @@ class Names:
                 return Meaning("builtin", name, fn)
         return Meaning("abstract", name, decl=self._function(name, span))
 
-    def _primed_call(self, tok: Token) -> Meaning:
+    def _derivative(self, tok: Token) -> Meaning:
         name = str(tok)[:-1]
         span = (tok.start_pos, tok.end_pos - 1)
         fn = F.lookup(name) if not self.declared(name) else None
@@ -233,7 +232,7 @@ class Names:
         self._use(name, "variable", span)
         return Meaning("transposed_product", name)
 
-    def _primed2_call(self, tok: Token) -> Meaning:
+    def _second_derivative(self, tok: Token) -> Meaning:
         text = str(tok)
         name = text[:-1] if text.endswith("″") else text[:-2]
         span = (tok.start_pos, tok.start_pos + len(name))
@@ -247,25 +246,25 @@ class Names:
         raise ParseError(f"'{text}(…)' is a second derivative: of an elementwise function only (declare "
                          f"{name}: elementwise); ∇²{name}(…) is the Hessian of a scalar function", span)
 
-    def _hess_call(self, tok: Token) -> Meaning:
+    def _hess(self, tok: Token) -> Meaning:
         name = str(tok)
         return Meaning("hess", name, decl=self._function(name, _span(tok)))
 
-    def _grad_call(self, tok: Token) -> Meaning:
+    def _grad(self, tok: Token) -> Meaning:
         name = str(tok)
         return Meaning("grad", name, decl=self._function(name, _span(tok)))
 
-    def _jac_call(self, tok: Token) -> Meaning:
+    def _jac(self, tok: Token) -> Meaning:
         name = str(tok)
         if name not in self.decls.functions and may_be_abstract(name):
             self.fn_kinds.setdefault(name, FuncDecl("vector"))  # ∂g(y): g is a vector function
         return Meaning("jac", name, decl=self._function(name, _span(tok)))
 
-    def _compose(self, tok: Token) -> Meaning:
-        return Meaning("compose", str(tok), self.function_word(str(tok)))
+    def _joined_call(self, tok: Token) -> Meaning:
+        return Meaning("joined_call", str(tok), self.function_word(str(tok)))
 
-    def _apply_bare(self, tok: Token) -> Meaning:
-        return Meaning("apply_bare", str(tok), self.function_word(str(tok)))
+    def _bars_call(self, tok: Token) -> Meaning:
+        return Meaning("bars_call", str(tok), self.function_word(str(tok)))
 
 
 def _occurrences(tree: Any) -> Iterator[tuple[str, Token]]:
@@ -284,9 +283,9 @@ def _scalar_names(t: Any, names: Names) -> list[Token]:
         return [t.children[0]]
     if t.data in ("neg", "pos"):
         return _scalar_names(t.children[-1], names)
-    if t.data in ("power", "superscript", "elempower") and _is_number(t.children[1]):
+    if t.data in ("power", "elementwise_power") and _is_number(t.children[1]):
         return _scalar_names(t.children[0], names)
-    if t.data == "sum_chain":
+    if t.data == "add":
         out = _scalar_names(t.children[0], names)
         for step in t.children[1:]:
             out += _scalar_names(step.children[-1], names)
@@ -294,7 +293,7 @@ def _scalar_names(t: Any, names: Names) -> list[Token]:
     if t.data == "call" and len(t.children[1].children) == 1:
         fn = names.function_word(str(t.children[0]))
         return _scalar_names(t.children[1].children[0], names) if fn is not None and fn.elementwise else []
-    if t.data == "product_chain":
+    if t.data == "product":
         factors = [t.children[0], *(s.children[0] for s in t.children[1:] if isinstance(s, Tree))]
         if all(_is_number(f) or _number_or_name(f) for f in factors):
             return [tok for f in factors for tok in _scalar_names(f, names)]
@@ -304,20 +303,20 @@ def _scalar_names(t: Any, names: Names) -> list[Token]:
 def _is_number(t: Any) -> bool:
     if isinstance(t, Token):
         return t.type == "SUPERSCRIPT" and "ᵀ" not in t
-    return isinstance(t, Tree) and t.data in ("number", "vulgar", "exp_number", "exp_negative")
+    return isinstance(t, Tree) and t.data in ("number", "number_exponent", "negative_exponent")
 
 
 def _negative_number(t: Any) -> bool:
     """⁻¹, ^-1, ^-2: a negative whole power, which a vector does not have."""
     if isinstance(t, Token):
         return t.type == "SUPERSCRIPT" and t.startswith("⁻") and "ᵀ" not in t
-    return isinstance(t, Tree) and t.data == "exp_negative"
+    return isinstance(t, Tree) and t.data == "negative_exponent"
 
 
 def _number_or_name(t: Any) -> bool:
-    if isinstance(t, Tree) and t.data in ("power", "superscript") and _is_number(t.children[1]):
+    if isinstance(t, Tree) and t.data == "power" and _is_number(t.children[1]):
         t = t.children[0]
-    return isinstance(t, Tree) and t.data in ("name", "number", "vulgar")
+    return isinstance(t, Tree) and t.data in ("name", "number")
 
 
 

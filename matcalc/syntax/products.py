@@ -36,7 +36,7 @@ class ProductBuilder(NodeMaker):
     def step_kron(self, meta: Any, b: Expr) -> tuple[str, Expr, int]:
         return ("kron", b, meta.end_pos)
 
-    def product_chain(self, meta: Any, first: Expr, *steps: tuple[str, Expr, int]) -> Expr:
+    def product(self, meta: Any, first: Expr, *steps: tuple[str, Expr, int]) -> Expr:
         """a b ⊙ c / d …, left to right: ((a b) ⊙ c) / d.  Runs of matrix products are
         collected in one list and built once (see :class:`ProductRun`)."""
         start = meta.start_pos

@@ -22,7 +22,7 @@ from .words import CONSTANTS, FILLED, GREEK_WORDS, NODE_CALLS, function_word
 # ---------------------------------------------------------------- letters written together
 
 #: postfix trees: their operator binds to the last letter of a word (``Ax'`` is A xᵀ)
-_POSTFIX_TREES = ("transpose", "power", "superscript", "elempower")
+_POSTFIX_TREES = ("transpose", "power", "elementwise_power")
 
 _LETTERS = re.compile(r"[A-Za-zα-ωΑ-Ωℓ]{2,}")
 
@@ -56,7 +56,7 @@ def split_letter_products(tree: Any, decls: Declarations) -> tuple[Any, list[str
         for k in sub.children:
             if isinstance(k, Tree):
                 parent[id(k)] = sub
-        if sub.data in ("name", "exp_name") and isinstance(sub.children[0], Token) \
+        if sub.data == "name" and isinstance(sub.children[0], Token) \
                 and is_letter_product(str(sub.children[0]), decls):
             hits.append(sub)
     readings: dict[str, str] = {}
@@ -71,7 +71,7 @@ def split_letter_products(tree: Any, decls: Declarations) -> tuple[Any, list[str
             top = up
         steps = [Tree("step_mul", [Tree("name", [t], _meta(t, t))], _meta(t, t)) for t in letters[1:-1]]
         steps.append(Tree("step_mul", [inner], inner.meta))
-        product = Tree("product_chain", [Tree("name", [letters[0]], _meta(letters[0], letters[0])), *steps],
+        product = Tree("product", [Tree("name", [letters[0]], _meta(letters[0], letters[0])), *steps],
                        _meta(letters[0], top if top is not leaf else letters[-1]))
         up = parent.get(id(top))
         if up is None:
@@ -108,12 +108,12 @@ def _meta(first: Any, last: Any) -> Meta:
 
 
 def rewrite_juxtaposed(tree: Any, decls: Declarations) -> None:
-    """``log det X``, ``log det(X)`` → compose(log, det, X): the table's row of the joined
-    name (logdet); ``log|X|`` → apply_bare(log, |X|) (log of det X is logdet, see the
-    Builder).  Only where the joined row exists or the argument is between bars: any
+    """``log det X``, ``log det(X)`` → joined_call(log, det, X): the table's row of the
+    joined name (logdet); ``log|X|`` → bars_call(log, |X|) (log of det X is logdet, see
+    :meth:`~matcalc.syntax.calls.CallBuilder.bars_call`).  Only where the joined row exists or the argument is between bars: any
     other function name without parentheses stays an error (``tr A B`` is not guessed)."""
     for chain in list(tree.iter_subtrees()):
-        if chain.data != "product_chain":
+        if chain.data != "product":
             continue
         kids = chain.children
         i = 0
@@ -151,18 +151,18 @@ def _juxtaposed(word: Token, g: Any, rest: list, decls: Declarations) -> tuple[t
     """The tree for ``word g …`` and how many further steps of the product it takes."""
     f = function_word(str(word), decls)
     assert f is not None
-    if isinstance(g, Tree) and g.data == "bars":
-        return ("apply_bare", [word, g]), 0
+    if isinstance(g, Tree) and g.data == "det_or_abs":
+        return ("bars_call", [word, g]), 0
     if isinstance(g, Tree) and g.data == "call" and len(g.children[1].children) == 1:
         inner = g.children[0]
         if _joined(f, str(inner), decls):
-            return ("compose", [word, inner, g.children[1].children[0]]), 0
+            return ("joined_call", [word, inner, g.children[1].children[0]]), 0
     second = _function_word(g, decls)
     if second is not None and _joined(f, str(second), decls) and rest and rest[0].data == "step_mul":
         if len(rest) > 1 and rest[1].data == "step_mul":  # log det X Y: of X, or of X Y?
             raise ParseError(f"'{word} {second} …' followed by a product is ambiguous: write "
                              f"{word} {second}(…) with parentheses", (word.start_pos, rest[1].meta.end_pos))
-        return ("compose", [word, second, rest[0].children[0]]), 1
+        return ("joined_call", [word, second, rest[0].children[0]]), 1
     return None, 0
 
 
