@@ -39,19 +39,19 @@ def _assumed(tree: Expr, scope: Scope, spans: dict[Expr, Span], text: str) -> li
     """What the reading assumed that the expression did not force, in words."""
     out = []
     shapes = {n.name: n.shape for n in tree.walk() if isinstance(n, Var)}
-    for name in sorted(scope.promoted):
+    for name in sorted(scope.as_vectors):
         if shapes.get(name, (1, 1)) != (1, 1):
             out.append(f"{name} is a vector: the expression needs it (a Greek letter is a scalar unless "
                        "the expression needs more)")
-    for name in scope.collapsed():  # a default the expression bent: x^2 makes x a scalar
-        if name in scope.demoted:  # a x, c A x: a coefficient
+    for name in scope.bent():  # a default the expression bent: x^2 makes x a scalar
+        if name in scope.as_scalars:  # a x, c A x: a coefficient
             why = "as MatrixCalculus.org reads a–g" if coefficient_letter(name) else "which the expression needs"
             out.append(f"{name} is read as a scalar coefficient, {why} (a lowercase letter is a column vector by "
                        f"default; if {name} is a vector, declare it: --where \"{name}: n\")")
             continue
         out.append(f"{name} is a {describe_shape(shapes[name])}: the expression needs it "
                    f"({_KINDS[scope.defaults[name][0]]} by default)")
-    out.extend(scope.names.readings)
+    out.extend(scope.names.said)
     for name in scope.size_dims:  # ‖X w − y‖² / m: m is a size, and which one is said
         holder = next((v for v in tree.walk() if isinstance(v, Var) and name in v.shape), None)
         declare = f", e.g. --where \"{holder.name}: {_declared(holder.shape)}\"" if holder else ""

@@ -82,7 +82,7 @@ class Builder(CallBuilder):
 
     def name(self, meta: Any, tok: Token) -> Expr:
         """A name: built as the resolution pass says it is (see :data:`_LEAVES`)."""
-        meaning = self.names.at[tok.start_pos]
+        meaning = self.names.meaning_at[tok.start_pos]
         return at(self._LEAVES[meaning.kind](self, meaning, tok), token_span(tok))
 
     def _leaf_variable(self, m: Meaning, tok: Token) -> Expr:

@@ -15,7 +15,7 @@ from lark import Token
 from .. import functions as F
 from ..errors import ParseError, ShapeError, Span
 from ..nodes import Apply, Call, Deriv, Expr, Grad, Hess, Jac, Kron, Num, Ones, Power, Transpose
-from ..shapes import DimVar, Inference, Mismatch, Strict, shape_error
+from ..shapes import DimVar, Inference, Mismatch, Unifier, shape_error
 from .names import Meaning
 from .products import ProductBuilder
 from .source import at, meta_span, token_span
@@ -30,7 +30,7 @@ class CallBuilder(ProductBuilder):
 
     def call(self, meta: Any, tok: Token, args: list[Expr]) -> Expr:
         """f(…): built as the resolution pass says the name is (see :data:`_CALLS`)."""
-        meaning = self.names.at[tok.start_pos]
+        meaning = self.names.meaning_at[tok.start_pos]
         return self._CALLS[meaning.kind](self, meaning, args, meta_span(meta), token_span(tok))
 
     def _call_product(self, m: Meaning, args: list[Expr], span: Span | None, name_span: Span) -> Expr:
@@ -104,7 +104,7 @@ class CallBuilder(ProductBuilder):
         shape = self._shape(args[0])
         costs = []
         for i, row in enumerate(rows):
-            fit = _Fit(self.u)
+            fit = _CountingUnifier(self.u)
             try:
                 row.shape([shape], fit)
             except (Mismatch, ShapeError):
@@ -114,13 +114,13 @@ class CallBuilder(ProductBuilder):
 
     def joined_call(self, meta: Any, f: Token, g: Token, arg: Expr) -> Expr:
         """log det X, log det(X): the row of the joined name (logdet)."""
-        row = joined_row(self.names.at[f.start_pos].fn, F.lookup(str(g)))  # type: ignore[arg-type]
+        row = joined_row(self.names.meaning_at[f.start_pos].fn, F.lookup(str(g)))  # type: ignore[arg-type]
         assert row is not None  # the rewrite writes joined_call only where the joined row exists
         return self._call(row, [arg], meta_span(meta))
 
     def bars_call(self, meta: Any, f: Token, arg: Expr) -> Expr:
         """log|X|: f of the bars; log of det X is logdet X."""
-        fn = self.names.at[f.start_pos].fn
+        fn = self.names.meaning_at[f.start_pos].fn
         assert fn is not None
         if isinstance(arg, Call):
             row = joined_row(fn, arg.fn)
@@ -131,7 +131,7 @@ class CallBuilder(ProductBuilder):
     def derivative(self, meta: Any, tok: Token, args: list[Expr]) -> Expr:
         """f′(x): the derivative of an elementwise function (a row of the table, or declared);
         x′(y) for a variable x is the product xᵀ y."""
-        meaning = self.names.at[tok.start_pos]
+        meaning = self.names.meaning_at[tok.start_pos]
         name_span = (tok.start_pos, tok.end_pos - 1)
         if len(args) != 1:
             raise ParseError(f"{meaning.name}′ takes one argument, not {len(args)}", meta_span(meta))
@@ -160,7 +160,7 @@ class CallBuilder(ProductBuilder):
 
     def second_derivative(self, meta: Any, tok: Token, args: list[Expr]) -> Expr:
         """f″(x), σ″(x): the second derivative of an elementwise function."""
-        m = self.names.at[tok.start_pos]
+        m = self.names.meaning_at[tok.start_pos]
         span = meta_span(meta)
         if len(args) != 1:
             raise ParseError(f"{m.name}″ takes one argument, not {len(args)}", span)
@@ -201,7 +201,7 @@ class CallBuilder(ProductBuilder):
         return self._make(Jac, (name, tuple(args), self.scope.out(name, decl)), span)
 
 
-class _Fit(Strict):
+class _CountingUnifier(Unifier):
     """A trial unifier over a parse's inference that binds nothing for good: it counts
     the sizes a shape rule would fix (a size fixed to 1 counts double)."""
 

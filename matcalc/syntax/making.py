@@ -23,16 +23,16 @@ class NodeMaker(Transformer_NonRecursive):
     What a name is comes from the resolution pass (:class:`~matcalc.syntax.names.Names`);
     the shapes one reading gives the names come from its :class:`~matcalc.syntax.names.Scope`."""
 
-    def __init__(self, names: Names, u: Inference, promoted: frozenset[str] = frozenset(),
-                 demoted: frozenset[str] = frozenset(), ones: bool = False):
+    def __init__(self, names: Names, u: Inference, as_vectors: frozenset[str] = frozenset(),
+                 as_scalars: frozenset[str] = frozenset(), leading_one_as_ones: bool = False):
         super().__init__(visit_tokens=False)  # tokens are read by the rules that hold them
         self.names = names
         self.decls = names.decls
         self.u = u
-        self.scope = Scope(names, names.decls, u, promoted, demoted)
+        self.scope = Scope(names, names.decls, u, as_vectors, as_scalars)
         #: a literal 1 that begins a product is the vector of ones (A − 1 xᵀ): a reading tried when
         #: the number 1 bends a name; the 1s so read, said in the output
-        self.ones_first = ones
+        self.leading_one_as_ones = leading_one_as_ones
         self.ones_read: list[Expr] = []
         #: the scalars added to every entry of an array (x − tr(X)/n), said in the output
         self.broadcasts: list[tuple[Expr, Expr]] = []

@@ -89,20 +89,20 @@ class Names:
     (``log det X``, ``log|X|``) into trees of their own, which the tree builder maps."""
 
     def __init__(self, tree: Any, decls: Declarations, factors_are_numbers: bool = False,
-                 readings: tuple[str, ...] = ()):
+                 said: tuple[str, ...] = ()):
         self.decls = decls
         #: a second reading, when the first fails: size names that are factors of a product
         #: are numbers too (m in 𝟏 − m softmax(z), as matcalc prints results)
         self.factors_are_numbers = factors_are_numbers
         self.callable = frozenset(F.names())
         #: the meaning of each name token, by its start position in the text
-        self.at: dict[int, Meaning] = {}
+        self.meaning_at: dict[int, Meaning] = {}
         #: names read as sizes: True where the size is declared (the reading is forced)
         self.sizes: dict[str, bool] = {}
         #: abstract functions whose kind the notation fixes (∂g(…) makes g a vector function)
         self.fn_kinds: dict[str, FuncDecl] = {}
-        #: readings of ambiguous names that the output must mention, in words
-        self.readings: list[str] = list(readings)
+        #: what the output must say about how ambiguous names were read, in words
+        self.said: list[str] = list(said)
         #: where each name read as a size is first used
         self.size_spans: dict[str, Span] = {}
         self._used_as: dict[str, str] = {}
@@ -110,7 +110,7 @@ class Names:
         occurrences = sorted(_occurrences(tree), key=lambda pair: pair[1].start_pos)
         self._find_sizes(tree, occurrences)
         for data, tok in occurrences:
-            self.at[tok.start_pos] = getattr(self, f"_{data}")(tok)
+            self.meaning_at[tok.start_pos] = getattr(self, f"_{data}")(tok)
 
     # -- questions the rewriting asks --------------------------------------------------
     def declared(self, name: str) -> bool:
@@ -227,7 +227,7 @@ class Names:
         if name not in self.decls.variables and not may_be_abstract(name):
             raise unknown_function(name, span)
         if name not in self.decls.variables and base_name(name).rstrip("'′’") in FUNCTION_LETTERS:
-            self.readings.append(f"{name}′(…) is read as the product {name}ᵀ (…), {name} a variable; for the "
+            self.said.append(f"{name}′(…) is read as the product {name}ᵀ (…), {name} a variable; for the "
                                  f"derivative of a function {name}, declare it: --where \"{name}: elementwise\"")
         self._use(name, "variable", span)
         return Meaning("transposed_product", name)
@@ -324,18 +324,19 @@ def _number_or_name(t: Any) -> bool:
 
 
 class Scope:
-    """What one reading gives the names: the shapes of variables (declared, or by default
-    kind; ``promoted`` scalars read as vectors), the sizes read as numbers, the values of
-    vector functions.  One per reading; the tree builder asks it for leaves."""
+    """What one reading gives the names: the shapes of variables (declared, or of their
+    default kind, but for the scalars by default in ``as_vectors``, read as vectors, and the
+    vectors by default in ``as_scalars``, read as scalars), the sizes read as numbers, the
+    values of vector functions.  One per reading; the tree builder asks it for leaves."""
 
-    def __init__(self, names: Names, decls: Declarations, u: Inference, promoted: frozenset[str],
-                 demoted: frozenset[str] = frozenset()):
+    def __init__(self, names: Names, decls: Declarations, u: Inference, as_vectors: frozenset[str],
+                 as_scalars: frozenset[str] = frozenset()):
         self.names = names
         self.decls = decls
         self.u = u
-        self.promoted = promoted
+        self.as_vectors = as_vectors
         #: vectors by default read as scalars (a coefficient: a x, c A x), said as bent
-        self.demoted = demoted
+        self.as_scalars = as_scalars
         #: undeclared names: their default kind and the shape they were given
         self.defaults: dict[str, tuple[str, tuple[Any, Any]]] = {}
         self.var_shapes: dict[str, tuple[Any, Any]] = {}
@@ -371,23 +372,23 @@ class Scope:
         return (rows, cols)
 
     def _default_shape(self, name: str) -> tuple[Any, Any]:
-        kind = "vector" if name in self.promoted else default_kind(name)
+        kind = "vector" if name in self.as_vectors else default_kind(name)
         if kind == "scalar":
             shape: tuple[Any, Any] = (1, 1)
         elif kind == "vector":
             shape = (self.u.fresh(), 1)
-            if name in self.demoted:  # a vector whose size is 1: collapsed(), so it is said
+            if name in self.as_scalars:  # a vector whose size is 1: bent(), so it is said
                 self.u.unify(shape[0], 1)
         else:
             shape = (self.u.fresh(), self.u.fresh())
         self.defaults[name] = (kind, shape)
         return shape
 
-    def collapsed(self) -> list[str]:
+    def bent(self) -> list[str]:
         """Undeclared names whose default kind (vector, matrix) was bent by another name's
         default: a size that would be free became 1 (``x - μ`` with μ a scalar)."""
         return [name for name, (kind, shape) in self.defaults.items()
-                if kind != "scalar" and name not in self.promoted
+                if kind != "scalar" and name not in self.as_vectors
                 and any(isinstance(d, DimVar) and self.u.resolve(d) == 1 for d in shape)]
 
     def functions(self) -> dict[str, FuncDecl]:

@@ -41,7 +41,7 @@ class ProductBuilder(NodeMaker):
         collected in one list and built once (see :class:`ProductRun`)."""
         start = meta.start_pos
         first, steps = self._outer_ones(first, steps)
-        if self.ones_first and self._literal_one(first) and steps and steps[0][0] == "mul":
+        if self.leading_one_as_ones and self._literal_one(first) and steps and steps[0][0] == "mul":
             first = at(Ones((self.u.fresh(), 1)), first.span)
             self.ones_read.append(first)
         chain = ProductRun(self, first, start)
@@ -93,11 +93,11 @@ class ProductBuilder(NodeMaker):
         """a ⊙ b ⊙ c ⊙ …: one Hadamard product of all the factors, built once (each step
         as :meth:`_hadamard` would, which turns a ⊙ with a 1×1 side into a product)."""
         factors = list(a.factors if isinstance(a, Hadamard) else (a,))
-        acc: Any = a  # the product so far; while collecting, only its shape (_Shaped)
+        acc: Any = a  # the product so far; while collecting, only its shape (_ShapeOnly)
         end = a.span[1] if a.span else start
         for _, b, b_end in steps:
             if self._scalar(acc) or self._scalar(b):
-                if isinstance(acc, _Shaped):
+                if isinstance(acc, _ShapeOnly):
                     acc = self._make(Hadamard, (tuple(factors),), (start, end))
                 acc = self._hadamard(acc, b, (start, b_end))
                 factors = list(acc.factors if isinstance(acc, Hadamard) else (acc,))
@@ -110,9 +110,9 @@ class ProductBuilder(NodeMaker):
                     raise shape_error("Hadamard product", "both sides must have the same shape",
                                       [(a.span, acc.shape), (b.span, b.shape)], (start, b_end)) from None
                 factors.extend(b.factors if isinstance(b, Hadamard) else (b,))
-                acc = _Shaped(acc.shape)
+                acc = _ShapeOnly(acc.shape)
             end = b_end
-        if isinstance(acc, _Shaped):
+        if isinstance(acc, _ShapeOnly):
             acc = self._make(Hadamard, (tuple(factors),), (start, end))
         return acc
 
@@ -177,7 +177,7 @@ class ProductBuilder(NodeMaker):
         return self._hadamard(a, inverse, span)
 
 
-class _Shaped:
+class _ShapeOnly:
     """Stands for a Hadamard product being collected: only its shape is asked."""
 
     def __init__(self, shape: tuple[Any, Any]):

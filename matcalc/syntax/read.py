@@ -92,7 +92,7 @@ def _parse_visible(text: str, decls: Declarations, expect: tuple | None) -> Pars
     try:
         lark_tree, letters = split_letter_products(parser().parse(text), decls)
         try:
-            names = Names(lark_tree, decls, readings=tuple(letters))
+            names = Names(lark_tree, decls, said=tuple(letters))
         except MatcalcError as err:
             raise with_letters(err, letters).with_source(text) from None
         reading = first_reading(lark_tree, text, decls, names, expect, letters)

@@ -15,7 +15,7 @@ of the same parse tree, and the one that bends fewest names is kept:
 5. when the expression is still not a scalar, Greek letters read as vectors, the
    transposed ones first (``μᵀ Σ μ``, ``θᵀ x``).
 
-Each try is bounded (:data:`PROMOTION_TRIES` single names), so the search is a small
+Each try is bounded (:data:`SINGLE_NAME_TRIES` single names), so the search is a small
 constant number of builds.
 
 One reading's shapes are inferred while its nodes are built: the builder decides what
@@ -45,7 +45,7 @@ from .source import located
 from .words import coefficient_letter
 
 #: single names tried as vectors (or as scalars), one at a time, when the first readings bend a name
-PROMOTION_TRIES = 8
+SINGLE_NAME_TRIES = 8
 
 
 @dataclass(frozen=True)
@@ -69,19 +69,19 @@ class Reading:
         return self.u.is_one(self.tree.shape[0]) and self.u.is_one(self.tree.shape[1])
 
     def bent(self) -> list[str]:
-        return self.builder.scope.collapsed()
+        return self.builder.scope.bent()
 
 
 def build_reading(lark_tree: Any, text: str, names: Names, expect: tuple | None,
-                  promoted: frozenset[str] = frozenset(), demoted: frozenset[str] = frozenset(),
-                  ones: bool = False) -> Reading:
-    """One reading of the parse tree.  ``promoted``: scalars by default read as vectors;
-    ``demoted``: vectors by default read as scalars; ``ones``: a literal 1 that begins a
-    product is the vector of ones.  ``expect``: a shape the expression's unknown sizes are
+                  as_vectors: frozenset[str] = frozenset(), as_scalars: frozenset[str] = frozenset(),
+                  leading_one_as_ones: bool = False) -> Reading:
+    """One reading of the parse tree.  ``as_vectors``: scalars by default read as vectors;
+    ``as_scalars``: vectors by default read as scalars; ``leading_one_as_ones``: a literal 1
+    that begins a product is the vector of ones.  ``expect``: a shape the expression's unknown sizes are
     unified with where they can be."""
     fresh = FreshSizeNames((set(names.decls.dim_symbols()) | names_in(text)) - set(names.sizes))
     u = Inference(fresh)
-    builder = Builder(names, u, promoted, demoted, ones)
+    builder = Builder(names, u, as_vectors, as_scalars, leading_one_as_ones)
     try:
         with inferring(u):
             raw = builder.transform(lark_tree)
@@ -99,11 +99,11 @@ def build_reading(lark_tree: Any, text: str, names: Names, expect: tuple | None,
 
 
 def _attempt(lark_tree: Any, text: str, names: Names, expect: tuple | None,
-             promoted: frozenset[str] = frozenset(), demoted: frozenset[str] = frozenset(),
-             ones: bool = False) -> Reading | None:
+             as_vectors: frozenset[str] = frozenset(), as_scalars: frozenset[str] = frozenset(),
+             leading_one_as_ones: bool = False) -> Reading | None:
     """:func:`build_reading`, or None where that reading does not parse."""
     try:
-        return build_reading(lark_tree, text, names, expect, promoted, demoted, ones)
+        return build_reading(lark_tree, text, names, expect, as_vectors, as_scalars, leading_one_as_ones)
     except TimeLimitError:
         raise
     except MatcalcError:
@@ -134,7 +134,7 @@ def first_reading(lark_tree: Any, text: str, decls: Declarations, names: Names, 
         return trial
     # −N/2 log|Σ|: N a matrix makes f a matrix; N a size (a number) makes it a scalar
     if expect is None and not reading.is_scalar():
-        again = Names(lark_tree, decls, factors_are_numbers=True, readings=tuple(letters))
+        again = Names(lark_tree, decls, factors_are_numbers=True, said=tuple(letters))
         if again.sizes != names.sizes:
             trial = _attempt(lark_tree, text, again, expect)
             if trial is not None and trial.is_scalar():
@@ -147,15 +147,15 @@ def _first_that_parses(lark_tree: Any, text: str, decls: Declarations, names: Na
     """When the first reading fails: size names that are factors read as numbers; else the
     names that are scalars by default (Greek letters) read as vectors, all together, then
     one at a time (a bounded number of tries).  The reading that parses, or None."""
-    again = Names(lark_tree, decls, factors_are_numbers=True, readings=tuple(names.readings))
+    again = Names(lark_tree, decls, factors_are_numbers=True, said=tuple(names.said))
     tries: list[tuple[Names, frozenset[str]]] = [(again, frozenset())] if again.sizes != names.sizes else []
-    scalars = sorted({m.name for m in names.at.values() if m.kind == "variable" and m.name not in decls.variables
+    scalars = sorted({m.name for m in names.meaning_at.values() if m.kind == "variable" and m.name not in decls.variables
                       and default_kind(m.name) == "scalar"})
     if scalars:
         tries.append((names, frozenset(scalars)))
-        tries += [(names, frozenset({n})) for n in scalars[:PROMOTION_TRIES]]
-    for which, promoted in tries:
-        trial = _attempt(lark_tree, text, which, expect, promoted)
+        tries += [(names, frozenset({n})) for n in scalars[:SINGLE_NAME_TRIES]]
+    for which, as_vectors in tries:
+        trial = _attempt(lark_tree, text, which, expect, as_vectors)
         if trial is not None:
             return trial
     return None
@@ -170,17 +170,18 @@ def better_reading(reading: Reading, lark_tree: Any, text: str, expect: tuple | 
     # 2. read scalar-by-default names as vectors: first together, those added to a bent
     # name (x − μ − ν), then one at a time
     tries = [frozenset(_added_to(reading.tree, set(bent), set(scalars)))] if bent else []
-    tries += [frozenset({n}) for n in scalars[:PROMOTION_TRIES]] if bent else []
+    tries += [frozenset({n}) for n in scalars[:SINGLE_NAME_TRIES]] if bent else []
     for group in tries:
-        if bent and group and not group <= reading.scope.promoted:
-            trial = _attempt(lark_tree, text, names, expect, reading.scope.promoted | group)
+        if bent and group and not group <= reading.scope.as_vectors:
+            trial = _attempt(lark_tree, text, names, expect, reading.scope.as_vectors | group)
             if trial is not None and len(trial.bent()) < len(bent):
                 reading = trial
                 bent = reading.bent()
     # 3. a literal 1 that begins a product is the vector of ones when the number 1 bends a
     # name (A − 1 xᵀ, the rank-one 𝟏 xᵀ): the reading that bends fewer names is kept, and said
     if bent and reading.builder._literal_ones:
-        trial = _attempt(lark_tree, text, names, expect, reading.scope.promoted, reading.scope.demoted, ones=True)
+        trial = _attempt(lark_tree, text, names, expect, reading.scope.as_vectors, reading.scope.as_scalars,
+                         leading_one_as_ones=True)
         if trial is not None and trial.builder.ones_read and len(trial.bent()) < len(bent):
             reading = trial
             bent = reading.bent()
@@ -189,17 +190,17 @@ def better_reading(reading: Reading, lark_tree: Any, text: str, expect: tuple | 
     # bent a name, read lowercase names as scalars instead — the letters a–g together (the
     # scalars of MatrixCalculus.org's convention), then each one — and keep the reading
     # that bends fewest names, capitals last, a–g first (the output says what it assumed)
-    if bent and not reading.scope.demoted:
+    if bent and not reading.scope.as_scalars:
         vectors = [n for n, (kind, _) in reading.scope.defaults.items() if kind == "vector"]
-        best = _bend_key(bent)
+        best = _bending_cost(bent)
         for group in [frozenset(n for n in vectors if coefficient_letter(n))] + \
-                [frozenset({n}) for n in vectors[:PROMOTION_TRIES]]:
+                [frozenset({n}) for n in vectors[:SINGLE_NAME_TRIES]]:
             if not group:
                 continue
-            trial = _attempt(lark_tree, text, names, expect, reading.scope.promoted, group)
+            trial = _attempt(lark_tree, text, names, expect, reading.scope.as_vectors, group)
             if trial is None or (reading.is_scalar() and not trial.is_scalar()):
                 continue
-            key = _bend_key(trial.bent())
+            key = _bending_cost(trial.bent())
             if key < best:
                 reading, best = trial, key
         bent = reading.bent()
@@ -207,17 +208,17 @@ def better_reading(reading: Reading, lark_tree: Any, text: str, expect: tuple | 
     # log-likelihood): the reading with it a vector, if that makes f a scalar, is the one
     # meant — a transposed scalar is the strongest sign (the reading is said)
     if expect is None and not reading.is_scalar():
-        left = frozenset(n for n in scalars if n not in reading.scope.promoted)
+        left = frozenset(n for n in scalars if n not in reading.scope.as_vectors)
         transposed = {n.arg.name for n in reading.tree.walk() if isinstance(n, Transpose) and isinstance(n.arg, Var)}
         for group in (left & transposed, left):
-            trial = _attempt(lark_tree, text, names, expect, reading.scope.promoted | group) if group else None
+            trial = _attempt(lark_tree, text, names, expect, reading.scope.as_vectors | group) if group else None
             if trial is not None and trial.is_scalar() and len(trial.bent()) <= len(bent):
                 reading = trial
                 break
     return reading
 
 
-def _bend_key(bent: list[str]) -> tuple[int, int, int]:
+def _bending_cost(bent: list[str]) -> tuple[int, int, int]:
     """How far a reading bends the default kinds: names bent, of them capitals (a matrix
     read as a row vector), of them lowercase letters outside a–g; less is better."""
     return (len(bent), sum(n[0].isupper() for n in bent), sum(not coefficient_letter(n) for n in bent))
