@@ -1,6 +1,24 @@
 """What every rule of the tree builder uses: one reading's state (its unifier, the
 shapes it gives the names) and the few builders every rule calls — a node built with
-its position, a product with its numbers folded, −e, 1/s."""
+its position, a product with its numbers folded, −e, 1/s.
+
+Shapes are inferred while the nodes are built, in the builder's one bottom-up pass, and
+not in a pass of their own afterwards: what the notation means depends on the shapes
+known so far (``/`` needs a scalar divisor, ``⊙`` with a 1×1 side is a product, ``|X|`` is
+det or abs, ``diag`` picks the row its argument fits, a scalar added to an array is added
+to every entry).  Each node's shape rule (:mod:`matcalc.nodes`) is written once, against a
+unifier: during a reading the reading's :class:`~matcalc.shapes.Inference`, which binds
+unknown sizes, and :data:`~matcalc.shapes.STRICT` everywhere else, which only checks.
+The reading enters :func:`~matcalc.shapes.inferring` once
+(:func:`matcalc.syntax.readings.build_reading`) instead of passing the unifier to each
+constructor, because some nodes of a reading are built by code the rest of the package
+shares: the function table's derivative rows (``σ′(x)`` is σ(x) ⊙ (𝟏 − σ(x)), built by
+:mod:`matcalc.algebra`'s ``mul``, ``had`` and ``power``, which every differential rule
+calls) and its inner product (``⟨A, X⟩``), and :mod:`matcalc.printing.sizes`, which re-runs
+inference on a tree through :meth:`~matcalc.nodes.Expr.rebuild`.  Passing the unifier
+explicitly would put a unifier parameter on those helpers, or a second copy of them
+here: more code, in more modules, than the one context variable it would remove.
+"""
 
 from __future__ import annotations
 

@@ -112,7 +112,7 @@ class Names:
         for data, tok in occurrences:
             self.meaning_at[tok.start_pos] = getattr(self, f"_{data}")(tok)
 
-    # -- questions the rewriting asks --------------------------------------------------
+    # -- questions about names ----------------------------------------------------------
     def declared(self, name: str) -> bool:
         return name in self.decls.variables or name in self.decls.functions
 

@@ -18,13 +18,8 @@ of the same parse tree, and the one that bends fewest names is kept:
 Each try is bounded (:data:`SINGLE_NAME_TRIES` single names), so the search is a small
 constant number of builds.
 
-One reading's shapes are inferred while its nodes are built: the builder decides what
-notation means from the shapes known so far (``/`` needs a scalar divisor, ``⊙`` with a
-1×1 side is a product, ``|X|`` is det or abs, which ``diag`` row fits), so inference cannot
-be a pass after building.  Node constructors reach the reading's unifier through
-:func:`matcalc.shapes.inferring`, entered once, in :func:`build_reading`: trees built by
-the function table during the build (``σ′(x)``, ``⟨A, X⟩``) use the algebra helpers that the
-differential rules share, and would otherwise each need the unifier passed down.
+A reading's shapes are inferred while its nodes are built, with its own unifier, in force
+for the build only (:func:`build_reading`; why, in :mod:`matcalc.syntax.making`).
 """
 
 from __future__ import annotations

@@ -61,8 +61,9 @@ def names_in(text: str) -> set[str]:
 def tie_sizes(raw: Expr, u: Inference, pool: FreshSizeNames, scope: Scope) -> None:
     """Each undeclared size name read as a number becomes a size of the expression: the
     size that would be given that name when the matrices' sizes are named first (X is
-    m×n by default, so m in ``/ m`` is the rows of X, wherever X stands); else the one size left when there is one (``(1/n) 𝟏ᵀ x``: x has n
-    entries).  Otherwise the reading is not clear, and the error says what to declare."""
+    m×n by default, so m in ``/ m`` is the rows of X, wherever X stands); else the one size
+    left when there is one (``(1/n) 𝟏ᵀ x``: x has n entries).  Otherwise the reading is not
+    clear, and the error says what to declare."""
     if not scope.size_dims:
         return
     free: list[DimVar] = []
@@ -134,15 +135,16 @@ def size_meaning(tree: Expr, name: str) -> str | None:
     return "a size of the expression"
 
 
-def ground(e: Expr, u: Inference, ground_name: Any) -> Expr:
-    """Rebuild with every dimension known: unknown ones get fresh names."""
+def ground(e: Expr, u: Inference, fresh: FreshSizeNames) -> Expr:
+    """``e`` rebuilt with every dimension known: the unknown ones get ``fresh`` names, in
+    the order a reader meets them."""
     names: dict[DimVar, str] = {}
 
     def dim(d: Any) -> Any:
         d = u.resolve(d)
         if isinstance(d, DimVar):
             if d not in names:
-                names[d] = ground_name()
+                names[d] = fresh()
                 u.parent[d] = names[d]
             return names[d]
         return d
