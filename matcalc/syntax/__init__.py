@@ -5,14 +5,12 @@ The modules, each importing only those listed before it:
 - :mod:`~matcalc.syntax.words`: the words the language reserves (``I``, ``kron``, size letters);
 - :mod:`~matcalc.syntax.grammar`: the grammar and its cached LALR parser;
 - :mod:`~matcalc.syntax.source`: the text's bounds, positions in it, syntax errors;
-- :mod:`~matcalc.syntax.literals`: numbers and written sizes;
 - :mod:`~matcalc.syntax.rewrite`: letters written together, functions without parentheses;
 - :mod:`~matcalc.syntax.names`: what every name is, and what one reading gives it;
 - :mod:`~matcalc.syntax.making`, :mod:`~matcalc.syntax.products`, :mod:`~matcalc.syntax.calls`,
   :mod:`~matcalc.syntax.builder`: the tree builder, one method per grammar alias;
 - :mod:`~matcalc.syntax.sizes`: sizes used as numbers tied, unknown sizes named, the tree grounded;
-- :mod:`~matcalc.syntax.readings`: the search over readings;
-- :mod:`~matcalc.syntax.assumptions`: what a reading assumed, in words;
+- :mod:`~matcalc.syntax.readings`: the search over readings, and what the reading chosen assumed, in words;
 - :mod:`~matcalc.syntax.read`: the passes in order (:func:`parse_tree`).
 """
 

@@ -29,7 +29,6 @@ A name is used as a variable or as a function, never both.  :class:`Names` is th
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 from lark import Token, Tree
@@ -55,14 +54,17 @@ from .words import CONSTANTS, FILLED, NODE_CALLS, SIZE_LETTERS, SIZED, function_
 _NAME_TREES = ("name", "call", "derivative", "second_derivative", "grad", "hess", "jac", "joined_call", "bars_call")
 
 
-@dataclass(frozen=True)
 class Meaning:
-    """What one occurrence of a name is.  ``kind`` is the tree builder's dispatch key."""
+    """What one occurrence of a name is: ``kind``, the tree builder's dispatch key, the
+    name, and the table row (``fn``) or the declaration (``decl``) of a function."""
 
-    kind: str
-    name: str
-    fn: F.Function | None = None
-    decl: FuncDecl | None = None
+    __slots__ = ("kind", "name", "fn", "decl")
+
+    def __init__(self, kind: str, name: str, fn: F.Function | None = None, decl: FuncDecl | None = None):
+        self.kind = kind
+        self.name = name
+        self.fn = fn
+        self.decl = decl
 
 
 def _span(tok: Token) -> Span:

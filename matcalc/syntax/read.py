@@ -11,7 +11,7 @@
    that the search tries (:mod:`~matcalc.syntax.readings`).
 4. Sizes used as numbers are tied to sizes of the expression and the tree is rebuilt
    with every size known (:mod:`~matcalc.syntax.sizes`); what the reading assumed is said
-   in words (:mod:`~matcalc.syntax.assumptions`).
+   in words (:func:`~matcalc.syntax.readings.assumptions`).
 """
 
 from __future__ import annotations
@@ -24,10 +24,9 @@ from lark.exceptions import UnexpectedInput
 from ..declare import Declarations, FuncDecl, parse_where
 from ..errors import MatcalcError, ParseError, Span
 from ..nodes import Apply, Expr, Jac, Var
-from .assumptions import assumptions
 from .grammar import parser
 from .names import Names
-from .readings import better_reading, first_reading, with_letters
+from .readings import assumptions, better_reading, first_reading, with_letters
 from .rewrite import split_letter_products
 from .sizes import ground, tie_sizes
 from .source import check_depth, check_input_bounds, node_spans, original_span, syntax_error, visible
