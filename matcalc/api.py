@@ -20,7 +20,6 @@ from .derive import Step as StepValue
 from .errors import DeclarationError, DiffError, MatcalcError, ParseError, bounded
 from .limits import API_TIMEOUT, api_bound
 from .nodes import Expr, Num, Size, Var, Zeros
-from .parse import parse_tree, size_meaning
 from .printing import render
 from .printing.latex import latex_name
 from .printing.prose import latex_text
@@ -30,6 +29,7 @@ from .printing.text import to_text
 from .rules.canon import canonical  # noqa: F401 - (tests import it from here; to go)
 from .schema import SCHEMA_VERSION
 from .shapes import describe_shape, dim_str, shape_json, shape_str
+from .syntax import parse_tree, size_meaning
 
 
 class Expression:

@@ -34,9 +34,9 @@ from .nodes import (
     Var,
     num,
 )
-from .shapes import SCALAR, Shape, Strict, dim_mul
+from .shapes import SCALAR, Shape, Unifier, dim_mul
 
-ShapeRule = Callable[[list[Shape], Strict], Shape]
+ShapeRule = Callable[[list[Shape], Unifier], Shape]
 DiffRule = Callable[[Call, tuple[Expr, ...]], Expr]
 
 
@@ -126,40 +126,40 @@ class Function:
 # ----------------------------------------------------------------------------- shapes
 
 
-def _square_to_scalar(shapes: list[Shape], u: Strict) -> Shape:
+def _square_to_scalar(shapes: list[Shape], u: Unifier) -> Shape:
     u.unify(shapes[0][0], shapes[0][1])
     return SCALAR
 
 
-def _square_to_square(shapes: list[Shape], u: Strict) -> Shape:
+def _square_to_square(shapes: list[Shape], u: Unifier) -> Shape:
     u.unify(shapes[0][0], shapes[0][1])
     return shapes[0]
 
 
-def _to_scalar(shapes: list[Shape], u: Strict) -> Shape:
+def _to_scalar(shapes: list[Shape], u: Unifier) -> Shape:
     return SCALAR
 
 
-def _same(shapes: list[Shape], u: Strict) -> Shape:
+def _same(shapes: list[Shape], u: Unifier) -> Shape:
     return shapes[0]
 
 
-def _vec(shapes: list[Shape], u: Strict) -> Shape:
+def _vec(shapes: list[Shape], u: Unifier) -> Shape:
     r, c = shapes[0]
     return (u.mul(r, c), 1)
 
 
-def _vector_to_diagonal(shapes: list[Shape], u: Strict) -> Shape:
+def _vector_to_diagonal(shapes: list[Shape], u: Unifier) -> Shape:
     u.unify(shapes[0][1], 1)
     return (shapes[0][0], shapes[0][0])
 
 
-def _column_to_scalar(shapes: list[Shape], u: Strict) -> Shape:
+def _column_to_scalar(shapes: list[Shape], u: Unifier) -> Shape:
     u.unify(shapes[0][1], 1)
     return SCALAR
 
 
-def _diagonal_of_square(shapes: list[Shape], u: Strict) -> Shape:
+def _diagonal_of_square(shapes: list[Shape], u: Unifier) -> Shape:
     u.unify(shapes[0][0], shapes[0][1])
     return (shapes[0][0], 1)
 

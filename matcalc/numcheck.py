@@ -25,9 +25,9 @@ from .code import codegen, py_name
 from .errors import MatcalcError
 from .limits import MAX_ENTRIES
 from .nodes import Call, Var
-from .parse import parse_tree
 from .printing.text import to_text
 from .schema import SCHEMA_VERSION
+from .syntax import parse_tree
 
 #: agreement with finite differences (relative to the directional derivative's scale)
 FD_TOLERANCE = 1e-6

@@ -4,9 +4,9 @@ A dimension is an ``int``, a symbol name (``str``) or a product of those (:class
 as in the ``m·n`` rows of ``vec(X)``).  A shape is always a pair ``(rows, cols)``:
 a column vector is ``(n, 1)`` and a scalar is ``(1, 1)``.
 
-Shape rules are written once, against a *unifier*.  While parsing, the unifier is a
-union-find over unknown dimensions (:class:`Inference`); everywhere else it is
-:data:`STRICT`, which only accepts dimensions that are already equal, so that every
+Shape rules are written once, against a *unifier* (:class:`Unifier`).  While parsing, the
+unifier is a union-find over unknown dimensions (:class:`Inference`); everywhere else it
+is :data:`STRICT`, which only accepts dimensions that are already equal, so that every
 rewrite re-checks the shapes of the nodes it builds.
 """
 
@@ -127,8 +127,10 @@ class Mismatch(Exception):
     """Two dimensions that cannot be equal.  Shape rules turn it into a ShapeError."""
 
 
-class Strict:
-    """The unifier used outside parsing: dimensions must already be equal."""
+class Unifier:
+    """What shape rules unify dimensions with.  This one binds nothing: dimensions must
+    already be equal (:data:`STRICT`, used outside parsing); :class:`Inference` also binds
+    unknown dimensions."""
 
     def resolve(self, d: Dim) -> Dim:
         return d
@@ -147,10 +149,10 @@ class Strict:
         return d
 
 
-STRICT = Strict()
+STRICT = Unifier()
 
 
-class Inference(Strict):
+class Inference(Unifier):
     """Union-find over unknown dimensions, for one parse.
 
     Known dimensions (numbers, symbols, products) are constants: two different
@@ -269,10 +271,10 @@ def _factors(d: Dim) -> tuple[int, dict[str, int]]:
     return d.coeff, out  # type: ignore[union-attr]
 
 
-_current: contextvars.ContextVar[Strict] = contextvars.ContextVar("matcalc_unifier", default=STRICT)
+_current: contextvars.ContextVar[Unifier] = contextvars.ContextVar("matcalc_unifier", default=STRICT)
 
 
-def unifier() -> Strict:
+def unifier() -> Unifier:
     """The unifier in force: :data:`STRICT`, or the parse's :class:`Inference`."""
     return _current.get()
 

@@ -17,9 +17,9 @@ from hypothesis import strategies as st
 import matcalc
 from matcalc import functions as F
 from matcalc.nodes import Add, Expr, MatMul, Num, Ones, Power, Size, Transpose, Var, Zeros, node
-from matcalc.parse import parse_tree
 from matcalc.printing.latex import LatexPrinter, to_latex
 from matcalc.printing.text import TextPrinter, to_text
+from matcalc.syntax import parse_tree
 
 from generate import WHERE, expression
 

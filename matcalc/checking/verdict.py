@@ -36,13 +36,13 @@ from ..errors import EXIT_CODES, EvaluationError, MatcalcError
 from ..evaluate import evaluate
 from ..limits import MAX_ENTRIES
 from ..nodes import Expr, Num, Transpose, Var, map_bottom_up
-from ..parse import parse_tree
 from ..printing.latex import latex_name
 from ..printing.render import Source
 from ..printing.text import to_text
 from ..rules.canon import canonical
 from ..schema import SCHEMA_VERSION
 from ..shapes import shape_str
+from ..syntax import parse_tree
 from .numeric import numpy_functions, numpy_point
 from .result import STATUS, CheckResult, sizes_text
 from .sizes import instantiate_sizes, positive_variables, size_of, variables_of

@@ -42,10 +42,10 @@ from typing import Any
 from ..derive import derive, derive_second
 from ..errors import MatcalcError
 from ..nodes import Apply, Expr, Grad, Jac, Var
-from ..parse import parse_tree
 from ..printing.shared import text_with_bindings
 from ..printing.text import to_text
 from ..shapes import dim_str, shape_str
+from ..syntax import parse_tree
 from ..version import __version__
 from .targets import _HELPER_IMPORTS, TARGETS, Target, _target, py_name
 from .writer import _Writer
