@@ -331,3 +331,12 @@ def test_verdicts_and_checks_print_as_text():
     assert repr(v) == v.text() and repr(v).startswith("✓ correct: 2 x is the gradient of xᵀ x")
     assert repr(v.check) == f"<CheckResult {v.check}>" and "checked with SymPy" in repr(v.check)
     assert v._repr_markdown_().startswith("| $f$ | $\\frac{\\partial f}{\\partial x}$ (denominator layout) | check |")
+
+
+def test_the_matrix_of_ones_reparses_as_the_matrix_of_ones():
+    """sum(X) has the gradient 𝟏𝟏ᵀ (one node); its text 𝟏ₘ 𝟏ₙᵀ re-parses as that node, not
+    as the product of a column and a row of ones (found by the tests' independent oracle)."""
+    r = matcalc.diff("sum(X)", "X")
+    assert str(r.gradient) == "𝟏ₘ 𝟏ₙᵀ"
+    assert_results_same_tree(r)
+    assert parse_tree("𝟏 𝟏ᵀ x").tree.factors[0] == Ones(("m", "n"))

@@ -246,6 +246,10 @@ class ProductRun:
                         raise shape_error("matrix product", "the shapes do not agree",
                                           [(None, self.shape), (g.span, g.shape)], span) from None
                     self.shape = (self.shape[0], g.shape[1])
+                if self.flat and _ones_column(self.flat[-1]) and isinstance(g, Transpose) and _ones_column(g.arg):
+                    # 𝟏 𝟏ᵀ is the matrix of ones, the node matcalc prints so
+                    self.flat[-1] = at(Ones((self.flat[-1].shape[0], g.shape[1])), self.flat[-1].span)
+                    continue
             self.flat.append(g)
         self.end = span[1]
 
@@ -258,3 +262,6 @@ class ProductRun:
             return flat[0]
         return self.b._make(MatMul, (tuple(flat),), span)
 
+
+def _ones_column(e: Expr) -> bool:
+    return isinstance(e, Ones) and e.shape[1] == 1
