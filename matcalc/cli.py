@@ -350,20 +350,30 @@ def _cmd_diff(args: argparse.Namespace, clock: _Clock) -> int:
 
 
 def _diff_one(args: argparse.Namespace, clock: _Clock, wrt: str) -> int:
-    ascii = args.format == "ascii"
     with limits.deadline(clock.seconds, "differentiating"):
         r = api.diff(args.expr, wrt, args.where, layout=args.layout)
-        typeset = args.format in ("latex", "markdown")  # printed whole, with the check's verdict in it
-        if args.format == "json":
-            data = r.to_dict()
-        elif not typeset:
-            answer = r.text(ascii=ascii, steps=args.steps)
-    if args.format not in ("json", "latex", "markdown"):  # the answer first: it stands whatever the check finds
-        print(answer, flush=True)
-    check, line = _checked(r, args, clock, "answer")
+        text = _answer_text(r, args)
+    return _print_result(r, text, args, clock, "answer")
+
+
+def _answer_text(r: Any, args: argparse.Namespace) -> str | dict[str, Any] | None:
+    """What is printed of a derivative or Hessian before its check, within the time limit:
+    its text (--format text, ascii) or its JSON without the check (json); else None."""
     if args.format == "json":
-        data["check"] = check
-        print(json.dumps(data, ensure_ascii=False, indent=2))
+        return r.to_dict()
+    return r.text(ascii=args.format == "ascii", steps=args.steps) if args.format in ("text", "ascii") else None
+
+
+def _print_result(r: Any, answer: str | dict[str, Any] | None, args: argparse.Namespace, clock: _Clock,
+                  what: str) -> int:
+    """A derivative or Hessian in the format asked for, with its check: as text, the answer
+    first (it stands whatever the check finds), then the check's line; typeset or as JSON,
+    printed whole with the verdict in it.  The exit code is the check's."""
+    if isinstance(answer, str):
+        print(answer, flush=True)
+    check, line = _checked(r, args, clock, what)
+    if isinstance(answer, dict):
+        print(json.dumps({**answer, "check": check}, ensure_ascii=False, indent=2))
     elif args.format == "latex":
         print(r.latex(check=line))
         if args.steps:
@@ -425,31 +435,14 @@ def _cmd_check(args: argparse.Namespace, clock: _Clock) -> int:
 
 
 def _cmd_hessian(args: argparse.Namespace, clock: _Clock) -> int:
-    hessian = api.hessian
-    ascii = args.format == "ascii"
     if args.layout is not None:
         raise MatcalcError(f"--layout {args.layout}: a Hessian has no layout. H = ∂²f/∂vec X ∂(vec Y)ᵀ has one row "
                            "per entry of vec X and one column per entry of vec Y (symmetric when Y is X); for "
                            "the transpose of a mixed Hessian, swap the two variables")
     with limits.deadline(clock.seconds, "differentiating twice"):
-        h = hessian(args.expr, args.wrt, args.wrt2, args.where)
-        if args.format in ("text", "ascii"):
-            print(h.text(ascii=ascii, steps=args.steps), flush=True)  # the answer first
-    check, line = _checked(h, args, clock, "Hessian")
-    if args.format == "json":
-        print(json.dumps(h.to_dict(check=check), ensure_ascii=False, indent=2))
-    elif args.format == "latex":
-        print(h.latex(check=line))
-        if args.steps:
-            print()
-            print(h.steps.latex())
-    elif args.format == "markdown":
-        print("\n".join(["$$", h.latex(), "$$", "", line] + (["", "Derivation:", "", "$$", h.steps.latex(), "$$"]
-                                                              if args.steps else [])))
-    else:
-        print()
-        print(line)
-    return EXIT_CODES.get(check["status"], 0)
+        h = api.hessian(args.expr, args.wrt, args.wrt2, args.where)
+        text = _answer_text(h, args)
+    return _print_result(h, text, args, clock, "Hessian")
 
 
 def _cmd_codegen(args: argparse.Namespace, clock: _Clock) -> int:

@@ -174,23 +174,21 @@ class CallBuilder(ProductBuilder):
 
     def hess(self, meta: Any, tok: Token, args: list[Expr]) -> Expr:
         """∇²L(y): the Hessian of a scalar abstract function at a vector y."""
-        name, span = str(tok), meta_span(meta)
-        decl = self.names.kind_of(name)
-        if decl.kind != "scalar":
-            raise ParseError(f"∇²{name} is the Hessian of a scalar function, but {name} is declared {decl.kind}", span)
-        if len(args) != 1:
-            raise ParseError(f"∇²{name}(…) takes one argument", span)
-        return self._make(Hess, (name, tuple(args)), span)
+        return self._of_scalar_function(Hess, "∇²", "the Hessian", meta, tok, args)
 
     def grad(self, meta: Any, tok: Token, args: list[Expr]) -> Expr:
         """∇L(y): the gradient of a scalar abstract function at y."""
+        return self._of_scalar_function(Grad, "∇", "the gradient", meta, tok, args)
+
+    def _of_scalar_function(self, node: type, mark: str, what: str, meta: Any, tok: Token, args: list[Expr]) -> Expr:
+        """∇L(y) or ∇²L(y): a derivative of a scalar abstract function of one argument."""
         name, span = str(tok), meta_span(meta)
         decl = self.names.kind_of(name)
         if decl.kind != "scalar":
-            raise ParseError(f"∇{name} is the gradient of a scalar function, but {name} is declared {decl.kind}", span)
+            raise ParseError(f"{mark}{name} is {what} of a scalar function, but {name} is declared {decl.kind}", span)
         if len(args) != 1:
-            raise ParseError(f"∇{name}(…) takes one argument", span)
-        return self._make(Grad, (name, tuple(args)), span)
+            raise ParseError(f"{mark}{name}(…) takes one argument", span)
+        return self._make(node, (name, tuple(args)), span)
 
     def jac(self, meta: Any, tok: Token, args: list[Expr]) -> Expr:
         """∂g(y): the Jacobian of a vector abstract function at a vector y."""
